@@ -1,0 +1,87 @@
+/**
+ * The OpenAI-compatible surface: which method + path is which operation, and the request checks
+ * each body must pass before any plugin sees it. Also mounted under `/api/v1` (IndoxRouter-style).
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { readSchema } from '../config/schema.js';
+import { errors, GatewayError } from '../errors.js';
+import type { Endpoint } from '../context.js';
+
+export interface EndpointMatch {
+  endpoint: Endpoint;
+  /** `{id}` of `/v1/models/{id}` (may contain `/`). */
+  modelParam?: string;
+  /** Route template for metrics labels. */
+  template: string;
+}
+
+const POST_ENDPOINTS: Record<string, Endpoint> = {
+  '/v1/chat/completions': 'chat.completions',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+  '/v1/images/generations': 'images.generations',
+};
+
+/** Strips the `/api` mount so `/api/v1/x` and `/v1/x` are one route. */
+export function normalisePath(path: string): string {
+  return path.startsWith('/api/v1/') || path === '/api/v1' ? path.slice(4) : path;
+}
+
+/** Returns the operation for a normalised path, a 405 error for a known path with the wrong method, or undefined. */
+export function matchEndpoint(method: string, path: string): EndpointMatch | GatewayError | undefined {
+  const post = POST_ENDPOINTS[path];
+  if (post) return method === 'POST' ? { endpoint: post, template: path } : methodNotAllowed(method, path, 'POST');
+  if (path === '/v1/models') return method === 'GET' ? { endpoint: 'models.list', template: path } : methodNotAllowed(method, path, 'GET');
+  if (path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) {
+    if (method !== 'GET') return methodNotAllowed(method, path, 'GET');
+    let id: string;
+    try {
+      id = decodeURIComponent(path.slice('/v1/models/'.length));
+    } catch {
+      return errors.badRequest('invalid_path', 'The model id in the URL is not valid percent-encoding.', 'model');
+    }
+    return { endpoint: 'models.retrieve', modelParam: id, template: '/v1/models/{id}' };
+  }
+  return undefined;
+}
+
+function methodNotAllowed(method: string, path: string, allowed: string): GatewayError {
+  return new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `${method} is not allowed on ${path}; use ${allowed}.`, null, { allow: allowed });
+}
+
+const strictAjv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true });
+const validators: Partial<Record<Endpoint, ValidateFunction>> = {
+  'chat.completions': strictAjv.compile(readSchema('api/chat.completions')),
+  completions: strictAjv.compile(readSchema('api/completions')),
+  embeddings: strictAjv.compile(readSchema('api/embeddings')),
+  'images.generations': strictAjv.compile(readSchema('api/images.generations')),
+};
+
+/** Throws a 400 naming the field at fault when a request body breaks the endpoint's checks. */
+export function checkRequestBody(endpoint: Endpoint, body: Record<string, unknown>): void {
+  const validate = validators[endpoint];
+  if (!validate || validate(body)) return;
+  const e = validate.errors![0]!;
+  throw errors.badRequest('invalid_request_body', describe(e), paramOf(e));
+}
+
+function paramOf(e: ErrorObject): string {
+  const segments = e.instancePath.split('/').slice(1);
+  if (e.keyword === 'required') segments.push(String((e.params as { missingProperty: string }).missingProperty));
+  return segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function describe(e: ErrorObject): string {
+  const param = paramOf(e);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `Missing required parameter: '${param}'.`;
+    case 'type':
+      return `Invalid type for '${param}': expected ${String(p['type']).replace(',', ' or ')}.`;
+    case 'enum':
+      return `Invalid value for '${param}': must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}.`;
+    default:
+      return `Invalid value for '${param}': ${e.message ?? 'invalid'}.`;
+  }
+}

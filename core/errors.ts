@@ -1,0 +1,62 @@
+/**
+ * Every error the gateway returns to a client is a GatewayError, written by the core in the
+ * OpenAI error envelope: `{"error":{"message","type","param","code"}}`. Plugins and adapters throw
+ * these; only `core/server.ts` turns them into bytes.
+ */
+
+/** OpenAI-style error types. `upstream_error` is ours, for faults of a provider the client cannot fix. */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'upstream_error'
+  | 'timeout_error';
+
+export interface ErrorEnvelope {
+  error: { message: string; type: ErrorType; param: string | null; code: string | null; request_id?: string };
+}
+
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  constructor(
+    /** HTTP status sent to the client. */
+    readonly status: number,
+    readonly type: ErrorType,
+    /** Stable machine-readable code, e.g. `model_not_found`. */
+    readonly code: string,
+    message: string,
+    /** The request field at fault, when there is one. */
+    readonly param: string | null = null,
+    /** Extra response headers (e.g. `retry-after`). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  toEnvelope(requestId?: string): ErrorEnvelope {
+    const error: ErrorEnvelope['error'] = { message: this.message, type: this.type, param: this.param, code: this.code };
+    if (requestId) error.request_id = requestId;
+    return { error };
+  }
+}
+
+/** Shorthands for the errors the gateway makes most often. */
+export const errors = {
+  badRequest: (code: string, message: string, param: string | null = null) =>
+    new GatewayError(400, 'invalid_request_error', code, message, param),
+  notFound: (code: string, message: string, param: string | null = null) =>
+    new GatewayError(404, 'invalid_request_error', code, message, param),
+  internal: (message = 'The gateway hit an internal error; it has been logged.') =>
+    new GatewayError(500, 'server_error', 'internal_error', message),
+  badGateway: (code: string, message: string) => new GatewayError(502, 'upstream_error', code, message),
+  timeout: (message: string) => new GatewayError(504, 'timeout_error', 'upstream_timeout', message),
+};
+
+/** Converts anything thrown into a GatewayError; unknown errors become a 500 that reveals nothing. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return errors.internal();
+}

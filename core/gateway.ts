@@ -1,0 +1,228 @@
+/**
+ * The gateway's lifecycle: load and compile the config, serve it, hot-reload it, shut down
+ * gracefully. A reload loads, validates and compiles the new version off to the side and then
+ * swaps one reference; requests in flight finish on the version they started with, and a retired
+ * version is closed when its last request ends. A bad file leaves the running version in place.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { loadConfig, ConfigLoadError, formatIssue, type LoadedConfig } from './config/load.js';
+import { ConfigWatcher } from './config/watch.js';
+import { compileConfig, resolveServerSettings, type ConfigVersion } from './pipeline.js';
+import { createGatewayServer, type ServerHost } from './server.js';
+import { GatewayMetrics } from './metrics.js';
+import { createLogger, type Logger } from './log.js';
+import { UpstreamClient } from './http/upstream.js';
+import { RawProxy } from './http/proxy.js';
+import type { GatewayEnv } from './env.js';
+import type { PluginRegistry } from './plugin.js';
+
+export interface GatewayOptions {
+  configFile: string;
+  /** Built-in plugins (`plugins/index.ts`). */
+  plugins: PluginRegistry;
+  /** Environment for `${VAR}` interpolation; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Overrides `server.listen` (`127.0.0.1:0` in tests). */
+  listen?: string;
+  /** Watch the config for changes; default true. */
+  watch?: boolean;
+  /** Collect Node process metrics; default true. */
+  processMetrics?: boolean;
+}
+
+export type ReloadResult = { ok: true; changed: boolean; version: number } | { ok: false; error: ConfigLoadError };
+
+export interface ReloadStatus {
+  at: string;
+  ok: boolean;
+  version: number;
+  errors?: string[];
+}
+
+export class Gateway implements ServerHost {
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  readonly proxy = new RawProxy();
+  private readonly upstream: UpstreamClient;
+  private version: ConfigVersion;
+  private server: Server | undefined;
+  private watcher: ConfigWatcher | undefined;
+  private reloading: Promise<ReloadResult> | undefined;
+  private reloadAgain = false;
+  private active = 0;
+  private idle: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+  private nextId = 1;
+  draining = false;
+  lastReload: ReloadStatus | undefined;
+
+  private constructor(
+    private readonly options: GatewayOptions,
+    first: { loaded: LoadedConfig; version: ConfigVersion; upstream: UpstreamClient; metrics: GatewayMetrics; log: Logger },
+  ) {
+    this.version = first.version;
+    this.upstream = first.upstream;
+    this.metrics = first.metrics;
+    this.log = first.log;
+  }
+
+  /** Loads the config (throws ConfigLoadError when it is invalid), starts listening and watching. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const env = options.env ?? process.env;
+    const loaded = await loadConfig(options.configFile, env);
+    const log = options.logger ?? createLogger({ level: env['SWITCHYARD_LOG_LEVEL'] ?? loaded.config.log.level });
+    const metrics = new GatewayMetrics({ processMetrics: options.processMetrics ?? true });
+    const upstream = new UpstreamClient(loaded.config.upstream.connections);
+    let version: ConfigVersion;
+    try {
+      version = await compileConfig(0, loaded, options.plugins, envFor(loaded, log, metrics, upstream));
+    } catch (err) {
+      await upstream.close();
+      throw err;
+    }
+    const gateway = new Gateway(options, { loaded, version, upstream, metrics, log });
+    await gateway.listen(options.listen ?? env['SWITCHYARD_LISTEN'] ?? version.settings.listen);
+    if (options.watch ?? true) {
+      const dirs = [dirname(loaded.file), ...loaded.config.catalog.map((d) => resolve(loaded.dir, d))];
+      gateway.watcher = new ConfigWatcher(dirs, () => void gateway.reload());
+      await gateway.watcher.ready();
+    }
+    return gateway;
+  }
+
+  current(): ConfigVersion {
+    return this.version;
+  }
+
+  /** The address the server listens on. */
+  address(): AddressInfo {
+    return this.server!.address() as AddressInfo;
+  }
+
+  /** `http://host:port` of the listener. */
+  get url(): string {
+    const a = this.address();
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  trackRequest(delta: 1 | -1): void {
+    this.active += delta;
+    if (this.draining && delta === -1) {
+      this.server?.closeIdleConnections();
+      if (this.active === 0) this.idle?.();
+    }
+  }
+
+  /**
+   * Loads, validates and compiles the config file again and swaps it in. Concurrent calls share
+   * one reload (and trigger one more if the file changed meanwhile). Never throws.
+   */
+  reload(): Promise<ReloadResult> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = this.doReload().finally(() => {
+      this.reloading = undefined;
+      if (this.reloadAgain) {
+        this.reloadAgain = false;
+        void this.reload();
+      }
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    const env = this.options.env ?? process.env;
+    const old = this.version;
+    try {
+      const loaded = await loadConfig(this.options.configFile, env);
+      if (loaded.hash === old.loaded.hash) return { ok: true, changed: false, version: old.id };
+      const next = await compileConfig(this.nextId++, loaded, this.options.plugins, envFor(loaded, this.log, this.metrics, this.upstream));
+      const before = old.settings;
+      const after = resolveServerSettings(loaded);
+      if (before.listen !== after.listen || before.maxHeaderSize !== after.maxHeaderSize) {
+        this.log.warn('server.listen and server.max_header_size apply at start-up; restart to change them');
+      }
+      this.applyServerSettings(next);
+      if (!env['SWITCHYARD_LOG_LEVEL']) this.log.level = loaded.config.log.level;
+      this.version = next;
+      void old.retire();
+      this.metrics.configReloads.inc({ result: 'ok' });
+      this.lastReload = { at: new Date().toISOString(), ok: true, version: next.id };
+      this.log.info({ version: next.id, file: loaded.file }, 'config reloaded');
+      return { ok: true, changed: true, version: next.id };
+    } catch (err) {
+      const error = err instanceof ConfigLoadError ? err : new ConfigLoadError([{ file: this.options.configFile, path: [], message: (err as Error).message }]);
+      this.metrics.configReloads.inc({ result: 'failed' });
+      this.lastReload = { at: new Date().toISOString(), ok: false, version: old.id, errors: error.issues.map(formatIssue) };
+      this.log.error({ errors: this.lastReload.errors, version: old.id }, 'config rejected; still serving the previous version');
+      return { ok: false, error };
+    }
+  }
+
+  private applyServerSettings(version: ConfigVersion): void {
+    if (!this.server) return;
+    const s = version.settings;
+    this.server.headersTimeout = s.headersTimeoutMs;
+    this.server.requestTimeout = Math.max(s.requestTimeoutMs, s.headersTimeoutMs);
+    this.server.keepAliveTimeout = s.keepAliveTimeoutMs;
+  }
+
+  private async listen(address: string): Promise<void> {
+    const { host, port } = parseListen(address);
+    const server = createGatewayServer(this, this.version.settings);
+    this.server = server;
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolveListen();
+      });
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop accepting connections, let in-flight requests and streams finish for
+   * up to `server.shutdown_timeout` (or `timeoutMs`), then close everything.
+   */
+  close(timeoutMs?: number): Promise<void> {
+    this.closing ??= this.doClose(timeoutMs ?? this.version.settings.shutdownTimeoutMs);
+    return this.closing;
+  }
+
+  private async doClose(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    await this.watcher?.close();
+    const server = this.server;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    server?.closeIdleConnections();
+    if (this.active > 0) {
+      const idle = new Promise<void>((r) => (this.idle = r));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+      await Promise.race([idle, deadline]);
+      clearTimeout(timer);
+      if (this.active > 0) this.log.warn({ active: this.active }, 'shutdown deadline reached; closing remaining connections');
+    }
+    server?.closeAllConnections();
+    await closed;
+    await this.version.retire();
+    this.proxy.close();
+    await this.upstream.close();
+  }
+}
+
+function envFor(loaded: LoadedConfig, log: Logger, metrics: GatewayMetrics, upstream: UpstreamClient): GatewayEnv {
+  return { log, metrics, upstream, catalog: loaded.catalog, configDir: loaded.dir, config: loaded.config };
+}
+
+/** `host:port`, `[v6]:port`, `:port` or `port`. */
+export function parseListen(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address) ?? /^()()(\d+)$/.exec(address);
+  if (!m) throw new Error(`listen address '${address}' is not host:port`);
+  return { host: m[1] || m[2] || '127.0.0.1', port: Number(m[3]) };
+}

@@ -1,0 +1,58 @@
+/**
+ * Reading and parsing request bodies: size limit (413), content type (415), strict UTF-8 (400),
+ * JSON without prototype-pollution keys (400), and an object at the top (400).
+ */
+import type { IncomingMessage } from 'node:http';
+import sjson from 'secure-json-parse';
+import { GatewayError, errors } from '../errors.js';
+
+export function tooLarge(limit: number): GatewayError {
+  return new GatewayError(413, 'invalid_request_error', 'request_too_large', `Request body is larger than the gateway's limit of ${limit} bytes.`);
+}
+
+/** Rejects early from `content-length`, else counts bytes as they arrive. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses a JSON request body into an object, or throws the 4xx that says what is wrong. */
+export function parseJsonBody(contentType: string | undefined, raw: Buffer): Record<string, unknown> {
+  if (contentType !== undefined && !isJson(contentType)) {
+    throw new GatewayError(415, 'invalid_request_error', 'unsupported_media_type', `Content-Type must be application/json, not '${contentType.slice(0, 100)}'.`);
+  }
+  if (raw.length === 0) throw errors.badRequest('invalid_json', 'The request body is empty; send a JSON object.');
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    throw errors.badRequest('invalid_encoding', 'The request body is not valid UTF-8.');
+  }
+  let value: unknown;
+  try {
+    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/prototype/i.test(message)) throw errors.badRequest('invalid_json', 'The request body contains a forbidden key (__proto__ or constructor.prototype).');
+    throw errors.badRequest('invalid_json', `The request body is not valid JSON: ${message.slice(0, 200)}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw errors.badRequest('invalid_json', 'The request body must be a JSON object.');
+  }
+  return value as Record<string, unknown>;
+}
+
+function isJson(contentType: string): boolean {
+  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}

@@ -1,0 +1,28 @@
+/**
+ * Server-sent events. In: `eventsource-parser` over any byte stream. Out: the SSE framing the core
+ * writes for OpenAI-style chunk streams.
+ */
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+export type { EventSourceMessage };
+
+/** Yields each event of an SSE byte stream as soon as its terminating blank line arrives. */
+export async function* readSSE(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<EventSourceMessage> {
+  const queue: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (e) => queue.push(e) });
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    while (queue.length) yield queue.shift()!;
+  }
+  parser.feed(decoder.decode());
+  parser.feed('\n\n');
+  while (queue.length) yield queue.shift()!;
+}
+
+/** One `data:` event carrying a JSON value. */
+export function sseData(value: unknown): string {
+  return `data: ${JSON.stringify(value)}\n\n`;
+}
+
+export const SSE_DONE = 'data: [DONE]\n\n';

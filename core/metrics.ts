@@ -1,0 +1,61 @@
+/**
+ * One Prometheus registry per gateway (not prom-client's global one, so several gateways can live in
+ * one process, as they do in tests). Label values are route templates, model ids, provider names and
+ * status codes only — never anything a client could use to smuggle a secret into a label.
+ */
+import { Registry, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'switchyard_requests_total',
+    help: 'Requests answered, by route template, model and HTTP status.',
+    labelNames: ['route', 'model', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'switchyard_request_duration_seconds',
+    help: 'Time from request arrival to the last byte of the response.',
+    labelNames: ['route', 'model'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly upstreamDuration = new Histogram({
+    name: 'switchyard_upstream_duration_seconds',
+    help: 'Time from sending the upstream request to its response headers.',
+    labelNames: ['provider'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly timeToFirstToken = new Histogram({
+    name: 'switchyard_time_to_first_token_seconds',
+    help: 'Time from request arrival to the first streamed chunk written to the client.',
+    labelNames: ['model'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'switchyard_tokens_total',
+    help: 'Tokens reported by providers, by direction (input|output) and model.',
+    labelNames: ['direction', 'model', 'provider'] as const,
+    registers: [this.registry],
+  });
+  readonly configReloads = new Counter({
+    name: 'switchyard_config_reloads_total',
+    help: 'Configuration reloads, by result (ok|failed).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'switchyard_upstream_errors_total',
+    help: 'Failed upstream attempts, by provider and error code.',
+    labelNames: ['provider', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The built-in plugins, registered explicitly: the YAML name → definition. Nothing is discovered by
+ * scanning directories; a plugin that is not here is used with `use: ./path/to/plugin.ts`.
+ */
+import type { PluginDefinition, PluginRegistry } from '../core/plugin.js';
+import route from './route/index.js';
+import transform from './transform/index.js';
+
+const definitions: PluginDefinition<never>[] = [route as PluginDefinition<never>, transform as PluginDefinition<never>];
+
+export const builtinPlugins: PluginRegistry = new Map(definitions.map((d) => [d.name, d]));

@@ -1,0 +1,92 @@
+/**
+ * The provider adapter contract. An adapter is a pure translator between the OpenAI wire format the
+ * gateway speaks and one provider's wire format, with four duties (after Envoy AI Gateway's
+ * translators): build the upstream request, translate a complete response, translate a stream
+ * event by event, translate an error. Usage is always extracted. The route plugin owns the HTTP
+ * call (one client, one set of timeouts, one SSE parser), so adapters never touch sockets.
+ * Offline adapters (`mock`) implement `serve` instead and answer without any I/O.
+ */
+import type { Endpoint, Usage } from '../../core/context.js';
+import type { GatewayError } from '../../core/errors.js';
+import type { EventSourceMessage } from '../../core/http/sse.js';
+import type { UpstreamRequest, UpstreamTimeouts } from '../../core/http/upstream.js';
+import type { Catalog } from '../../core/config/catalog.js';
+import type { Logger } from '../../core/log.js';
+
+/** The operations a provider can serve (the model-listing endpoints are answered by `route` itself). */
+export type ModelEndpoint = Exclude<Endpoint, 'models.list' | 'models.retrieve'>;
+
+/** One call to one target, in OpenAI terms. */
+export interface Operation {
+  readonly endpoint: ModelEndpoint;
+  /** The client's request body after the pipeline, with `model` set to the upstream model id. */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** Model id the provider should see. */
+  readonly model: string;
+  readonly stream: boolean;
+  /** True when the client asked for a final usage chunk (`stream_options.include_usage`). */
+  readonly clientWantsUsage: boolean;
+  readonly requestId: string;
+  /** Headers to add (string) or remove (null) on the upstream request, from plugins such as `transform`. */
+  readonly headers: Readonly<Record<string, string | null>>;
+}
+
+/** A complete OpenAI-shaped answer. */
+export interface TranslatedResponse {
+  body: unknown;
+  usage: Usage | undefined;
+}
+
+/** Translates one upstream event stream into OpenAI chunks. One instance per call. */
+export interface StreamTranslator {
+  /** Chunks for one upstream event; `done` once the provider said the stream is complete. */
+  event(event: EventSourceMessage): { chunks: unknown[]; done?: boolean };
+  /** Called when the upstream body ended; returns any final chunks (such as the usage chunk). */
+  end(): unknown[];
+  /** Usage seen so far (complete once the stream ended). */
+  usage(): Usage | undefined;
+}
+
+export interface HttpAdapter {
+  readonly kind: 'http';
+  readonly timeouts: UpstreamTimeouts;
+  supports(endpoint: ModelEndpoint): boolean;
+  buildRequest(op: Operation): UpstreamRequest;
+  parseResponse(op: Operation, body: unknown): TranslatedResponse;
+  streamTranslator(op: Operation): StreamTranslator;
+  /** Turns a non-2xx upstream answer into the error the client sees. */
+  parseError(status: number, bodyText: string, headers: Record<string, string | string[] | undefined>): GatewayError;
+}
+
+export type LocalResult =
+  | { kind: 'json'; response: TranslatedResponse }
+  | { kind: 'stream'; chunks: AsyncIterable<unknown>; usage(): Usage | undefined };
+
+export interface LocalAdapter {
+  readonly kind: 'local';
+  supports(endpoint: ModelEndpoint): boolean;
+  serve(op: Operation, signal: AbortSignal): Promise<LocalResult>;
+}
+
+export type ProviderAdapter = HttpAdapter | LocalAdapter;
+
+export interface AdapterEnv {
+  /** The provider's name in YAML (for messages and metrics). */
+  readonly provider: string;
+  /** Timeouts from `upstream:` merged with the provider's own `timeouts:`. */
+  readonly timeouts: UpstreamTimeouts;
+  readonly catalog: Catalog;
+  readonly log: Logger;
+}
+
+export interface AdapterDefinition<Config = unknown> {
+  /** The `adapter:` value in YAML. */
+  readonly name: string;
+  /** JSON Schema of the adapter's provider settings (without the common `adapter`, `catalog`, `timeouts`). */
+  readonly schema: object;
+  create(config: Config, env: AdapterEnv): ProviderAdapter;
+}
+
+export function defineAdapter<Config>(definition: AdapterDefinition<Config>): AdapterDefinition<Config> {
+  return definition;
+}

@@ -1,0 +1,108 @@
+/**
+ * One call to one target: through the adapter's `serve` (offline adapters) or through the shared
+ * upstream client (HTTP adapters). Streams are translated event by event as they arrive; usage is
+ * recorded on the request report when the call completes.
+ */
+import { GatewayError, errors } from '../../core/errors.js';
+import { readSSE } from '../../core/http/sse.js';
+import { upstreamFailure, ClientGoneError, type UpstreamClient, type UpstreamResponse } from '../../core/http/upstream.js';
+import type { Context, GatewayResponse, Usage } from '../../core/context.js';
+import type { HttpAdapter, Operation } from './adapter.js';
+import type { Target } from './resolve.js';
+import { tryParseJson } from './upstream-errors.js';
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+export async function callTarget(ctx: Context, target: Target, op: Operation, upstream: UpstreamClient, headers: Record<string, string>): Promise<GatewayResponse> {
+  const adapter = target.provider.adapter;
+  if (adapter.kind === 'local') {
+    const result = await adapter.serve(op, ctx.signal);
+    if (result.kind === 'json') {
+      ctx.report.usage = result.response.usage;
+      return { status: 200, headers, body: result.response.body };
+    }
+    return { status: 200, headers, stream: recordUsage(ctx, result.chunks, result.usage) };
+  }
+  return callHttp(ctx, target, adapter, op, upstream, headers);
+}
+
+async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: Operation, upstream: UpstreamClient, headers: Record<string, string>): Promise<GatewayResponse> {
+  const provider = target.provider.name;
+  const res = await upstream.send(adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
+  ctx.report.upstreamMs = res.headersMs;
+  try {
+    if (res.status < 200 || res.status >= 300) {
+      const text = await readLimited(res, MAX_ERROR_BODY);
+      throw adapter.parseError(res.status, text, res.headers);
+    }
+    const contentType = String(res.headers['content-type'] ?? '');
+    if (op.stream && contentType.includes('text/event-stream')) {
+      const stream = translateStream(ctx, adapter, op, res, provider);
+      return { status: 200, headers, stream };
+    }
+    const text = await res.body.text();
+    const json = tryParseJson(text);
+    if (json === undefined) throw errors.badGateway('upstream_invalid_response', `${provider}: the response is not valid JSON.`);
+    const translated = adapter.parseResponse(op, json);
+    ctx.report.usage = translated.usage;
+    if (op.stream) return { status: 200, headers, stream: singleChunkStream(translated.body) };
+    return { status: 200, headers, body: translated.body };
+  } catch (err) {
+    res.body.destroy();
+    res.release();
+    throw err instanceof GatewayError || err instanceof ClientGoneError ? err : upstreamFailure(err, provider);
+  } finally {
+    if (!op.stream || res.body.destroyed || res.body.readableEnded) res.release();
+  }
+}
+
+/**
+ * The upstream answered a stream request with a complete JSON body (some OpenAI-compatible servers
+ * ignore `stream`). It is already translated; send it as one chunk so the client still gets a stream.
+ */
+async function* singleChunkStream(body: unknown): AsyncGenerator<unknown> {
+  yield body;
+}
+
+async function* translateStream(ctx: Context, adapter: HttpAdapter, op: Operation, res: UpstreamResponse, provider: string): AsyncGenerator<unknown> {
+  const translator = adapter.streamTranslator(op);
+  let completed = false;
+  try {
+    for await (const event of readSSE(res.body)) {
+      const { chunks, done } = translator.event(event);
+      for (const chunk of chunks) yield chunk;
+      if (done) {
+        completed = true;
+        break;
+      }
+    }
+    if (!completed) for (const chunk of translator.end()) yield chunk;
+    completed = true;
+  } catch (err) {
+    if (ctx.signal.aborted) throw new ClientGoneError();
+    throw err instanceof GatewayError ? err : new GatewayError(502, 'upstream_error', 'upstream_stream_error', `${provider}: the stream broke off: ${upstreamFailure(err, provider).message}`);
+  } finally {
+    ctx.report.usage = translator.usage();
+    if (!completed || !res.body.readableEnded) res.body.destroy();
+    res.release();
+  }
+}
+
+async function* recordUsage(ctx: Context, chunks: AsyncIterable<unknown>, usage: () => Usage | undefined): AsyncGenerator<unknown> {
+  try {
+    yield* chunks;
+  } finally {
+    ctx.report.usage = usage();
+  }
+}
+
+async function readLimited(res: UpstreamResponse, limit: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    parts.push(chunk);
+    size += chunk.length;
+    if (size >= limit) break;
+  }
+  return Buffer.concat(parts).toString('utf8').slice(0, limit);
+}

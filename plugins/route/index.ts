@@ -1,0 +1,172 @@
+/**
+ * `route` — the terminal plugin of the model pipeline. Resolves the model id to targets, calls the
+ * provider adapter, falls back to the next target when one fails with a retryable error before any
+ * byte reached the client, and answers `GET /v1/models[/{id}]`.
+ */
+import { definePlugin } from '../../core/plugin.js';
+import { ConfigError, readSchema, validateAt, type ConfigIssue } from '../../core/config/schema.js';
+import { parseDuration } from '../../core/config/units.js';
+import { GatewayError, errors, toGatewayError } from '../../core/errors.js';
+import { ClientGoneError, type UpstreamTimeouts } from '../../core/http/upstream.js';
+import type { Context, Endpoint } from '../../core/context.js';
+import type { ModelEndpoint, Operation } from './adapter.js';
+import { adapters } from './providers/index.js';
+import { ModelTable, type Provider, type Resolution, type Target } from './resolve.js';
+import { buildModelList, modelCard, type ModelCard } from './models.js';
+import { callTarget } from './call.js';
+import { isRetryable } from './upstream-errors.js';
+
+export interface RouteConfig {
+  defaults: { chat?: string; completions?: string; embeddings?: string; images?: string };
+  provider_prefix: boolean;
+  provider_headers: boolean;
+}
+
+/** What `route` decided, for the plugins that run after it on the way back (billing, audit). */
+export interface RouteState {
+  /** Model id the client asked for (or the endpoint default). */
+  requested: string;
+  /** The config key that matched. */
+  key: string;
+  /** The target that answered. */
+  provider: string;
+  model: string;
+}
+
+declare module '../../core/context.js' {
+  interface ContextState {
+    route?: RouteState;
+  }
+}
+
+const DEFAULT_KEY: Record<ModelEndpoint, keyof RouteConfig['defaults']> = {
+  'chat.completions': 'chat',
+  completions: 'completions',
+  embeddings: 'embeddings',
+  'images.generations': 'images',
+};
+
+export default definePlugin<RouteConfig>({
+  name: 'route',
+  schema: readSchema('plugins/route'),
+  terminal: true,
+  kinds: ['model'],
+  create(config, env) {
+    const issues: ConfigIssue[] = [];
+    const providers = new Map<string, Provider>();
+    const up = env.config.upstream;
+    for (const [name, pc] of Object.entries(env.config.providers)) {
+      const definition = adapters.get(pc.adapter);
+      if (!definition) {
+        issues.push({ path: ['$', 'providers', name, 'adapter'], message: `unknown adapter '${pc.adapter}'; available: ${[...adapters.keys()].join(', ')}` });
+        continue;
+      }
+      const { adapter: _adapter, catalog, timeouts, ...settings } = pc as typeof pc & { timeouts?: Record<string, string | number> };
+      const found = validateAt(definition.schema, settings, ['$', 'providers', name]);
+      if (found.length) {
+        issues.push(...found);
+        continue;
+      }
+      const t: UpstreamTimeouts = {
+        connectMs: parseDuration(timeouts?.['connect'] ?? up.connect_timeout)!,
+        firstByteMs: parseDuration(timeouts?.['first_byte'] ?? up.first_byte_timeout)!,
+        totalMs: parseDuration(timeouts?.['total'] ?? up.total_timeout)!,
+      };
+      const adapter = definition.create(settings as never, { provider: name, timeouts: t, catalog: env.catalog, log: env.log });
+      providers.set(name, { name, adapter, catalog: catalog ?? pc.adapter });
+    }
+    for (const [key, model] of Object.entries(env.config.models)) {
+      model.targets.forEach((t, i) => {
+        if (!providers.has(t.provider) && !env.config.providers[t.provider]) {
+          issues.push({ path: ['$', 'models', key, 'targets', i, 'provider'], message: `unknown provider '${t.provider}'; configured: ${Object.keys(env.config.providers).join(', ') || '(none)'}` });
+        }
+      });
+    }
+    if (issues.length) throw new ConfigError(issues);
+
+    const table = new ModelTable(env.config.models, providers, config.provider_prefix);
+    for (const [endpoint, id] of Object.entries(config.defaults)) {
+      if (id && !table.resolve(id)) issues.push({ path: ['defaults', endpoint], message: `default model '${id}' is not served by \`models:\`` });
+    }
+    if (issues.length) throw new ConfigError(issues);
+
+    const created = Math.floor(Date.now() / 1000);
+    const list = buildModelList(table, env.catalog, created);
+    // Response bodies belong to their request (later plugins may rewrite them), so each request gets its own copy.
+    const listJson = JSON.stringify({ object: 'list', data: list });
+    const cards = new Map<string, string>(list.map((c) => [c.id, JSON.stringify(c)]));
+    const upstream = env.upstream;
+
+    function resolveOrThrow(id: string): Resolution {
+      const resolution = table.resolve(id);
+      if (!resolution) {
+        throw new GatewayError(404, 'invalid_request_error', 'model_not_found', `The model '${id.slice(0, 200)}' does not exist on this gateway. GET /v1/models lists the models it serves.`, 'model');
+      }
+      return resolution;
+    }
+
+    async function invoke(ctx: Context, endpoint: ModelEndpoint): Promise<void> {
+      const body = ctx.body!;
+      let requested = body['model'];
+      if (requested === undefined || requested === null || requested === '') {
+        requested = config.defaults[DEFAULT_KEY[endpoint]];
+        if (!requested) throw errors.badRequest('missing_model', "Missing required parameter: 'model'.", 'model');
+      }
+      const id = String(requested);
+      const resolution = resolveOrThrow(id);
+      ctx.report.model = id;
+      ctx.report.modelKey = resolution.key;
+      const stream = body['stream'] === true && (endpoint === 'chat.completions' || endpoint === 'completions');
+      const streamOptions = body['stream_options'] as { include_usage?: boolean } | undefined | null;
+      const targets = resolution.targets;
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i]!;
+        const op: Operation = {
+          endpoint,
+          body,
+          model: target.model,
+          stream,
+          clientWantsUsage: streamOptions?.include_usage === true,
+          requestId: ctx.id,
+          headers: ctx.upstreamHeaders,
+        };
+        try {
+          if (!target.provider.adapter.supports(endpoint)) {
+            throw errors.badRequest('unsupported_endpoint', `Provider '${target.provider.name}' does not serve ${endpoint}.`, 'model');
+          }
+          ctx.report.provider = target.provider.name;
+          const headers: Record<string, string> = config.provider_headers ? { 'x-switchyard-provider': target.provider.name, 'x-switchyard-model': target.model } : {};
+          ctx.response = await callTarget(ctx, target, op, upstream, headers);
+          ctx.route = { requested: id, key: resolution.key, provider: target.provider.name, model: target.model };
+          return;
+        } catch (err) {
+          if (err instanceof ClientGoneError) throw err;
+          const error = toGatewayError(err);
+          env.metrics.upstreamErrors.inc({ provider: target.provider.name, code: error.code });
+          if (i < targets.length - 1 && isRetryable(error.status)) {
+            env.log.warn({ request_id: ctx.id, provider: target.provider.name, model: target.model, code: error.code, status: error.status }, 'target failed; falling back');
+            continue;
+          }
+          throw error;
+        }
+      }
+    }
+
+    function retrieve(ctx: Context): void {
+      const id = ctx.modelParam!;
+      const card = cards.get(id);
+      ctx.response = { status: 200, headers: {}, body: card ? (JSON.parse(card) as ModelCard) : modelCard(id, resolveOrThrow(id), env.catalog, created) };
+    }
+
+    return {
+      async handle(ctx) {
+        const endpoint = ctx.endpoint as Endpoint;
+        if (endpoint === 'models.list') ctx.response = { status: 200, headers: {}, body: JSON.parse(listJson) as unknown };
+        else if (endpoint === 'models.retrieve') retrieve(ctx);
+        else await invoke(ctx, endpoint);
+      },
+    };
+  },
+});
+
+export type { Target };

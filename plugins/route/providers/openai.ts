@@ -1,0 +1,123 @@
+/**
+ * `openai`: OpenAI and OpenAI-compatible APIs. Bodies pass through unchanged but for the model id
+ * (so fields the gateway does not know reach the provider untouched); streams pass through chunk
+ * by chunk; usage is read from the body or the final stream chunk.
+ */
+import { readSchema } from '../../../core/config/schema.js';
+import type { Usage } from '../../../core/context.js';
+import { errors } from '../../../core/errors.js';
+import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation, type StreamTranslator } from '../adapter.js';
+import { providerError, headerValue, tryParseJson } from '../upstream-errors.js';
+
+export interface OpenAIConfig {
+  base_url: string;
+  api_key?: string;
+  auth_header?: string;
+  auth_scheme?: string;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  azure?: { api_version: string; deployments: Record<string, string> };
+  stream_usage: boolean;
+}
+
+const PATHS: Record<ModelEndpoint, string> = {
+  'chat.completions': '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  'images.generations': '/images/generations',
+};
+
+/** OpenAI's usage object → ours (cached and reasoning tokens live in the details objects). */
+export function readOpenAIUsage(raw: unknown): Usage | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const u = raw as Record<string, unknown>;
+  const prompt = Number(u['prompt_tokens'] ?? 0);
+  const completion = Number(u['completion_tokens'] ?? 0);
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(u['total_tokens'] ?? prompt + completion) };
+  const cached = (u['prompt_tokens_details'] as Record<string, unknown> | undefined)?.['cached_tokens'];
+  const reasoning = (u['completion_tokens_details'] as Record<string, unknown> | undefined)?.['reasoning_tokens'];
+  if (typeof cached === 'number') usage.cached_tokens = cached;
+  if (typeof reasoning === 'number') usage.reasoning_tokens = reasoning;
+  return usage;
+}
+
+export default defineAdapter<OpenAIConfig>({
+  name: 'openai',
+  schema: readSchema('providers/openai'),
+  create(config, env): HttpAdapter {
+    const base = config.base_url.replace(/\/+$/, '');
+    const authHeader = (config.auth_header ?? (config.azure ? 'api-key' : 'authorization')).toLowerCase();
+    const scheme = config.auth_scheme ?? (authHeader === 'authorization' ? 'Bearer' : '');
+    const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    if (config.api_key) fixedHeaders[authHeader] = scheme ? `${scheme} ${config.api_key}` : config.api_key;
+    const query = new URLSearchParams(config.query);
+    if (config.azure) query.set('api-version', config.azure.api_version);
+    const search = query.size ? `?${query.toString()}` : '';
+    const urlFor = (endpoint: ModelEndpoint, model: string): string =>
+      config.azure
+        ? `${base}/openai/deployments/${encodeURIComponent(config.azure.deployments[model] ?? model)}${PATHS[endpoint]}${search}`
+        : `${base}${PATHS[endpoint]}${search}`;
+
+    return {
+      kind: 'http',
+      timeouts: env.timeouts,
+      supports: () => true,
+      buildRequest(op: Operation) {
+        let body: Record<string, unknown> = { ...op.body, model: op.model };
+        if (op.stream && config.stream_usage && (op.endpoint === 'chat.completions' || op.endpoint === 'completions')) {
+          body = { ...body, stream_options: { ...(op.body['stream_options'] as object | undefined), include_usage: true } };
+        }
+        const headers: Record<string, string> = { ...fixedHeaders, 'x-request-id': op.requestId };
+        if (op.stream) headers['accept'] = 'text/event-stream';
+        for (const [k, v] of Object.entries(op.headers)) {
+          if (v === null) delete headers[k.toLowerCase()];
+          else headers[k.toLowerCase()] = v;
+        }
+        return { url: urlFor(op.endpoint, op.model), method: 'POST', headers, body: JSON.stringify(body) };
+      },
+      parseResponse(_op, body) {
+        if (!body || typeof body !== 'object') throw errors.badGateway('upstream_invalid_response', `${env.provider}: the response is not a JSON object.`);
+        return { body, usage: readOpenAIUsage((body as Record<string, unknown>)['usage']) };
+      },
+      streamTranslator(op): StreamTranslator {
+        let usage: Usage | undefined;
+        let finished = false;
+        return {
+          event(event) {
+            if (event.data === '[DONE]') return { chunks: [], done: true };
+            const chunk = tryParseJson(event.data);
+            if (!chunk || typeof chunk !== 'object') throw errors.badGateway('upstream_invalid_response', `${env.provider}: a stream event is not JSON.`);
+            const c = chunk as Record<string, unknown>;
+            if (c['error']) {
+              const e = c['error'] as Record<string, unknown>;
+              throw providerError(env.provider, { status: 502, message: String(e['message'] ?? 'stream error'), code: (e['code'] as string) ?? null });
+            }
+            if (c['usage']) usage = readOpenAIUsage(c['usage']) ?? usage;
+            const choices = c['choices'];
+            if (Array.isArray(choices) && choices.some((ch) => ch && (ch as Record<string, unknown>)['finish_reason'])) finished = true;
+            if (c['usage'] && Array.isArray(choices) && choices.length === 0 && !op.clientWantsUsage) return { chunks: [] };
+            return { chunks: [chunk] };
+          },
+          end() {
+            if (!finished) throw errors.badGateway('upstream_stream_truncated', `${env.provider}: the stream ended before the response was complete.`);
+            return [];
+          },
+          usage: () => usage,
+        };
+      },
+      parseError(status, text, headers) {
+        const parsed = tryParseJson(text) as { error?: { message?: string; code?: string; param?: string } | string; message?: string } | undefined;
+        const e = parsed?.error;
+        const message = typeof e === 'string' ? e : (e?.message ?? parsed?.message ?? (text.slice(0, 500) || `HTTP ${status}`));
+        return providerError(env.provider, {
+          status,
+          message,
+          code: typeof e === 'object' ? (e.code ?? null) : null,
+          param: typeof e === 'object' ? (e.param ?? null) : null,
+          retryAfter: headerValue(headers, 'retry-after'),
+        });
+      },
+    };
+  },
+});

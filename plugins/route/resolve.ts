@@ -1,0 +1,122 @@
+/**
+ * Model id → targets. Compiled once per config version from `models:`; a lookup is a Map hit, or a
+ * walk over the (few) glob keys, most specific first. Order of resolution:
+ *   1. exact keys and their `aliases`;
+ *   2. glob keys such as `"anthropic/*"` (for a key ending in `/*`, the upstream model is the part
+ *      the `*` matched; for any other glob it is the whole requested id);
+ *   3. `provider/model`, when `provider` is a configured provider and `provider_prefix` is on.
+ */
+import type { ModelConfig, TargetConfig } from '../../core/config/types.js';
+import type { ProviderAdapter } from './adapter.js';
+
+export interface Provider {
+  readonly name: string;
+  readonly adapter: ProviderAdapter;
+  /** Catalog name for model metadata. */
+  readonly catalog: string;
+}
+
+export interface Target {
+  readonly provider: Provider;
+  /** Model id sent upstream. */
+  readonly model: string;
+}
+
+export interface Resolution {
+  /** The config key that matched (an id or a glob) — bounded, safe as a metrics label. */
+  readonly key: string;
+  /** Targets in the order to try them. */
+  readonly targets: readonly Target[];
+}
+
+interface CompiledModel {
+  key: string;
+  config: ModelConfig;
+  /** For globs: turns the requested id into the upstream id. */
+  glob?: { pattern: RegExp; upstream: (id: string, match: RegExpExecArray) => string };
+}
+
+export class ModelTable {
+  private readonly exact = new Map<string, CompiledModel>();
+  private readonly globs: CompiledModel[] = [];
+
+  constructor(
+    models: Record<string, ModelConfig>,
+    private readonly providers: ReadonlyMap<string, Provider>,
+    private readonly providerPrefix: boolean,
+  ) {
+    for (const [key, config] of Object.entries(models)) {
+      if (key.includes('*')) {
+        const pattern = new RegExp(`^${key.split('*').map(escapeRegExp).join('(.*)')}$`, 's');
+        const prefixGlob = key.endsWith('/*') && key.indexOf('*') === key.length - 1;
+        this.globs.push({ key, config, glob: { pattern, upstream: prefixGlob ? (_id, m) => m[1]! : (id) => id } });
+      } else {
+        const compiled = { key, config };
+        this.exact.set(key, compiled);
+        for (const alias of config.aliases) this.exact.set(alias, compiled);
+      }
+    }
+    this.globs.sort((a, b) => b.key.replace(/\*/g, '').length - a.key.replace(/\*/g, '').length);
+  }
+
+  /** Where a model id goes, or undefined when nothing matches. */
+  resolve(id: string): Resolution | undefined {
+    const exact = this.exact.get(id);
+    if (exact) return { key: exact.key, targets: this.order(exact.config, () => exact.key) };
+    for (const g of this.globs) {
+      const m = g.glob!.pattern.exec(id);
+      if (m) {
+        const upstream = g.glob!.upstream(id, m);
+        if (upstream) return { key: g.key, targets: this.order(g.config, () => upstream) };
+      }
+    }
+    if (this.providerPrefix) {
+      const slash = id.indexOf('/');
+      const provider = slash > 0 ? this.providers.get(id.slice(0, slash)) : undefined;
+      if (provider && slash < id.length - 1) return { key: `${provider.name}/*`, targets: [{ provider, model: id.slice(slash + 1) }] };
+    }
+    return undefined;
+  }
+
+  /** Configured exact ids (not aliases) and globs, for `/v1/models`. */
+  keys(): { key: string; config: ModelConfig; glob: boolean }[] {
+    const seen = new Set<string>();
+    const out: { key: string; config: ModelConfig; glob: boolean }[] = [];
+    for (const m of this.exact.values()) {
+      if (seen.has(m.key)) continue;
+      seen.add(m.key);
+      out.push({ key: m.key, config: m.config, glob: false });
+    }
+    for (const g of this.globs) out.push({ key: g.key, config: g.config, glob: true });
+    return out;
+  }
+
+  aliasesOf(key: string): string[] {
+    return this.exact.get(key)?.config.aliases ?? [];
+  }
+
+  providerOf(name: string): Provider | undefined {
+    return this.providers.get(name);
+  }
+
+  private order(config: ModelConfig, defaultModel: () => string): Target[] {
+    const toTarget = (t: TargetConfig): Target => ({ provider: this.providers.get(t.provider)!, model: t.model ?? defaultModel() });
+    if (config.strategy !== 'weighted' || config.targets.length < 2) return config.targets.map(toTarget);
+    const first = pickWeighted(config.targets);
+    return [first, ...config.targets.filter((t) => t !== first)].map(toTarget);
+  }
+}
+
+function pickWeighted(targets: TargetConfig[]): TargetConfig {
+  const total = targets.reduce((s, t) => s + (t.weight ?? 1), 0);
+  let r = Math.random() * total;
+  for (const t of targets) {
+    r -= t.weight ?? 1;
+    if (r < 0) return t;
+  }
+  return targets[targets.length - 1]!;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}

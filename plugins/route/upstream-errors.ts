@@ -1,0 +1,56 @@
+/**
+ * How a provider's error becomes the client's error, the same for every adapter: the client sees
+ * the provider's status for request problems (4xx) and a gateway status for provider faults (5xx),
+ * an OpenAI `type` that matches the status, the provider's own message prefixed with its name, and
+ * `retry-after` when the provider sent one.
+ */
+import { GatewayError, type ErrorType } from '../../core/errors.js';
+
+export interface ProviderFault {
+  status: number;
+  message: string;
+  code?: string | null;
+  param?: string | null;
+  retryAfter?: string | undefined;
+}
+
+const TYPE_BY_STATUS: Record<number, ErrorType> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  409: 'invalid_request_error',
+  413: 'invalid_request_error',
+  422: 'invalid_request_error',
+  429: 'rate_limit_error',
+};
+
+/** Statuses worth trying another target for. */
+export function isRetryable(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+export function providerError(provider: string, fault: ProviderFault): GatewayError {
+  const { status } = fault;
+  const clientStatus = status === 529 ? 503 : status >= 500 && status !== 503 && status !== 504 ? 502 : status;
+  const type = TYPE_BY_STATUS[status] ?? (status >= 500 ? 'upstream_error' : 'invalid_request_error');
+  const code = fault.code ?? (status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'upstream_error' : `upstream_${status}`);
+  const headers: Record<string, string> = {};
+  if (fault.retryAfter) headers['retry-after'] = fault.retryAfter;
+  return new GatewayError(clientStatus, type, code, `${provider}: ${fault.message}`.slice(0, 2000), fault.param ?? null, headers);
+}
+
+/** First value of a header that may be repeated. */
+export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Parses JSON if it can; providers' error bodies are not always JSON. */
+export function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
