@@ -1,0 +1,88 @@
+/**
+ * Builders for the OpenAI response objects every translating adapter emits (chat.completion,
+ * chat.completion.chunk, embeddings list), so each adapter maps only what differs: its own fields.
+ * Shapes follow the OpenAI API reference (`CreateChatCompletionResponse`,
+ * `CreateChatCompletionStreamResponse`, `CreateEmbeddingResponse`).
+ */
+import type { Usage } from '../../core/context.js';
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+export interface OpenAIToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** Our usage → OpenAI's usage object (details only when the provider reported them). */
+export function openAIUsage(usage: Usage): Record<string, unknown> {
+  const out: Record<string, unknown> = { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens };
+  if (usage.cached_tokens !== undefined) out['prompt_tokens_details'] = { cached_tokens: usage.cached_tokens };
+  if (usage.reasoning_tokens !== undefined) out['completion_tokens_details'] = { reasoning_tokens: usage.reasoning_tokens };
+  return out;
+}
+
+export function makeUsage(prompt: number, completion: number, extra: { cached?: number; reasoning?: number } = {}): Usage {
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (extra.cached !== undefined) usage.cached_tokens = extra.cached;
+  if (extra.reasoning !== undefined) usage.reasoning_tokens = extra.reasoning;
+  return usage;
+}
+
+export interface CompletionParts {
+  id: string;
+  model: string;
+  created?: number;
+  content: string | null;
+  toolCalls?: OpenAIToolCall[];
+  finishReason: FinishReason;
+  usage?: Usage;
+}
+
+export function chatCompletion(p: CompletionParts): Record<string, unknown> {
+  const message: Record<string, unknown> = { role: 'assistant', content: p.content, refusal: null };
+  if (p.toolCalls?.length) message['tool_calls'] = p.toolCalls;
+  const body: Record<string, unknown> = {
+    id: p.id,
+    object: 'chat.completion',
+    created: p.created ?? Math.floor(Date.now() / 1000),
+    model: p.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: p.finishReason }],
+  };
+  if (p.usage) body['usage'] = openAIUsage(p.usage);
+  return body;
+}
+
+/** Stamps chunks of one stream with a shared id, model and creation time. */
+export class ChunkFactory {
+  readonly created = Math.floor(Date.now() / 1000);
+  constructor(
+    readonly id: string,
+    readonly model: string,
+  ) {}
+
+  chunk(delta: Record<string, unknown>, finishReason: FinishReason | null = null): Record<string, unknown> {
+    return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] };
+  }
+
+  /** The final `choices: []` chunk carrying usage (`stream_options.include_usage`). */
+  usage(usage: Usage): Record<string, unknown> {
+    return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: openAIUsage(usage) };
+  }
+}
+
+export function embeddingList(model: string, vectors: number[][], usage: Usage): Record<string, unknown> {
+  return {
+    object: 'list',
+    data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    model,
+    usage: { prompt_tokens: usage.prompt_tokens, total_tokens: usage.total_tokens },
+  };
+}
+
+/** Text of an OpenAI message `content` (string or array of parts); non-text parts are skipped. */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.map((p) => (p && typeof p === 'object' && (p as { type?: string }).type === 'text' ? String((p as { text?: unknown }).text ?? '') : '')).join('');
+}

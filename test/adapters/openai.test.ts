@@ -1,0 +1,94 @@
+/**
+ * Conformance of the `openai` adapter. Wire format per the OpenAI API reference:
+ * https://platform.openai.com/docs/api-reference/chat/create (response and streaming chunk objects),
+ * https://platform.openai.com/docs/guides/error-codes (error envelope).
+ */
+import t from 'tap';
+import { runConformance, type Scenario, type RecordedCall } from './conformance.js';
+import { startWireMock, writeEvent } from './wire-mock.js';
+import type { ServerResponse } from 'node:http';
+
+const created = 1_700_000_000;
+const usageOf = (u: { input: number; output: number }) => ({ prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output });
+const chunk = (delta: object, finish: string | null = null) => ({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created, model: 'gpt-4o-mini', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+
+function render(s: Scenario, call: RecordedCall, res: ServerResponse): void {
+  const wantsUsage = (call.body?.['stream_options'] as { include_usage?: boolean } | undefined)?.include_usage;
+  switch (s.kind) {
+    case 'text':
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: s.text, refusal: null }, logprobs: null, finish_reason: s.finish ?? 'stop' }], usage: usageOf(s.usage) }),
+      );
+      return;
+    case 'stream':
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      writeEvent(res, chunk({ role: 'assistant', content: '' }));
+      for (const p of s.parts) writeEvent(res, chunk({ content: p }));
+      writeEvent(res, chunk({}, 'stop'));
+      if (wantsUsage) writeEvent(res, { ...chunk({}), choices: [], usage: usageOf(s.usage) });
+      writeEvent(res, '[DONE]');
+      res.end();
+      return;
+    case 'tools': {
+      const toolCalls = s.calls.map((c, index) => ({ index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+      if (!s.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: toolCalls.map(({ index: _i, ...c }) => c) }, logprobs: null, finish_reason: 'tool_calls' }], usage: usageOf(s.usage) }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      writeEvent(res, chunk({ role: 'assistant', content: null }));
+      for (const c of toolCalls) {
+        writeEvent(res, chunk({ tool_calls: [{ index: c.index, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }] }));
+        const half = Math.ceil(c.function.arguments.length / 2);
+        writeEvent(res, chunk({ tool_calls: [{ index: c.index, function: { arguments: c.function.arguments.slice(0, half) } }] }));
+        writeEvent(res, chunk({ tool_calls: [{ index: c.index, function: { arguments: c.function.arguments.slice(half) } }] }));
+      }
+      writeEvent(res, chunk({}, 'tool_calls'));
+      if (wantsUsage) writeEvent(res, { ...chunk({}), choices: [], usage: usageOf(s.usage) });
+      writeEvent(res, '[DONE]');
+      res.end();
+      return;
+    }
+    case 'error': {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (s.retryAfter) headers['retry-after'] = s.retryAfter;
+      res.writeHead(s.status, headers).end(JSON.stringify({ error: { message: s.message, type: s.status === 429 ? 'requests' : 'invalid_request_error', param: null, code: null } }));
+      return;
+    }
+    case 'malformed':
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "chatcmpl-1", "choices": [');
+      return;
+    case 'hang':
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      writeEvent(res, chunk({ role: 'assistant', content: s.part }));
+      return;
+  }
+}
+
+runConformance(t, {
+  name: 'openai',
+  startMock: () => startWireMock(render, '/v1'),
+  config: (baseUrl) => `version: 1
+providers:
+  p: { adapter: openai, base_url: "${baseUrl}", api_key: sk-provider }
+models:
+  test-model: { targets: [{ provider: p, model: gpt-4o-mini }] }
+`,
+  checkChatRequest(t, call) {
+    t.equal(call.url, '/v1/chat/completions');
+    t.equal(call.headers['authorization'], 'Bearer sk-provider');
+    t.equal(call.body?.['model'], 'gpt-4o-mini');
+    t.equal(call.body?.['max_tokens'], 50);
+  },
+  checkToolResultRequest(t, call) {
+    const messages = call.body?.['messages'] as { role: string; tool_call_id?: string }[];
+    t.same(messages.map((m) => m.role), ['user', 'assistant', 'tool', 'tool']);
+    t.equal(messages[2]?.tool_call_id, 'call_1');
+  },
+  checkJsonModeRequest(t, call) {
+    t.same(call.body?.['response_format'], { type: 'json_object' });
+  },
+  overloadedStatus: 503,
+});
