@@ -19,8 +19,22 @@ export interface ErrorEnvelope {
   error: { message: string; type: ErrorType; param: string | null; code: string | null; request_id?: string };
 }
 
+/**
+ * Brands a GatewayError across copies of this module: a custom plugin that tsx compiles on its own
+ * (`use: ./my-plugin.ts`) gets its own copy of this class, and its errors must still be answered
+ * with their status and code rather than as a 500.
+ */
+const BRAND = Symbol.for('switchyard.GatewayError');
+
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
+  readonly [BRAND] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== GatewayError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
   constructor(
     /** HTTP status sent to the client. */
     readonly status: number,

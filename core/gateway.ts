@@ -86,8 +86,7 @@ export class Gateway implements ServerHost {
     const gateway = new Gateway(options, { loaded, version, upstream, metrics, log });
     await gateway.listen(options.listen ?? env['SWITCHYARD_LISTEN'] ?? version.settings.listen);
     if (options.watch ?? true) {
-      const dirs = [dirname(loaded.file), ...loaded.config.catalog.map((d) => resolve(loaded.dir, d))];
-      gateway.watcher = new ConfigWatcher(dirs, () => void gateway.reload());
+      gateway.watcher = new ConfigWatcher(watchedDirs(loaded), () => void gateway.reload());
       await gateway.watcher.ready();
     }
     return gateway;
@@ -138,10 +137,23 @@ export class Gateway implements ServerHost {
   private async doReload(): Promise<ReloadResult> {
     const env = this.options.env ?? process.env;
     const old = this.version;
+    if (this.draining) return { ok: true, changed: false, version: old.id };
     try {
       const loaded = await loadConfig(this.options.configFile, env);
-      if (loaded.hash === old.loaded.hash) return { ok: true, changed: false, version: old.id };
+      if (loaded.hash === old.loaded.hash) {
+        // The file was put back to what is serving after a rejected edit: the error is over.
+        if (this.lastReload?.ok === false) {
+          this.lastReload = { at: new Date().toISOString(), ok: true, version: old.id };
+          this.log.info({ version: old.id, file: loaded.file }, 'config file matches the serving version again');
+        }
+        return { ok: true, changed: false, version: old.id };
+      }
       const next = await compileConfig(this.nextId++, loaded, this.options.plugins, envFor(loaded, this.log, this.metrics, this.upstream));
+      if (this.draining) {
+        // close() started while this version was built; it would never be retired, so close it here.
+        await next.close();
+        return { ok: true, changed: false, version: old.id };
+      }
       const before = old.settings;
       const after = resolveServerSettings(loaded);
       if (before.listen !== after.listen || before.maxHeaderSize !== after.maxHeaderSize) {
@@ -151,14 +163,18 @@ export class Gateway implements ServerHost {
       if (!env['SWITCHYARD_LOG_LEVEL']) this.log.level = loaded.config.log.level;
       this.version = next;
       void old.retire();
+      this.watcher?.add(watchedDirs(loaded));
       this.metrics.configReloads.inc({ result: 'ok' });
       this.lastReload = { at: new Date().toISOString(), ok: true, version: next.id };
       this.log.info({ version: next.id, file: loaded.file }, 'config reloaded');
       return { ok: true, changed: true, version: next.id };
     } catch (err) {
       const error = err instanceof ConfigLoadError ? err : new ConfigLoadError([{ file: this.options.configFile, path: [], message: (err as Error).message }]);
+      const errors = error.issues.map(formatIssue);
+      // One save can raise several file events; the same broken file is reported and counted once.
+      if (this.lastReload?.ok === false && this.lastReload.errors?.join('\n') === errors.join('\n')) return { ok: false, error };
       this.metrics.configReloads.inc({ result: 'failed' });
-      this.lastReload = { at: new Date().toISOString(), ok: false, version: old.id, errors: error.issues.map(formatIssue) };
+      this.lastReload = { at: new Date().toISOString(), ok: false, version: old.id, errors };
       this.log.error({ errors: this.lastReload.errors, version: old.id }, 'config rejected; still serving the previous version');
       return { ok: false, error };
     }
@@ -210,10 +226,17 @@ export class Gateway implements ServerHost {
     }
     server?.closeAllConnections();
     await closed;
+    // A reload that was compiling when close() began closes what it built; wait for that.
+    await this.reloading;
     await this.version.retire();
     this.proxy.close();
     await this.upstream.close();
   }
+}
+
+/** The config file's directory and the catalog directories it names. */
+function watchedDirs(loaded: LoadedConfig): string[] {
+  return [dirname(loaded.file), ...loaded.config.catalog.map((d) => resolve(loaded.dir, d))];
 }
 
 function envFor(loaded: LoadedConfig, log: Logger, metrics: GatewayMetrics, upstream: UpstreamClient): GatewayEnv {

@@ -4,6 +4,7 @@
  * `create()` once, and compose the instances into an onion. Everything per-request is precomputed
  * here, so a request only walks an array.
  */
+import { access } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigLoadError, type LoadedConfig, type LocatedIssue } from './config/load.js';
@@ -114,8 +115,10 @@ export async function compileConfig(id: number, loaded: LoadedConfig, registry: 
   const routes = await Promise.all(
     loaded.config.routes.map((r, i) => resolveEntries(r.pipeline, ['routes', i, 'pipeline'], 'proxy', registry, loaded.dir, issues)),
   );
-  if (model.length && !model[model.length - 1]!.definition.terminal) {
-    issues.push({ path: ['pipeline', model.length - 1], message: 'the pipeline must end with a terminal plugin such as `route`' });
+  // Judged only when every entry resolved: an invalid last entry is reported already, and an empty
+  // pipeline could answer nothing.
+  if (model.length === loaded.config.pipeline.length && !model.at(-1)?.definition.terminal) {
+    issues.push({ path: model.length ? ['pipeline', model.length - 1] : ['pipeline'], message: 'the pipeline must end with a terminal plugin such as `route`' });
   }
   let settings: ServerSettings | undefined;
   try {
@@ -178,6 +181,7 @@ async function resolveEntries(
   issues: ConfigIssue[],
 ): Promise<ResolvedEntry[]> {
   const out: ResolvedEntry[] = [];
+  const named: string[] = [];
   for (const [i, entry] of entries.entries()) {
     const at = [...base, i];
     let name: string;
@@ -214,8 +218,10 @@ async function resolveEntries(
       issues.push({ path: at, message: `plugin '${name}' answers every request itself, so it must be the last entry of the pipeline` });
     }
     for (const required of definition.requires ?? []) {
-      if (!out.some((e) => e.name === required)) issues.push({ path: at, message: `plugin '${name}' requires '${required}' earlier in the same pipeline` });
+      if (!named.includes(required)) issues.push({ path: at, message: `plugin '${name}' requires '${required}' earlier in the same pipeline` });
     }
+    // Counted even if its config turns out invalid, so that mistake is not also reported as a missing requirement.
+    named.push(name);
     const configIssues = validateAt(definition.schema, config, path);
     if (configIssues.length) {
       issues.push(...configIssues);
@@ -226,16 +232,31 @@ async function resolveEntries(
   return out;
 }
 
+/**
+ * True when the gateway itself runs from its .ts sources (`npm run dev`, tests): a TypeScript loader
+ * is then already active, so a plain import loads a .ts plugin and shares the gateway's own modules.
+ * (tsx's namespaced `tsImport` fails under other loaders, such as the one tap uses.) Such a module
+ * is cached, so an edit to the plugin's code needs a restart; its `config:` reloads as usual.
+ * Compiled, the gateway has tsx compile the plugin afresh on each load.
+ */
+const runningFromSource = /\.[cm]?ts$/.test(import.meta.url);
+
 async function importPlugin(file: string): Promise<PluginDefinition<unknown>> {
+  await access(file).catch(() => {
+    throw new Error(`there is no file at ${file}`);
+  });
   const url = pathToFileURL(file).href;
   let mod: { default?: unknown };
-  if (/\.[cm]?tsx?$/.test(file)) {
+  if (/\.[cm]?tsx?$/.test(file) && !runningFromSource) {
     const { tsImport } = await import('tsx/esm/api');
     mod = (await tsImport(url, import.meta.url)) as { default?: unknown };
   } else {
     mod = (await import(url)) as { default?: unknown };
   }
-  const def = (mod.default ?? mod) as Partial<PluginDefinition<unknown>>;
+  let def = (mod.default ?? mod) as Partial<PluginDefinition<unknown>> & { default?: unknown };
+  // tsx compiles a .ts file outside a `"type": "module"` package (e.g. a config directory mounted
+  // into a container) as CommonJS, which nests the default export one level deeper.
+  if (typeof def?.create !== 'function' && def?.default) def = def.default as typeof def;
   if (typeof def?.name !== 'string' || typeof def.create !== 'function' || typeof def.schema !== 'object') {
     throw new Error('its default export is not a plugin definition (need name, schema and create)');
   }

@@ -23,6 +23,9 @@ const compiled = new WeakMap<object, ValidateFunction>();
 export function validatorFor(schema: object): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
+    // A fresh copy of a schema with an `$id` (readSchema called twice, a custom plugin re-imported on
+    // reload) would make ajv throw "already exists"; the newer copy replaces the registered one.
+    ajv.removeSchema(schema);
     validate = ajv.compile(schema);
     compiled.set(schema, validate);
   }
@@ -35,9 +38,19 @@ export interface ConfigIssue {
   message: string;
 }
 
+const CONFIG_ERROR = Symbol.for('switchyard.ConfigError');
+
 /** Thrown by `create()` of a plugin or adapter for a config problem ajv cannot express. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  /** Recognised across copies of this module, as a custom plugin compiled on its own has (see GatewayError). */
+  readonly [CONFIG_ERROR] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ConfigError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [CONFIG_ERROR]?: unknown })[CONFIG_ERROR] === true;
+  }
+
   constructor(
     readonly issues: ConfigIssue[],
   ) {
@@ -81,6 +94,8 @@ function toIssue(e: ErrorObject, basePath: (string | number)[]): ConfigIssue {
       return { path, message: `must be one of: ${(p['allowedValues'] as unknown[]).map(String).join(', ')}` };
     case 'format':
       return { path, message: formatMessage(String(p['format'])) };
+    case 'type':
+      return { path, message: `must be ${String(p['type']).split(',').join(' or ')}` };
     default:
       return { path, message: e.message ?? 'is invalid' };
   }
@@ -88,7 +103,7 @@ function toIssue(e: ErrorObject, basePath: (string | number)[]): ConfigIssue {
 
 function formatMessage(format: string): string {
   if (format === 'byte-size') return "must be a size such as '512kb', '4mb' or a number of bytes";
-  if (format === 'duration') return "must be a duration such as '500ms', '30s', '10m' or a number of milliseconds";
+  if (format === 'duration') return "must be a duration such as '500ms', '30s', '10m' or a number of milliseconds (at most 596h)";
   return `must be a valid ${format}`;
 }
 

@@ -3,7 +3,7 @@
  * `file:line:col: path: message`.
  */
 import { parseDocument, LineCounter, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
-import { interpolate } from './interpolate.js';
+import { interpolate, maskPlaceholders, unmask } from './interpolate.js';
 import { formatPath, type ConfigIssue } from './schema.js';
 
 export interface LocatedIssue extends ConfigIssue {
@@ -62,16 +62,17 @@ export class SourceFile {
 /** Parses YAML text; syntax errors and missing variables come back as located issues. */
 export function parseYaml(file: string, text: string, env: NodeJS.ProcessEnv): { source: SourceFile; value: unknown; issues: LocatedIssue[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const masked = maskPlaceholders(text);
+  const doc = parseDocument(masked, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const source = new SourceFile(file, doc, lines);
   const issues: LocatedIssue[] = doc.errors.map((e) => {
     const pos = lines.linePos(e.pos[0]);
-    return { file, line: pos.line, col: pos.col, path: [], message: `YAML syntax error: ${e.message.split('\n')[0]}` };
+    return { file, line: pos.line, col: pos.col, path: [], message: `YAML syntax error: ${unmask(e.message.split('\n')[0]!)}` };
   });
   if (issues.length) return { source, value: undefined, issues };
-  for (const m of interpolate(doc, env)) {
+  for (const m of interpolate(doc, masked, env)) {
     const pos = lines.linePos(m.offset);
-    issues.push({ file, line: pos.line, col: pos.col, path: [], message: `environment variable ${m.variable} is not set (write \${${m.variable}:-default} to give it a default)` });
+    issues.push({ file, line: pos.line, col: pos.col, path: [], message: `environment variable ${m.variable} is not set or empty (write \${${m.variable}:-default} to give it a default)` });
   }
   return { source, value: doc.toJS({ maxAliasCount: 100 }), issues };
 }

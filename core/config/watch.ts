@@ -16,10 +16,12 @@ export interface WatchOptions {
 
 export class ConfigWatcher {
   private readonly watcher: FSWatcher;
+  private readonly dirs: Set<string>;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(dirs: string[], onChange: () => void, options: WatchOptions = {}) {
     const debounce = options.debounceMs ?? 50;
+    this.dirs = new Set(dirs);
     this.watcher = watch(dirs, {
       ignoreInitial: true,
       depth: 1,
@@ -38,6 +40,13 @@ export class ConfigWatcher {
   /** Resolves once the initial scan is done and events will be delivered. */
   ready(): Promise<void> {
     return new Promise((resolve) => this.watcher.once('ready', () => resolve()));
+  }
+
+  /** Also watches `dirs` (a reload may name new catalog directories); known ones are skipped. */
+  add(dirs: string[]): void {
+    const fresh = dirs.filter((d) => !this.dirs.has(d));
+    for (const d of fresh) this.dirs.add(d);
+    if (fresh.length) this.watcher.add(fresh);
   }
 
   async close(): Promise<void> {

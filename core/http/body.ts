@@ -1,6 +1,6 @@
 /**
  * Reading and parsing request bodies: size limit (413), content type (415), strict UTF-8 (400),
- * JSON without prototype-pollution keys (400), and an object at the top (400).
+ * JSON without prototype-pollution keys (400), an object at the top (400), and bounded nesting (400).
  */
 import type { IncomingMessage } from 'node:http';
 import sjson from 'secure-json-parse';
@@ -49,7 +49,26 @@ export function parseJsonBody(contentType: string | undefined, raw: Buffer): Rec
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw errors.badRequest('invalid_json', 'The request body must be a JSON object.');
   }
+  if (deeperThan(value, MAX_DEPTH)) throw errors.badRequest('invalid_json', `The request body is nested deeper than ${MAX_DEPTH} levels.`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * JSON.parse copes with any nesting, but re-serialising the body for a provider (JSON.stringify is
+ * recursive) overflows the stack at a few thousand levels — a 20 KB body could turn into a 500.
+ * Real requests (tool schemas, structured outputs) stay far below this.
+ */
+const MAX_DEPTH = 128;
+
+/** Iterative, so the check itself cannot overflow the stack. */
+function deeperThan(root: object, max: number): boolean {
+  const stack: [object, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(value)) if (child !== null && typeof child === 'object') stack.push([child as object, depth + 1]);
+  }
+  return false;
 }
 
 function isJson(contentType: string): boolean {

@@ -13,6 +13,19 @@ export class RawProxy {
   private readonly proxy = httpProxy.createProxyServer({ xfwd: true, changeOrigin: true, ws: false });
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
+  /** Requests whose upstream call hit the route timeout: a reset caused by our own timeout is a 504, any other a 502. */
+  private readonly timedOut = new WeakSet<IncomingMessage>();
+
+  constructor() {
+    this.proxy.on('proxyReq', (proxyReq, req) => proxyReq.once('timeout', () => this.timedOut.add(req)));
+    // http-proxy pipes the upstream body without watching it: an upstream that dies mid-body would
+    // leave the client waiting forever, so cut the client connection too.
+    this.proxy.on('proxyRes', (proxyRes, _req, res) =>
+      proxyRes.once('close', () => {
+        if (!proxyRes.complete) res.destroy();
+      }),
+    );
+  }
 
   /** Forwards the request; resolves when the upstream answered or failed (the error is answered in JSON). */
   forward(req: IncomingMessage, res: ServerResponse, route: ProxyRoute, ctx: Context): Promise<void> {
@@ -34,7 +47,7 @@ export class RawProxy {
         { target: route.upstream, proxyTimeout: route.timeoutMs, agent: https ? this.httpsAgent : this.httpAgent },
         (err: NodeJS.ErrnoException) => {
           if (ctx.signal.aborted) return resolve();
-          const timedOut = err.code === 'ECONNRESET' && res.headersSent === false && /socket hang up/.test(err.message);
+          const timedOut = this.timedOut.has(req);
           reject(
             timedOut
               ? new GatewayError(504, 'timeout_error', 'upstream_timeout', `Upstream of route ${route.path} did not answer in time.`)

@@ -20,6 +20,26 @@ export async function* readSSE(body: AsyncIterable<Uint8Array | string>): AsyncG
   while (queue.length) yield queue.shift()!;
 }
 
+/**
+ * Yields each non-empty line of a newline-delimited JSON stream as an event (`data` = the line),
+ * so NDJSON providers share the SSE translation path.
+ */
+export async function* readJsonLines(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<EventSourceMessage> {
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of body) {
+    buffered += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (line) yield { event: undefined, id: undefined, data: line };
+    }
+  }
+  const rest = (buffered + decoder.decode()).trim();
+  if (rest) yield { event: undefined, id: undefined, data: rest };
+}
+
 /** One `data:` event carrying a JSON value. */
 export function sseData(value: unknown): string {
   return `data: ${JSON.stringify(value)}\n\n`;

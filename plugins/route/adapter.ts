@@ -9,7 +9,7 @@
 import type { Endpoint, Usage } from '../../core/context.js';
 import type { GatewayError } from '../../core/errors.js';
 import type { EventSourceMessage } from '../../core/http/sse.js';
-import type { UpstreamRequest, UpstreamTimeouts } from '../../core/http/upstream.js';
+import type { UpstreamClient, UpstreamRequest, UpstreamTimeouts } from '../../core/http/upstream.js';
 import type { Catalog } from '../../core/config/catalog.js';
 import type { Logger } from '../../core/log.js';
 
@@ -39,7 +39,10 @@ export interface TranslatedResponse {
 
 /** Translates one upstream event stream into OpenAI chunks. One instance per call. */
 export interface StreamTranslator {
-  /** Chunks for one upstream event; `done` once the provider said the stream is complete. */
+  /**
+   * Chunks for one upstream event; `done` once the provider said the stream is complete. For
+   * `ndjson` streams each line arrives as an event whose `data` is the line.
+   */
   event(event: EventSourceMessage): { chunks: unknown[]; done?: boolean };
   /** Called when the upstream body ended; returns any final chunks (such as the usage chunk). */
   end(): unknown[];
@@ -51,7 +54,15 @@ export interface HttpAdapter {
   readonly kind: 'http';
   readonly timeouts: UpstreamTimeouts;
   supports(endpoint: ModelEndpoint): boolean;
-  buildRequest(op: Operation): UpstreamRequest;
+  /** Wire format of streamed responses: server-sent events (default) or newline-delimited JSON. */
+  readonly streamFormat?: 'sse' | 'ndjson';
+  /** May be async, e.g. to fetch or refresh an OAuth token first. */
+  buildRequest(op: Operation): UpstreamRequest | Promise<UpstreamRequest>;
+  /**
+   * Called when the provider answered 401. Returning true (credentials were renewed) makes the call
+   * rebuild the request and send it once more; a second 401 goes to `parseError`.
+   */
+  refreshAuth?(): Promise<boolean>;
   parseResponse(op: Operation, body: unknown): TranslatedResponse;
   streamTranslator(op: Operation): StreamTranslator;
   /** Turns a non-2xx upstream answer into the error the client sees. */
@@ -77,6 +88,12 @@ export interface AdapterEnv {
   readonly timeouts: UpstreamTimeouts;
   readonly catalog: Catalog;
   readonly log: Logger;
+  /**
+   * The gateway's one upstream HTTP client, for calls an adapter makes on its own (fetching an
+   * OAuth token). Always set by `route`; optional so unit tests of adapters that need none can
+   * leave it out.
+   */
+  readonly upstream?: UpstreamClient;
 }
 
 export interface AdapterDefinition<Config = unknown> {

@@ -4,7 +4,7 @@
  * recorded on the request report when the call completes.
  */
 import { GatewayError, errors } from '../../core/errors.js';
-import { readSSE } from '../../core/http/sse.js';
+import { readSSE, readJsonLines } from '../../core/http/sse.js';
 import { upstreamFailure, ClientGoneError, type UpstreamClient, type UpstreamResponse } from '../../core/http/upstream.js';
 import type { Context, GatewayResponse, Usage } from '../../core/context.js';
 import type { HttpAdapter, Operation } from './adapter.js';
@@ -28,7 +28,12 @@ export async function callTarget(ctx: Context, target: Target, op: Operation, up
 
 async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: Operation, upstream: UpstreamClient, headers: Record<string, string>): Promise<GatewayResponse> {
   const provider = target.provider.name;
-  const res = await upstream.send(adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
+  let res = await upstream.send(await adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
+  if (res.status === 401 && adapter.refreshAuth) {
+    res.body.destroy();
+    res.release();
+    if (await adapter.refreshAuth()) res = await upstream.send(await adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
+  }
   ctx.report.upstreamMs = res.headersMs;
   try {
     if (res.status < 200 || res.status >= 300) {
@@ -36,8 +41,14 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
       throw adapter.parseError(res.status, text, res.headers);
     }
     const contentType = String(res.headers['content-type'] ?? '');
-    if (op.stream && contentType.includes('text/event-stream')) {
+    if (op.stream && (adapter.streamFormat === 'ndjson' || contentType.includes('text/event-stream'))) {
       const stream = translateStream(ctx, adapter, op, res, provider);
+      // A stream nobody iterates (a later plugin failed or replaced the response) never reaches its
+      // `finally`; end the upstream call when the request is over, not at the total timeout.
+      void ctx.done.then(() => {
+        if (!res.body.readableEnded) res.body.destroy();
+        res.release();
+      });
       return { status: 200, headers, stream };
     }
     const text = await res.body.text();
@@ -68,7 +79,7 @@ async function* translateStream(ctx: Context, adapter: HttpAdapter, op: Operatio
   const translator = adapter.streamTranslator(op);
   let completed = false;
   try {
-    for await (const event of readSSE(res.body)) {
+    for await (const event of adapter.streamFormat === 'ndjson' ? readJsonLines(res.body) : readSSE(res.body)) {
       const { chunks, done } = translator.event(event);
       for (const chunk of chunks) yield chunk;
       if (done) {

@@ -72,7 +72,7 @@ export default definePlugin<RouteConfig>({
         firstByteMs: parseDuration(timeouts?.['first_byte'] ?? up.first_byte_timeout)!,
         totalMs: parseDuration(timeouts?.['total'] ?? up.total_timeout)!,
       };
-      const adapter = definition.create(settings as never, { provider: name, timeouts: t, catalog: env.catalog, log: env.log });
+      const adapter = definition.create(settings as never, { provider: name, timeouts: t, catalog: env.catalog, log: env.log, upstream: env.upstream });
       providers.set(name, { name, adapter, catalog: catalog ?? pc.adapter });
     }
     for (const [key, model] of Object.entries(env.config.models)) {
@@ -141,7 +141,11 @@ export default definePlugin<RouteConfig>({
           return;
         } catch (err) {
           if (err instanceof ClientGoneError) throw err;
-          const error = toGatewayError(err);
+          if (!(err instanceof GatewayError)) {
+            env.log.error({ err, request_id: ctx.id, provider: target.provider.name }, 'adapter failed unexpectedly');
+            throw toGatewayError(err);
+          }
+          const error = err;
           env.metrics.upstreamErrors.inc({ provider: target.provider.name, code: error.code });
           if (i < targets.length - 1 && isRetryable(error.status)) {
             env.log.warn({ request_id: ctx.id, provider: target.provider.name, model: target.model, code: error.code, status: error.status }, 'target failed; falling back');

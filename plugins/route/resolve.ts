@@ -51,10 +51,13 @@ export class ModelTable {
         const prefixGlob = key.endsWith('/*') && key.indexOf('*') === key.length - 1;
         this.globs.push({ key, config, glob: { pattern, upstream: prefixGlob ? (_id, m) => m[1]! : (id) => id } });
       } else {
-        const compiled = { key, config };
-        this.exact.set(key, compiled);
-        for (const alias of config.aliases) this.exact.set(alias, compiled);
+        this.exact.set(key, { key, config });
       }
+    }
+    // Aliases go in after every exact key, so an alias never shadows a model listed under its own
+    // name (whatever the YAML order); between two models claiming one alias, the first wins.
+    for (const compiled of [...this.exact.values()]) {
+      for (const alias of compiled.config.aliases) if (!this.exact.has(alias)) this.exact.set(alias, compiled);
     }
     this.globs.sort((a, b) => b.key.replace(/\*/g, '').length - a.key.replace(/\*/g, '').length);
   }

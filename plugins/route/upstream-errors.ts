@@ -32,12 +32,23 @@ export function isRetryable(status: number): boolean {
 
 export function providerError(provider: string, fault: ProviderFault): GatewayError {
   const { status } = fault;
-  const clientStatus = status === 529 ? 503 : status >= 500 && status !== 503 && status !== 504 ? 502 : status;
-  const type = TYPE_BY_STATUS[status] ?? (status >= 500 ? 'upstream_error' : 'invalid_request_error');
+  // A redirect (never followed) or any other non-4xx is as much the provider's fault as a 5xx.
+  const providerFault = status >= 500 || status < 400;
+  const clientStatus = status === 529 ? 503 : providerFault && status !== 503 && status !== 504 ? 502 : status;
+  const type = TYPE_BY_STATUS[status] ?? (providerFault ? 'upstream_error' : 'invalid_request_error');
   const code = fault.code ?? (status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'upstream_error' : `upstream_${status}`);
   const headers: Record<string, string> = {};
   if (fault.retryAfter) headers['retry-after'] = fault.retryAfter;
   return new GatewayError(clientStatus, type, code, `${provider}: ${fault.message}`.slice(0, 2000), fault.param ?? null, headers);
+}
+
+/**
+ * Removes a provider credential from text a provider sent back: some providers echo the key they
+ * rejected, and it must reach neither the client nor the logs. Very short keys are left alone, as
+ * replacing them would mangle the message without protecting anything real.
+ */
+export function redactSecret(text: string, secret: string | undefined): string {
+  return secret && secret.length >= 8 ? text.replaceAll(secret, '[redacted]') : text;
 }
 
 /** First value of a header that may be repeated. */

@@ -19,7 +19,8 @@ export interface TransformRule {
     default?: Record<string, unknown>;
     remove?: string[];
     model?: string;
-    system_prompt?: string | { content: string; position: 'prepend' | 'append' | 'replace' };
+    /** `position` may be absent: ajv does not apply schema defaults inside `anyOf`. */
+    system_prompt?: string | { content: string; position?: 'prepend' | 'append' | 'replace' };
     headers?: HeaderOps;
   };
   response?: {
@@ -72,7 +73,7 @@ function compileRequest(req: NonNullable<TransformRule['request']>): (ctx: Conte
   const set = entries(req.set);
   const defaults = entries(req.default);
   const remove = (req.remove ?? []).map(compilePath);
-  const prompt = typeof req.system_prompt === 'string' ? { content: req.system_prompt, position: 'prepend' as const } : req.system_prompt;
+  const prompt = req.system_prompt === undefined ? undefined : typeof req.system_prompt === 'string' ? { content: req.system_prompt, position: 'prepend' as const } : { content: req.system_prompt.content, position: req.system_prompt.position ?? 'prepend' };
   const headerSet = Object.entries(req.headers?.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
   const headerRemove = (req.headers?.remove ?? []).map((h) => h.toLowerCase());
   return (ctx) => {

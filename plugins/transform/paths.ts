@@ -52,6 +52,9 @@ export function removePath(root: Json, path: FieldPath): void {
   const parent = path.length === 1 ? root : getPath(root, path.slice(0, -1));
   if (parent === null || typeof parent !== 'object') return;
   const key = path[path.length - 1]!;
-  if (Array.isArray(parent)) parent.splice(Number(key), 1);
-  else delete (parent as Record<string, unknown>)[key];
+  if (Array.isArray(parent)) {
+    // Only a real index removes an element: `Number('x')` is NaN, which splice reads as 0.
+    const index = /^\d+$/.test(key) ? Number(key) : -1;
+    if (index >= 0 && index < parent.length) parent.splice(index, 1);
+  } else delete (parent as Record<string, unknown>)[key];
 }

@@ -117,7 +117,7 @@ export async function startMockOpenAI(): Promise<MockOpenAI> {
     }
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, raw });
     const path = (req.url ?? '').split('?')[0]!;
-    const handler = overrides[path] ?? defaultHandlers[path] ?? (path.includes('/openai/deployments/') ? defaultHandlers[`/v1/${path.split('/').slice(5).join('/')}`] : undefined);
+    const handler = overrides[path] ?? defaultHandlers[path] ?? (path.includes('/openai/deployments/') ? defaultHandlers[`/v1/${path.split('/').slice(4).join('/')}`] : undefined);
     if (!handler) return sendError(res, 404, `Unknown path ${path}`, 'invalid_request_error', 'unknown_url');
     await handler(req, res, body);
   });

@@ -2,8 +2,12 @@
 import type { AdapterDefinition } from '../adapter.js';
 import openai from './openai.js';
 import mock from './mock.js';
+import anthropic from './anthropic/index.js';
+import gemini from './gemini/index.js';
 
 export const adapters: ReadonlyMap<string, AdapterDefinition<never>> = new Map<string, AdapterDefinition<never>>([
   [openai.name, openai as AdapterDefinition<never>],
   [mock.name, mock as AdapterDefinition<never>],
+  [anthropic.name, anthropic as AdapterDefinition<never>],
+  [gemini.name, gemini as AdapterDefinition<never>],
 ]);

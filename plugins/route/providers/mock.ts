@@ -104,7 +104,7 @@ export default defineAdapter<MockConfig>({
             const choice = chat
               ? { index: 0, message: { role: 'assistant', content: reply, refusal: null }, logprobs: null, finish_reason: 'stop' }
               : { index: 0, text: reply, logprobs: null, finish_reason: 'stop' };
-            const body = { id, object: chat ? 'chat.completion' : 'text_completion', created, model: op.model, system_fingerprint: 'switchyard-mock', choices: [choice], usage };
+            const body = { id, object: chat ? 'chat.completion' : 'text_completion', created, model: op.model, system_fingerprint: 'switchyard-mock', choices: [choice], usage: { ...usage } };
             return { kind: 'json', response: { body, usage } };
           }
           const object = chat ? 'chat.completion.chunk' : 'text_completion';
@@ -125,7 +125,7 @@ export default defineAdapter<MockConfig>({
               yield chunk(chat ? { content: text } : text, null);
             }
             yield chunk(chat ? {} : '', 'stop');
-            if (op.clientWantsUsage) yield { id, object, created, model: op.model, choices: [], usage };
+            if (op.clientWantsUsage) yield { id, object, created, model: op.model, choices: [], usage: { ...usage } };
           }
           return { kind: 'stream', chunks: chunks(), usage: () => usage };
         }

@@ -7,7 +7,7 @@ import { readSchema } from '../../../core/config/schema.js';
 import type { Usage } from '../../../core/context.js';
 import { errors } from '../../../core/errors.js';
 import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation, type StreamTranslator } from '../adapter.js';
-import { providerError, headerValue, tryParseJson } from '../upstream-errors.js';
+import { providerError, headerValue, tryParseJson, redactSecret } from '../upstream-errors.js';
 
 export interface OpenAIConfig {
   base_url: string;
@@ -91,7 +91,7 @@ export default defineAdapter<OpenAIConfig>({
             const c = chunk as Record<string, unknown>;
             if (c['error']) {
               const e = c['error'] as Record<string, unknown>;
-              throw providerError(env.provider, { status: 502, message: String(e['message'] ?? 'stream error'), code: (e['code'] as string) ?? null });
+              throw providerError(env.provider, { status: 502, message: redactSecret(String(e['message'] ?? 'stream error'), config.api_key), code: (e['code'] as string) ?? null });
             }
             if (c['usage']) usage = readOpenAIUsage(c['usage']) ?? usage;
             const choices = c['choices'];
@@ -112,7 +112,7 @@ export default defineAdapter<OpenAIConfig>({
         const message = typeof e === 'string' ? e : (e?.message ?? parsed?.message ?? (text.slice(0, 500) || `HTTP ${status}`));
         return providerError(env.provider, {
           status,
-          message,
+          message: redactSecret(message, config.api_key),
           code: typeof e === 'object' ? (e.code ?? null) : null,
           param: typeof e === 'object' ? (e.param ?? null) : null,
           retryAfter: headerValue(headers, 'retry-after'),

@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+#
+# Switchyard gateway image.
+#   docker build -t switchyard .
+#   docker run -p 8080:8080 switchyard                      # bundled offline demo config
+#   docker run -p 8080:8080 -e OPENAI_API_KEY \
+#     -v "$PWD/examples:/etc/switchyard:ro" -e SWITCHYARD_CONFIG=/etc/switchyard/openai.yaml switchyard
+#
+# Config: $SWITCHYARD_CONFIG if set, else /app/config/gateway.yaml (the bundled default; a file mounted
+# there replaces it). Prefer mounting a *directory* and pointing SWITCHYARD_CONFIG into it: the
+# gateway watches the config's directory, and a single-file bind mount stops seeing edits once an
+# editor replaces the file on the host. Mounting over /app/config itself would also hide the
+# built-in model catalog in /app/config/catalog.
+
+# ---- build: compile TypeScript, then drop dev dependencies ----
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` (= build) needs the sources, copied below so this layer is cached
+# across source changes; no dependency needs its install script (esbuild, used by tsx for
+# `use: ./plugin.ts`, finds its platform binary through its optional dependencies).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY core ./core
+COPY plugins ./plugins
+RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime: compiled code, production dependencies, schemas and default config ----
+FROM node:24-slim
+ENV NODE_ENV=production \
+    SWITCHYARD_LISTEN=0.0.0.0:8080
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY schemas ./schemas
+COPY config ./config
+# The image's files stay root-owned and read-only to the process; it writes nothing to disk.
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
+# Node runs as PID 1 and handles SIGTERM itself (drains in-flight requests for
+# server.shutdown_timeout); give `docker stop -t` / the orchestrator's grace period more than that.
+CMD ["node", "bin/switchyard.js", "start"]

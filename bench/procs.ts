@@ -1,0 +1,127 @@
+/**
+ * Child processes for the benchmark: the mock upstream, the raw proxy and the gateway each run in
+ * their own process (on a 2-core machine, sharing the load generator's event loop would measure the
+ * load generator). Also decides whether the gateway runs from `dist/` or through tsx.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, relative } from 'node:path';
+import { get } from 'node:http';
+
+export interface Child {
+  name: string;
+  url: string;
+  proc: ChildProcess;
+  /** CPU time (user + system) the process has used so far, in ms. */
+  cpuMs(): number;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+const killAll = () => {
+  for (const c of children) c.kill('SIGKILL');
+};
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+/** A port that was free a moment ago (the child binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function healthy(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get(`${url}/health`, { timeout: 500 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/**
+ * Spawns `node ...args` and waits until `GET url/health` answers 200. stdout goes to /dev/null
+ * (that is where the gateway's log lines go); stderr is kept for the error message if it dies.
+ */
+export async function startChild(name: string, url: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<Child> {
+  const proc = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(proc);
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => (children.delete(proc), resolve())));
+  const deadline = Date.now() + 30_000;
+  while (!(await healthy(url))) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`${name} did not start (exit ${proc.exitCode}):\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    name,
+    url,
+    proc,
+    cpuMs: () => cpuMs(proc.pid!),
+    async stop(graceMs = 5000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+let ticksPerSecond: number | undefined;
+
+/**
+ * User + system CPU time of a process from /proc (10 ms resolution). Unlike throughput, CPU per
+ * request hardly depends on what else the machine is running.
+ */
+export function cpuMs(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+export type Runtime = 'dist' | 'tsx';
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** Source files under core/ and plugins/ whose compiled `dist/` file is missing or older. */
+export function staleDist(root: string): string[] {
+  const stale: string[] = [];
+  for (const file of [...tsFiles(join(root, 'core')), ...tsFiles(join(root, 'plugins'))]) {
+    const rel = relative(root, file);
+    const js = join(root, 'dist', rel.replace(/\.ts$/, '.js'));
+    if (!existsSync(js) || statSync(js).mtimeMs < statSync(file).mtimeMs) stale.push(rel);
+  }
+  return stale;
+}
+
+/** Node arguments that start the gateway CLI from `dist/` or from source through tsx. */
+export function gatewayArgs(runtime: Runtime, configFile: string, listen: string, nodeFlags: string[] = []): string[] {
+  const entry = runtime === 'dist' ? ['dist/core/cli.js'] : ['--import', 'tsx', 'core/cli.ts'];
+  return [...nodeFlags, ...entry, 'start', '--config', configFile, '--listen', listen];
+}

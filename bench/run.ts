@@ -1,0 +1,270 @@
+/**
+ * `npm run bench` — how much the gateway costs compared with calling the upstream directly and
+ * with a minimal Node pass-through proxy (bench/raw-proxy.ts). A benchmark, not a test: it prints a
+ * markdown table with PASS/FAIL against the performance targets but always exits 0 when it ran.
+ *
+ *   npm run bench [-- FLAGS]
+ *
+ *   --quick              smoke run (~45 s): one short round, 40 streams; prints only, unless --write
+ *   --write              write results in --quick mode too
+ *   --dry-run            print only, write nothing
+ *   --rounds=N           rounds of scenarios a)–c) (default 2; quick 1); each round runs every target
+ *                        once, and the least disturbed round counts (highest req/s, lowest CPU per
+ *                        request, lowest latency percentiles) — other work on a shared machine only
+ *                        ever makes a round worse
+ *   --duration=S         measured seconds per saturation round (default 4; quick 2)
+ *   --warmup=S           discarded warm-up seconds before a target's first round (default 2; quick 0.5)
+ *   --paced-duration=S   measured seconds per fixed-rate round (default 4; quick 2)
+ *   --connections=N      autocannon connections for the saturation runs (default 50)
+ *   --rate=N             requests per second of the fixed-rate run (default 500)
+ *   --streams=N          streams for the chunk-delay measurement (default 200; quick 40)
+ *   --runtime=R          how the gateway runs. auto (default): `node dist/core/cli.js`, as in
+ *                        production, after `npm run build` if any core/ or plugins/ source is newer
+ *                        than its compiled file (~10 s). dist: dist/ as it is. tsx: `node --import tsx
+ *                        core/cli.ts` — the same code, but start-up compiles it and tsx's source maps
+ *                        make every stack trace a Node error formats dearer
+ *   --profile            instead of the comparison: run the gateway and the raw proxy under
+ *                        `node --cpu-prof` through the non-streaming and the streaming saturation
+ *                        loads, print where their time goes (per request too), write
+ *                        bench/results/profile-latest.md
+ *
+ * Every system under test and the mock upstream (bench/upstream.ts) run in their own child
+ * process; autocannon and the other clients run here. The gateway is started through its real CLI
+ * with bench/configs/gateway.yaml (access log off) and gateway-access-log.yaml (on; stdout, where
+ * the log goes, is /dev/null). Scenarios run one after the other, each against every target in
+ * turn, so compared numbers are taken close together in time.
+ *
+ * Writes bench/results/latest.md and bench/results/<ISO date>.json.
+ */
+import { execFileSync, execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { freePort, startChild, staleDist, gatewayArgs, type Child, type Runtime } from './procs.js';
+import { saturate, paced, chunkDelays, bestSaturation, bestPaced, CHAT_BODY, STREAM_BODY, CHAT_PATH, type Saturation } from './load.js';
+import { TARGETS, LABELS, renderMarkdown, summariseChunks, type BenchResults, type TargetName } from './report.js';
+import { summariseProfile } from './profile.js';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const RESULTS = join(ROOT, 'bench', 'results');
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    warmup: { type: 'string' },
+    'paced-duration': { type: 'string' },
+    connections: { type: 'string', default: '50' },
+    rate: { type: 'string', default: '500' },
+    streams: { type: 'string' },
+    runtime: { type: 'string', default: 'auto' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const quick = flags.quick!;
+const params = {
+  duration: Number(flags.duration ?? (quick ? 2 : 4)),
+  warmup: Number(flags.warmup ?? (quick ? 0.5 : 2)),
+  rounds: Number(flags.rounds ?? (quick ? 1 : 2)),
+  pacedDuration: Number(flags['paced-duration'] ?? (quick ? 2 : 4)),
+  connections: Number(flags.connections),
+  rate: Number(flags.rate),
+  streams: Number(flags.streams ?? (quick ? 40 : 200)),
+  streamConcurrency: 4,
+};
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function chooseRuntime(): Runtime {
+  const wanted = flags.runtime;
+  if (wanted !== 'auto' && wanted !== 'dist' && wanted !== 'tsx') throw new Error(`--runtime must be auto, dist or tsx, not '${wanted}'`);
+  if (wanted === 'tsx') return 'tsx';
+  const stale = staleDist(ROOT);
+  if (stale.length && wanted === 'dist') log(`warning: dist/ is older than ${stale.length} sources (${stale.slice(0, 3).join(', ')}…); measuring old code`);
+  if (stale.length && wanted === 'auto') {
+    log(`dist/ is older than ${stale.length} sources; npm run build…`);
+    try {
+      execSync('npm run build --silent', { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    } catch {
+      // tsc emits even when another file has a type error; the gateway still runs.
+      log('npm run build reported type errors; dist/ was written anyway');
+    }
+  }
+  return 'dist';
+}
+
+async function startGateway(runtime: Runtime, config: string, upstreamPort: number, nodeFlags: string[] = []): Promise<Child> {
+  const port = await freePort();
+  const args = gatewayArgs(runtime, join('bench', 'configs', config), `127.0.0.1:${port}`, nodeFlags);
+  return startChild(config, `http://127.0.0.1:${port}`, args, { BENCH_UPSTREAM_PORT: String(upstreamPort) }, ROOT);
+}
+
+async function startUpstream(): Promise<{ child: Child; port: number }> {
+  const port = await freePort();
+  return { child: await startChild('upstream', `http://127.0.0.1:${port}`, ['--import', 'tsx', 'bench/upstream.ts', String(port)], {}, ROOT), port };
+}
+
+/** Refuses to benchmark a target that answers wrongly: errors are fast and would flatter it. */
+async function sanityCheck(name: string, base: string, viaGateway: boolean): Promise<void> {
+  const post = (body: string) => fetch(`${base}${CHAT_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const plain = await post(CHAT_BODY);
+  const json = (await plain.json()) as { choices?: { message?: { content?: string } }[] };
+  const streamed = await post(STREAM_BODY);
+  const text = await streamed.text();
+  const chunks = text.split('\n\n').filter((e) => e.includes('chat.completion.chunk')).length;
+  const problems = [
+    plain.status !== 200 || !json.choices?.[0]?.message?.content ? `non-streaming answered ${plain.status}` : '',
+    streamed.status !== 200 || chunks !== 20 || !text.endsWith('data: [DONE]\n\n') ? `streaming answered ${streamed.status} with ${chunks} chunks` : '',
+    viaGateway && plain.headers.get('x-switchyard-provider') !== 'up' ? 'response did not come through the `up` provider' : '',
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`${name}: ${problems.join('; ')}`);
+}
+
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function compare(runtime: Runtime): Promise<void> {
+  const loadavgBefore = loadavg();
+  const upstream = await startUpstream();
+  const rawPort = await freePort();
+  const raw = await startChild('raw-proxy', `http://127.0.0.1:${rawPort}`, ['--import', 'tsx', 'bench/raw-proxy.ts', String(rawPort), String(upstream.port)], {}, ROOT);
+  const gateway = await startGateway(runtime, 'gateway.yaml', upstream.port);
+  const gatewayLog = await startGateway(runtime, 'gateway-access-log.yaml', upstream.port);
+  // For `direct` the system under test is the upstream itself.
+  const sut: Record<TargetName, Child> = { direct: upstream.child, raw, gateway, gatewayLog };
+  try {
+    for (const t of TARGETS) await sanityCheck(LABELS[t], sut[t].url, t.startsWith('gateway'));
+    const each = async <T>(scenario: string, runs: number, run: (child: Child, first: boolean) => Promise<T>, best: (all: T[]) => T, show: (r: T) => string) => {
+      const all = Object.fromEntries(TARGETS.map((t) => [t, [] as T[]])) as Record<TargetName, T[]>;
+      for (let round = 0; round < runs; round++) {
+        for (const t of TARGETS) {
+          const r = await run(sut[t], round === 0);
+          all[t].push(r);
+          log(`${scenario} ${runs > 1 ? `round ${round + 1} ` : ''}${LABELS[t].padEnd(22)} ${show(r)}`);
+        }
+      }
+      return Object.fromEntries(TARGETS.map((t) => [t, best(all[t])])) as Record<TargetName, T>;
+    };
+    const { duration, warmup, rounds, connections, rate, pacedDuration, streams, streamConcurrency } = params;
+    const rps = (r: Saturation) =>
+      `${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU/req${r.non2xx || r.errors ? ` (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`;
+    const saturation = (body: string) => (c: Child, first: boolean) => saturate(c.url, body, connections, first ? warmup : 0, duration, c.cpuMs);
+    const nonStreaming = await each('a) non-streaming', rounds, saturation(CHAT_BODY), bestSaturation, rps);
+    const streaming = await each('b) streaming     ', rounds, saturation(STREAM_BODY), bestSaturation, rps);
+    const pacedResults = await each(
+      `c) ${rate} req/s     `,
+      rounds,
+      async ({ url }, first) => {
+        if (first && warmup > 0) await paced(url, CHAT_BODY, rate, warmup);
+        return paced(url, CHAT_BODY, rate, pacedDuration);
+      },
+      bestPaced,
+      (r) => `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms, ${Math.round(r.rps)} req/s${r.failed ? `, ${r.failed} failed` : ''}`,
+    );
+    const chunks = await each(
+      'd) chunk delay    ',
+      1,
+      async ({ url }) => summariseChunks(await chunkDelays(url, streams, streamConcurrency)),
+      (all) => all[0]!,
+      (c) => `chunk 1 median ${c.firstP50Ms.toFixed(3)} ms, chunk 2 median ${c.secondP50Ms.toFixed(3)} ms${c.failed ? `, ${c.failed} failed` : ''}`,
+    );
+    const results: BenchResults = {
+      meta: {
+        date: new Date().toISOString(),
+        quick,
+        node: process.version,
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        loadavgBefore,
+        loadavgAfter: loadavg(),
+        gatewayRuntime: runtime === 'dist' ? 'node dist/core/cli.js' : 'node --import tsx core/cli.ts',
+        commit: commit(),
+        params,
+      },
+      nonStreaming,
+      streaming,
+      paced: pacedResults,
+      chunks,
+    };
+    const markdown = renderMarkdown(results);
+    process.stdout.write(`\n${markdown}`);
+    if (!flags['dry-run'] && (!quick || flags.write)) {
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, 'latest.md'), markdown);
+      const file = join(RESULTS, `${results.meta.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+      writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+      log(`\nwrote bench/results/latest.md and ${file.slice(ROOT.length + 1)}`);
+    }
+  } finally {
+    await Promise.all([gateway.stop(), gatewayLog.stop(), raw.stop(), upstream.child.stop()]);
+  }
+}
+
+/**
+ * Runs the gateway and, for comparison, the raw proxy under `node --cpu-prof` through each
+ * saturation load, one process per profile, and summarises where the time went.
+ */
+async function profile(runtime: Runtime): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-profile-'));
+  const upstream = await startUpstream();
+  const { connections, warmup, duration } = params;
+  const sections: string[] = [
+    `# Switchyard CPU profiles\n\n${new Date().toISOString()} · gateway from ${runtime} · ${connections} connections, ${warmup} s warm-up + ${duration} s per load · ` +
+      `access log off · raw profiles in ${dir}\n\nThe profiler samples wall time on the main thread: time the process sat preempted inside a syscall ` +
+      `(\`writev\`, \`writeUtf8String\`) counts as that syscall, which inflates them on a busy machine. Start-up (module loading, config ` +
+      `compilation with ajv) is included. µs/req divides by all requests served, warm-up included.\n`,
+  ];
+  const systems: [string, (flags: string[]) => Promise<Child>][] = [
+    ['gateway', (f) => startGateway(runtime, 'gateway.yaml', upstream.port, f)],
+    [
+      'raw proxy',
+      async (f) => {
+        const port = await freePort();
+        return startChild('raw-proxy', `http://127.0.0.1:${port}`, [...f, '--import', 'tsx', 'bench/raw-proxy.ts', String(port), String(upstream.port)], {}, ROOT);
+      },
+    ],
+  ];
+  try {
+    for (const [scenario, body] of [['non-streaming', CHAT_BODY], ['streaming', STREAM_BODY]] as const) {
+      for (const [system, start] of systems) {
+        const name = `${system.replace(' ', '-')}-${scenario}.cpuprofile`;
+        const child = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`]);
+        let served = 0;
+        let cpu = NaN;
+        try {
+          await sanityCheck(system, child.url, system === 'gateway');
+          const r = await saturate(child.url, body, connections, warmup, duration, child.cpuMs);
+          served = r.requests + r.warmupRequests + 2;
+          cpu = r.cpuUsPerRequest;
+          log(`profile ${system} ${scenario}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU/req under the profiler`);
+        } finally {
+          await child.stop(15_000);
+        }
+        if (!readdirSync(dir).includes(name)) throw new Error(`no profile written for ${system} ${scenario}`);
+        sections.push(summariseProfile(join(dir, name), ROOT, `${system}, ${scenario} chat at saturation (${Math.round(cpu)} µs CPU per request under the profiler)`, served));
+      }
+    }
+  } finally {
+    await upstream.child.stop();
+  }
+  const markdown = sections.join('\n');
+  process.stdout.write(markdown);
+  if (!flags['dry-run']) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'profile-latest.md'), markdown);
+    log('\nwrote bench/results/profile-latest.md');
+  }
+}
+
+const runtime = chooseRuntime();
+log(`gateway runtime: ${runtime}; ${JSON.stringify(params)}`);
+await (flags.profile ? profile(runtime) : compare(runtime));

@@ -1,0 +1,65 @@
+/**
+ * `anthropic`: Anthropic's Messages API (https://platform.claude.com/docs/en/api/messages).
+ * Translates OpenAI chat requests to `POST {base_url}/v1/messages` and the answers back: complete
+ * messages, SSE streams and error bodies. Serves `chat.completions` only.
+ */
+import { readSchema } from '../../../../core/config/schema.js';
+import { defineAdapter, type HttpAdapter, type Operation } from '../../adapter.js';
+import type { UnsupportedParams } from '../../params.js';
+import { buildMessagesBody, jsonToolFor, type JsonMode } from './request.js';
+import { parseHttpError, translateMessage } from './response.js';
+import { anthropicStreamTranslator } from './stream.js';
+
+/** Provider settings; see `schemas/providers/anthropic.schema.json` for each field. */
+export interface AnthropicConfig {
+  base_url: string;
+  api_key?: string;
+  auth_header: 'x-api-key' | 'authorization';
+  anthropic_version: string;
+  beta: string[];
+  headers: Record<string, string>;
+  default_max_tokens: number;
+  json_mode: JsonMode;
+  unsupported_params: UnsupportedParams;
+}
+
+export default defineAdapter<AnthropicConfig>({
+  name: 'anthropic',
+  schema: readSchema('providers/anthropic'),
+  create(config, env): HttpAdapter {
+    const url = `${config.base_url.replace(/\/+$/, '')}/v1/messages`;
+    const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'anthropic-version': config.anthropic_version };
+    if (config.beta.length) fixedHeaders['anthropic-beta'] = config.beta.join(',');
+    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    if (config.api_key) fixedHeaders[config.auth_header] = config.auth_header === 'authorization' ? `Bearer ${config.api_key}` : config.api_key;
+    const requestOptions = { provider: env.provider, defaultMaxTokens: config.default_max_tokens, jsonMode: config.json_mode, unsupported: config.unsupported_params };
+
+    return {
+      kind: 'http',
+      timeouts: env.timeouts,
+      supports: (endpoint) => endpoint === 'chat.completions',
+      buildRequest(op: Operation) {
+        const { body, dropped } = buildMessagesBody(op.body, op.model, op.stream, requestOptions);
+        if (dropped.length) env.log.debug({ request_id: op.requestId, provider: env.provider, dropped }, 'dropped request fields the provider cannot honour');
+        const headers: Record<string, string> = { ...fixedHeaders, 'x-request-id': op.requestId };
+        if (op.stream) headers['accept'] = 'text/event-stream';
+        for (const [k, v] of Object.entries(op.headers)) {
+          if (v === null) delete headers[k.toLowerCase()];
+          else headers[k.toLowerCase()] = v;
+        }
+        return { url, method: 'POST', headers, body: JSON.stringify(body) };
+      },
+      parseResponse: (op, body) => translateMessage(env.provider, op.model, body, jsonToolFor(op.body, config.json_mode)),
+      streamTranslator(op) {
+        return anthropicStreamTranslator({
+          provider: env.provider,
+          model: op.model,
+          requestId: op.requestId,
+          clientWantsUsage: op.clientWantsUsage,
+          jsonTool: jsonToolFor(op.body, config.json_mode),
+        });
+      },
+      parseError: (status, text, headers) => parseHttpError(env.provider, status, text, headers),
+    };
+  },
+});

@@ -1,0 +1,141 @@
+/**
+ * OpenAI chat messages → Anthropic `system` + `messages`
+ * (https://platform.claude.com/docs/en/api/messages). System and developer messages, wherever they
+ * stand, become the top-level `system` text blocks; tool results become `tool_result` blocks in a
+ * user turn; consecutive turns of one role are merged because the API wants user and assistant to
+ * alternate.
+ */
+import { errors } from '../../../../core/errors.js';
+import { tryParseJson } from '../../upstream-errors.js';
+
+/** One Anthropic content block, as sent. */
+export type Block = Record<string, unknown>;
+
+export interface Turn {
+  role: 'user' | 'assistant';
+  content: Block[];
+}
+
+export interface TranslatedMessages {
+  system: Block[];
+  messages: Turn[];
+}
+
+type Message = Readonly<Record<string, unknown>>;
+
+const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
+
+function invalid(message: string, param = 'messages'): never {
+  throw errors.badRequest('invalid_value', message, param);
+}
+
+function unsupported(message: string, param = 'messages'): never {
+  throw errors.badRequest('unsupported_parameter', message, param);
+}
+
+function textBlock(text: string): Block[] {
+  return text === '' ? [] : [{ type: 'text', text }];
+}
+
+/** `image_url` part: a `data:` URL becomes a base64 source, an http(s) URL a url source. */
+function imageBlock(part: Record<string, unknown>, provider: string): Block {
+  const image = part['image_url'];
+  const url = typeof image === 'string' ? image : (image as { url?: unknown } | undefined)?.url;
+  if (typeof url !== 'string') invalid('An image_url part needs image_url.url.');
+  const data = DATA_URL.exec(url);
+  if (data) return { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } };
+  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
+  return unsupported(`Provider '${provider}' accepts images as base64 data: URLs or http(s) URLs.`);
+}
+
+/** `file` part with inline `file_data` (a data: URL, e.g. a PDF) → a document block. */
+function documentBlock(part: Record<string, unknown>, provider: string): Block {
+  const file = (part['file'] ?? {}) as Record<string, unknown>;
+  const data = typeof file['file_data'] === 'string' ? DATA_URL.exec(file['file_data']) : null;
+  if (!data) return unsupported(`Provider '${provider}' accepts file parts only as inline file_data (a base64 data: URL); file_id is not supported.`);
+  return { type: 'document', source: { type: 'base64', media_type: data[1], data: data[2] } };
+}
+
+function userBlocks(content: unknown, provider: string): Block[] {
+  if (typeof content === 'string') return textBlock(content);
+  if (!Array.isArray(content)) return [];
+  return content.flatMap((raw): Block[] => {
+    const part = (raw ?? {}) as Record<string, unknown>;
+    switch (part['type']) {
+      case 'text':
+        return textBlock(String(part['text'] ?? ''));
+      case 'image_url':
+        return [imageBlock(part, provider)];
+      case 'file':
+        return [documentBlock(part, provider)];
+      default:
+        return unsupported(`Provider '${provider}' does not accept '${String(part['type'])}' content parts.`);
+    }
+  });
+}
+
+/** Text of system/developer/assistant content; `refusal` parts of earlier assistant turns count as text. */
+function plainText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((raw) => {
+      const part = (raw ?? {}) as Record<string, unknown>;
+      if (part['type'] === 'text') return String(part['text'] ?? '');
+      if (part['type'] === 'refusal') return String(part['refusal'] ?? '');
+      return '';
+    })
+    .join('');
+}
+
+function toolUseBlock(raw: unknown): Block {
+  const call = (raw ?? {}) as Record<string, unknown>;
+  const fn = (call['function'] ?? {}) as Record<string, unknown>;
+  const args = typeof fn['arguments'] === 'string' && fn['arguments'].trim() !== '' ? fn['arguments'] : '{}';
+  const input = tryParseJson(args);
+  if (!input || typeof input !== 'object' || Array.isArray(input)) invalid(`The arguments of tool call '${String(call['id'])}' are not a JSON object.`);
+  return { type: 'tool_use', id: call['id'], name: fn['name'], input };
+}
+
+function toolResultBlock(message: Message): Block {
+  const content = message['content'];
+  const block: Block = { type: 'tool_result', tool_use_id: message['tool_call_id'] };
+  if (typeof content === 'string') block['content'] = content;
+  else if (Array.isArray(content)) block['content'] = textBlock(plainText(content));
+  return block;
+}
+
+/** Translates the whole conversation; throws a 400 for content Anthropic cannot take. */
+export function translateMessages(messages: readonly Message[], provider: string): TranslatedMessages {
+  const system: Block[] = [];
+  const turns: Turn[] = [];
+  const push = (role: Turn['role'], content: Block[]): void => {
+    if (content.length === 0) return;
+    const last = turns[turns.length - 1];
+    if (last && last.role === role) last.content.push(...content);
+    else turns.push({ role, content });
+  };
+  for (const message of messages) {
+    const role = message['role'];
+    switch (role) {
+      case 'system':
+      case 'developer':
+        system.push(...textBlock(plainText(message['content'])));
+        break;
+      case 'user':
+        push('user', userBlocks(message['content'], provider));
+        break;
+      case 'assistant': {
+        const calls = Array.isArray(message['tool_calls']) ? message['tool_calls'] : [];
+        push('assistant', [...textBlock(plainText(message['content'])), ...calls.map(toolUseBlock)]);
+        break;
+      }
+      case 'tool':
+        push('user', [toolResultBlock(message)]);
+        break;
+      default:
+        unsupported(`Provider '${provider}' does not accept '${String(role)}' messages; use tool messages for tool results.`);
+    }
+  }
+  return { system, messages: turns };
+}

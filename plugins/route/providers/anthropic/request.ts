@@ -1,0 +1,148 @@
+/**
+ * OpenAI chat request → Anthropic Messages request body
+ * (https://platform.claude.com/docs/en/api/messages): sampling parameters, tools and `tool_choice`,
+ * `response_format`, `max_tokens` (required by Anthropic), `user` → `metadata.user_id`. Fields the
+ * API has no counterpart for are dropped or rejected per `unsupported_params`.
+ */
+import { errors } from '../../../../core/errors.js';
+import { rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { translateMessages, type Block } from './messages.js';
+
+export type JsonMode = 'output_config' | 'tool';
+
+export interface RequestOptions {
+  provider: string;
+  defaultMaxTokens: number;
+  jsonMode: JsonMode;
+  unsupported: UnsupportedParams;
+}
+
+/** Name of the synthetic tool that carries a JSON answer (`json_mode: tool`, and every `json_object`). */
+export const JSON_TOOL = 'json_response';
+
+/** The request fields this adapter translates; anything else is unsupported. */
+const SUPPORTED = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'n',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'stop',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'response_format',
+  'user',
+  'reasoning_effort',
+]);
+
+/** OpenAI `reasoning_effort` values with an Anthropic `output_config.effort` of the same name. */
+const EFFORTS = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
+
+interface ResponseFormat {
+  type?: string;
+  json_schema?: { name?: string; description?: string; schema?: Record<string, unknown> };
+}
+
+function responseFormat(body: Readonly<Record<string, unknown>>): ResponseFormat | undefined {
+  const rf = body['response_format'] as ResponseFormat | undefined | null;
+  return rf && (rf.type === 'json_object' || rf.type === 'json_schema') ? rf : undefined;
+}
+
+/** The synthetic JSON tool this request uses, if any; the response side asks the same question. */
+export function jsonToolFor(body: Readonly<Record<string, unknown>>, jsonMode: JsonMode): string | undefined {
+  const rf = responseFormat(body);
+  if (!rf) return undefined;
+  return rf.type === 'json_object' || jsonMode === 'tool' ? JSON_TOOL : undefined;
+}
+
+function functionTools(raw: unknown, provider: string): Block[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.map((t) => {
+    const tool = (t ?? {}) as Record<string, unknown>;
+    if (tool['type'] !== 'function') throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts only function tools.`, 'tools');
+    const fn = (tool['function'] ?? {}) as Record<string, unknown>;
+    const out: Block = { name: fn['name'], input_schema: fn['parameters'] ?? { type: 'object', properties: {} } };
+    if (typeof fn['description'] === 'string') out['description'] = fn['description'];
+    if (fn['strict'] === true) out['strict'] = true;
+    return out;
+  });
+}
+
+function toolChoice(choice: unknown, parallel: unknown): Block | undefined {
+  let out: Block | undefined;
+  if (choice === 'auto') out = { type: 'auto' };
+  else if (choice === 'none') return { type: 'none' };
+  else if (choice === 'required') out = { type: 'any' };
+  else if (choice && typeof choice === 'object') {
+    const name = (choice as { function?: { name?: unknown } }).function?.name;
+    if (typeof name !== 'string') throw errors.badRequest('invalid_value', "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}.", 'tool_choice');
+    out = { type: 'tool', name };
+  } else if (choice !== undefined && choice !== null) {
+    throw errors.badRequest('invalid_value', "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}.", 'tool_choice');
+  }
+  if (parallel === false) out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
+  return out;
+}
+
+function checkTemperature(value: unknown): void {
+  if (typeof value === 'number' && (value < 0 || value > 1)) {
+    throw errors.badRequest('invalid_value', `Anthropic accepts temperature from 0 to 1; got ${value}.`, 'temperature');
+  }
+}
+
+/** Applies `response_format`: structured outputs (`output_config.format`) or the forced synthetic tool. */
+function applyResponseFormat(out: Record<string, unknown>, body: Readonly<Record<string, unknown>>, opts: RequestOptions): void {
+  const rf = responseFormat(body);
+  if (!rf) return;
+  const schema = rf.json_schema?.schema;
+  if (rf.type === 'json_schema' && (!schema || typeof schema !== 'object')) {
+    throw errors.badRequest('invalid_value', 'response_format.json_schema.schema must be a JSON Schema object.', 'response_format');
+  }
+  if (!jsonToolFor(body, opts.jsonMode)) {
+    out['output_config'] = { ...(out['output_config'] as object | undefined), format: { type: 'json_schema', schema } };
+    return;
+  }
+  if (Array.isArray(out['tools'])) {
+    throw errors.badRequest('unsupported_parameter', `Provider '${opts.provider}' answers in JSON through a forced tool here, which cannot be combined with 'tools'. Use json_schema with json_mode: output_config.`, 'response_format');
+  }
+  const description = rf.json_schema?.description ?? 'Give the complete answer as this tool input.';
+  out['tools'] = [{ name: JSON_TOOL, description, input_schema: schema ?? { type: 'object' } }];
+  out['tool_choice'] = { type: 'tool', name: JSON_TOOL };
+}
+
+/** Builds the Messages API body for one chat request; throws 400 for what cannot be translated. */
+export function buildMessagesBody(body: Readonly<Record<string, unknown>>, model: string, stream: boolean, opts: RequestOptions): { body: Record<string, unknown>; dropped: string[] } {
+  rejectMultipleChoices(body, opts.provider);
+  const dropped = unsupportedFields(body, SUPPORTED, opts.unsupported, opts.provider);
+  checkTemperature(body['temperature']);
+  const { system, messages } = translateMessages((body['messages'] as Record<string, unknown>[]) ?? [], opts.provider);
+  const maxTokens = body['max_completion_tokens'] ?? body['max_tokens'] ?? opts.defaultMaxTokens;
+  const out: Record<string, unknown> = { model, max_tokens: maxTokens, messages };
+  if (system.length) out['system'] = system;
+  if (stream) out['stream'] = true;
+  for (const key of ['temperature', 'top_p'] as const) if (typeof body[key] === 'number') out[key] = body[key];
+  const stop = body['stop'];
+  if (typeof stop === 'string') out['stop_sequences'] = [stop];
+  else if (Array.isArray(stop) && stop.length) out['stop_sequences'] = stop;
+  if (typeof body['user'] === 'string') out['metadata'] = { user_id: body['user'] };
+  const effort = body['reasoning_effort'];
+  if (effort !== undefined && effort !== null) {
+    if (typeof effort !== 'string' || !EFFORTS.has(effort)) throw errors.badRequest('invalid_value', `Anthropic's effort levels are ${[...EFFORTS].join(', ')}; got '${String(effort)}'.`, 'reasoning_effort');
+    out['output_config'] = { effort };
+  }
+  const tools = functionTools(body['tools'], opts.provider);
+  if (tools.length) {
+    out['tools'] = tools;
+    const choice = toolChoice(body['tool_choice'], body['parallel_tool_calls']);
+    if (choice) out['tool_choice'] = choice;
+  } else if (body['tool_choice'] !== undefined && body['tool_choice'] !== null && body['tool_choice'] !== 'none') {
+    throw errors.badRequest('invalid_value', "'tool_choice' needs 'tools'.", 'tool_choice');
+  }
+  applyResponseFormat(out, body, opts);
+  return { body: out, dropped };
+}

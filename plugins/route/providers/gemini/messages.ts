@@ -1,0 +1,197 @@
+/**
+ * OpenAI chat `messages` → Gemini `systemInstruction` + `contents`
+ * (https://ai.google.dev/api/generate-content#request-body). System and developer messages become
+ * the system instruction (Gemini has one, so all of them are collected in order); user and
+ * assistant turns become `user` / `model` contents; assistant `tool_calls` become `functionCall`
+ * parts and tool results `functionResponse` parts in a `user` turn, as the function-calling guide
+ * shows (https://ai.google.dev/gemini-api/docs/function-calling). Gemini function calls carry no
+ * id of their own, so a tool result's function name is recovered from the assistant tool call it
+ * answers.
+ */
+import { errors } from '../../../../core/errors.js';
+import { contentText } from '../../openai-shape.js';
+import { isSyntheticCallId } from './tool-calls.js';
+import type { GeminiContent, GeminiPart } from './wire.js';
+
+/**
+ * Gemini 3 rejects a replayed function call without the thought signature it came with. Clients
+ * that drop `extra_content` (or histories from another model) get this value instead, which the
+ * thought-signatures guide documents for exactly that case
+ * (https://ai.google.dev/gemini-api/docs/thought-signatures).
+ */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
+
+interface ToolCallIn {
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: string };
+  extra_content?: { google?: { thought_signature?: string } };
+}
+
+interface MessageIn {
+  role?: string;
+  content?: unknown;
+  name?: string;
+  tool_call_id?: string;
+  tool_calls?: ToolCallIn[];
+}
+
+/** The two request fields the messages turn into. */
+export interface TranslatedMessages {
+  systemInstruction?: GeminiContent;
+  contents: GeminiContent[];
+}
+
+/** Translates `messages`; throws a 400 for a turn Gemini cannot take (unknown role, unmatched tool result, bad arguments). */
+export function translateMessages(raw: unknown): TranslatedMessages {
+  const messages = (Array.isArray(raw) ? raw : []) as MessageIn[];
+  const callNames = new Map<string, string>();
+  for (const m of messages) for (const tc of m.tool_calls ?? []) if (tc.id && tc.function?.name) callNames.set(tc.id, tc.function.name);
+
+  const system: GeminiPart[] = [];
+  const contents: GeminiContent[] = [];
+  messages.forEach((m, i) => {
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        system.push({ text: contentText(m.content) });
+        return;
+      case 'user':
+        contents.push({ role: 'user', parts: nonEmpty(userParts(m.content, i)) });
+        return;
+      case 'assistant':
+        contents.push({ role: 'model', parts: nonEmpty(assistantParts(m, i)) });
+        return;
+      case 'tool':
+      case 'function': {
+        const part = functionResponsePart(m, i, callNames);
+        const last = contents[contents.length - 1];
+        // Parallel calls are answered together: all results in one user turn, in call order.
+        if (last?.role === 'user' && last.parts.every((p) => p.functionResponse)) last.parts.push(part);
+        else contents.push({ role: 'user', parts: [part] });
+        return;
+      }
+      default:
+        throw errors.badRequest('invalid_message', `messages[${i}]: unknown role '${String(m.role)}'.`, `messages[${i}].role`);
+    }
+  });
+  const out: TranslatedMessages = { contents };
+  if (system.length) out.systemInstruction = { parts: system };
+  return out;
+}
+
+function nonEmpty(parts: GeminiPart[]): GeminiPart[] {
+  return parts.length ? parts : [{ text: '' }];
+}
+
+function userParts(content: unknown, i: number): GeminiPart[] {
+  if (typeof content === 'string') return [{ text: content }];
+  if (!Array.isArray(content)) return [];
+  return content.map((raw, j) => {
+    const p = (raw ?? {}) as Record<string, unknown>;
+    const where = `messages[${i}].content[${j}]`;
+    switch (p['type']) {
+      case 'text':
+        return { text: String(p['text'] ?? '') };
+      case 'image_url': {
+        const url = (p['image_url'] as { url?: unknown } | undefined)?.url;
+        return mediaPart(typeof url === 'string' ? url : '', where);
+      }
+      case 'input_audio': {
+        const audio = (p['input_audio'] ?? {}) as { data?: string; format?: string };
+        return { inlineData: { mimeType: `audio/${audio.format ?? 'wav'}`, data: String(audio.data ?? '') } };
+      }
+      case 'file': {
+        const data = (p['file'] as { file_data?: unknown } | undefined)?.file_data;
+        if (typeof data !== 'string' || !data.startsWith('data:')) {
+          throw errors.badRequest('unsupported_content', `${where}: Gemini reads files sent inline as a data: URL in 'file_data'; file ids are not supported.`, where);
+        }
+        return mediaPart(data, where);
+      }
+      default:
+        throw errors.badRequest('unsupported_content', `${where}: content part type '${String(p['type'])}' is not supported by Gemini.`, where);
+    }
+  });
+}
+
+/** A `data:` URL is sent inline; an http(s) or gs:// URL is fetched by Gemini (`fileData`). */
+function mediaPart(url: string, where: string): GeminiPart {
+  const data = /^data:([^;,]+)((?:;[^;,]*)*),(.*)$/s.exec(url);
+  if (data) {
+    const base64 = data[2]!.split(';').includes('base64');
+    return { inlineData: { mimeType: data[1]!, data: base64 ? data[3]! : Buffer.from(decodeURIComponent(data[3]!)).toString('base64') } };
+  }
+  if (/^(https?|gs):\/\//i.test(url)) {
+    const mimeType = mimeFromPath(url);
+    return { fileData: mimeType ? { fileUri: url, mimeType } : { fileUri: url } };
+  }
+  throw errors.badRequest('invalid_image_url', `${where}: the URL must be a data: URL or an http(s) URL.`, where);
+}
+
+const MIME_BY_EXTENSION: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  heic: 'image/heic',
+  heif: 'image/heif',
+  pdf: 'application/pdf',
+};
+
+function mimeFromPath(url: string): string | undefined {
+  const path = url.split(/[?#]/)[0] ?? '';
+  const ext = /\.([a-z0-9]+)$/i.exec(path)?.[1]?.toLowerCase();
+  return ext ? MIME_BY_EXTENSION[ext] : undefined;
+}
+
+function assistantParts(m: MessageIn, i: number): GeminiPart[] {
+  const parts: GeminiPart[] = [];
+  const text = contentText(m.content);
+  if (text) parts.push({ text });
+  (m.tool_calls ?? []).forEach((tc, j) => {
+    const name = tc.function?.name;
+    if (!name) throw errors.badRequest('invalid_tool_call', `messages[${i}].tool_calls[${j}]: missing function name.`, `messages[${i}].tool_calls`);
+    const call: GeminiPart['functionCall'] = { name, args: parseArguments(tc.function?.arguments, `messages[${i}].tool_calls[${j}]`) };
+    if (tc.id && !isSyntheticCallId(tc.id)) call.id = tc.id;
+    const part: GeminiPart = { functionCall: call };
+    // Only the first call of a step carries the signature (thought-signatures guide, parallel calls).
+    const signature = tc.extra_content?.google?.thought_signature ?? (j === 0 ? SKIP_SIGNATURE : undefined);
+    if (signature) part.thoughtSignature = signature;
+    parts.push(part);
+  });
+  return parts;
+}
+
+function parseArguments(text: string | undefined, where: string): Record<string, unknown> {
+  if (!text) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw errors.badRequest('invalid_tool_call', `${where}: 'arguments' is not valid JSON.`, where);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw errors.badRequest('invalid_tool_call', `${where}: 'arguments' must be a JSON object.`, where);
+  }
+  return value as Record<string, unknown>;
+}
+
+function functionResponsePart(m: MessageIn, i: number, callNames: Map<string, string>): GeminiPart {
+  const name = (m.tool_call_id && callNames.get(m.tool_call_id)) || m.name;
+  if (!name) {
+    throw errors.badRequest('unknown_tool_call', `messages[${i}]: tool_call_id '${String(m.tool_call_id)}' does not match any assistant tool call; Gemini needs the function name.`, `messages[${i}].tool_call_id`);
+  }
+  const text = contentText(m.content);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  // Gemini wants an object; a JSON object result is passed as is, anything else under `output`.
+  const response = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { output: parsed ?? text };
+  const part: GeminiPart = { functionResponse: { name, response } };
+  if (m.tool_call_id && !isSyntheticCallId(m.tool_call_id)) part.functionResponse!.id = m.tool_call_id;
+  return part;
+}

@@ -1,0 +1,100 @@
+/**
+ * `route` config: its plugin schema, the `models:` section it serves (gateway schema), and the
+ * checks `route` makes at load time that a schema cannot express, reported at file:line.
+ */
+import t from 'tap';
+import { readSchema, validateAt, formatPath } from '../../core/config/schema.js';
+import { ConfigLoadError } from '../../core/config/load.js';
+import { startGateway } from '../helpers/gateway.js';
+
+const routeSchema = readSchema('plugins/route');
+const gatewaySchema = readSchema('gateway');
+const check = (schema: object, config: unknown, at: (string | number)[]) => validateAt(schema, config, at).map((i) => `${formatPath(i.path)}: ${i.message}`);
+
+t.test('route accepts an empty config and fills in its defaults', async (t) => {
+  const config = {};
+  t.same(check(routeSchema, config, ['pipeline', 0, 'route']), []);
+  t.same(config, { defaults: {}, provider_prefix: true, provider_headers: true });
+});
+
+t.test('route accepts per-endpoint default models and switches', async (t) => {
+  const config = { defaults: { chat: 'gpt-4o-mini', embeddings: 'text-embedding-3-small' }, provider_prefix: false, provider_headers: false };
+  t.same(check(routeSchema, config, ['pipeline', 0, 'route']), []);
+});
+
+t.test('route rejects unknown fields and wrong types, naming the path', async (t) => {
+  t.same(check(routeSchema, { fallback: true }, ['pipeline', 1, 'route']), ["pipeline[1].route.fallback: unknown field 'fallback'"]);
+  t.same(check(routeSchema, { defaults: { audio: 'whisper-1' } }, ['pipeline', 1, 'route']), ["pipeline[1].route.defaults.audio: unknown field 'audio'"]);
+  t.same(check(routeSchema, { provider_prefix: 'sometimes' }, ['pipeline', 1, 'route']), ['pipeline[1].route.provider_prefix: must be boolean']);
+  t.same(check(routeSchema, { defaults: { chat: ['a'] } }, ['pipeline', 1, 'route']), ['pipeline[1].route.defaults.chat: must be string']);
+});
+
+t.test('every route property has a description', async (t) => {
+  const props = (routeSchema as { properties: Record<string, { description?: string; properties?: Record<string, { description?: string }> }> }).properties;
+  for (const [k, v] of Object.entries(props)) {
+    t.type(v.description, 'string', k);
+    for (const [k2, v2] of Object.entries(v.properties ?? {})) t.type(v2.description, 'string', `${k}.${k2}`);
+  }
+});
+
+const withModels = (models: unknown) => ({ version: 1, providers: { a: { adapter: 'mock' } }, models });
+
+t.test('models: targets get default weight, strategy and aliases', async (t) => {
+  const config = withModels({ m: { targets: [{ provider: 'a' }] } });
+  t.same(check(gatewaySchema, config, []), []);
+  t.same(config.models, { m: { targets: [{ provider: 'a', weight: 1 }], strategy: 'fallback', aliases: [] } });
+});
+
+t.test('models: rejects a model without targets, an unknown strategy and a negative weight', async (t) => {
+  t.same(check(gatewaySchema, withModels({ m: {} }), []), ["models.m: missing required field 'targets'"]);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [] } }), []), ['models.m.targets: must NOT have fewer than 1 items']);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [{ provider: 'a' }], strategy: 'random' } }), []), ['models.m.strategy: must be one of: fallback, weighted']);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [{ provider: 'a', weight: -1 }] } }), []), ['models.m.targets[0].weight: must be >= 0']);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [{ model: 'x' }] } }), []), ["models.m.targets[0]: missing required field 'provider'"]);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [{ provider: 'a', region: 'eu' }] } }), []), ["models.m.targets[0].region: unknown field 'region'"]);
+});
+
+async function loadError(yaml: string): Promise<string> {
+  try {
+    const gw = await startGateway(yaml);
+    await gw.close();
+  } catch (err) {
+    if (err instanceof ConfigLoadError) return err.message;
+    throw err;
+  }
+  throw new Error('the config loaded');
+}
+
+t.test('a target naming an unknown provider is a load error at its line', async (t) => {
+  const message = await loadError(`version: 1
+providers:
+  a: { adapter: mock }
+models:
+  m:
+    targets:
+      - provider: nobody
+`);
+  t.match(message, /gateway\.yaml:7:\d+: models\.m\.targets\[0\]\.provider: unknown provider 'nobody'; configured: a/);
+});
+
+t.test('a default model that no key serves is a load error at its line', async (t) => {
+  const message = await loadError(`version: 1
+providers:
+  a: { adapter: mock }
+models:
+  m: { targets: [{ provider: a }] }
+pipeline:
+  - route:
+      defaults:
+        chat: missing
+`);
+  t.match(message, /gateway\.yaml:9:\d+: pipeline\[0\]\.route\.defaults\.chat: default model 'missing' is not served by `models:`/);
+});
+
+t.test('an unknown adapter is a load error that lists the available ones', async (t) => {
+  const message = await loadError(`version: 1
+providers:
+  a: { adapter: carrier-pigeon }
+`);
+  t.match(message, /gateway\.yaml:3:\d+: providers\.a\.adapter: unknown adapter 'carrier-pigeon'; available: openai, mock/);
+});
