@@ -34,6 +34,37 @@ export type GatewayResponse =
   | { status: number; headers: Record<string, string>; body: unknown; stream?: undefined }
   | { status: number; headers: Record<string, string>; stream: AsyncIterable<unknown>; body?: undefined };
 
+/**
+ * A JSON response that remembers the bytes it was parsed from. If no plugin reads `body`, the core
+ * sends those bytes as they came (no second serialisation); reading or replacing `body` — to inspect
+ * or rewrite it in place — makes the core serialise the object instead.
+ */
+export class JsonResponse {
+  readonly stream = undefined;
+  private touched = false;
+  constructor(
+    public status: number,
+    public headers: Record<string, string>,
+    private value: unknown,
+    private readonly text?: string,
+  ) {}
+
+  get body(): unknown {
+    this.touched = true;
+    return this.value;
+  }
+
+  set body(value: unknown) {
+    this.touched = true;
+    this.value = value;
+  }
+
+  /** The response text to send. */
+  serialize(): string {
+    return this.touched || this.text === undefined ? JSON.stringify(this.value) : this.text;
+  }
+}
+
 /** Plugins augment this interface with their own namespace: `declare module … { interface ContextState { … } }`. */
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ContextState {}

@@ -55,6 +55,21 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** Label-bound children per (route, model, status): prom-client hashes label objects on every call otherwise. */
+  private readonly bound = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+
+  /** Counts one answered request and its duration. Label values are bounded (templates, config keys, statuses). */
+  observeRequest(route: string, model: string, status: number, seconds: number): void {
+    const key = `${route}\u0000${model}\u0000${status}`;
+    let children = this.bound.get(key);
+    if (!children) {
+      children = { count: this.requests.labels(route, model, String(status)), duration: this.duration.labels(route, model) };
+      this.bound.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
+  }
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }

@@ -12,7 +12,7 @@ import { sseData, SSE_DONE } from './http/sse.js';
 import { ClientGoneError } from './http/upstream.js';
 import { matchEndpoint, normalisePath, checkRequestBody } from './api/endpoints.js';
 import type { RawProxy } from './http/proxy.js';
-import type { Context, GatewayResponse, RequestReport, Endpoint } from './context.js';
+import { JsonResponse, type Context, type GatewayResponse, type RequestReport, type Endpoint } from './context.js';
 import type { ConfigVersion, ServerSettings, ProxyRoute } from './pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -184,7 +184,7 @@ async function proxyRequest(host: ServerHost, ctx: Context, route: ProxyRoute, r
 
 async function writeResponse(host: ServerHost, ctx: Context, res: ServerResponse, response: GatewayResponse): Promise<void> {
   if (response.stream === undefined) {
-    const text = response.body === undefined ? '' : JSON.stringify(response.body);
+    const text = response instanceof JsonResponse ? response.serialize() : response.body === undefined ? '' : JSON.stringify(response.body);
     res.writeHead(response.status, { ...response.headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
     res.end(text);
     return;
@@ -197,12 +197,23 @@ async function writeResponse(host: ServerHost, ctx: Context, res: ServerResponse
   });
   res.flushHeaders();
   let first = true;
+  // Chunks translated from one upstream read arrive within one tick: cork so they leave in one write.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
   try {
     for await (const chunk of response.stream) {
       if (ctx.signal.aborted) break;
       if (first) {
         first = false;
         ctx.report.ttftMs = performance.now() - ctx.startedAt;
+      }
+      if (!corked) {
+        corked = true;
+        res.cork();
+        process.nextTick(uncork);
       }
       if (!res.write(sseData(chunk))) await drained(res);
     }
@@ -258,8 +269,7 @@ function finish(
   const status = aborted && !res.writableFinished ? 499 : res.statusCode;
   const model = report.modelKey ?? 'none';
   const m = host.metrics;
-  m.requests.inc({ route: template, model, status });
-  m.duration.observe({ route: template, model }, seconds);
+  m.observeRequest(template, model, status, seconds);
   if (report.ttftMs !== undefined) m.timeToFirstToken.observe({ model }, report.ttftMs / 1000);
   if (report.upstreamMs !== undefined && report.provider) m.upstreamDuration.observe({ provider: report.provider }, report.upstreamMs / 1000);
   if (report.usage && report.provider) {

@@ -3,6 +3,8 @@
  * JSON without prototype-pollution keys (400), an object at the top (400), and bounded nesting (400).
  */
 import type { IncomingMessage } from 'node:http';
+import { isUtf8 } from 'node:buffer';
+import { ClientGoneError } from './upstream.js';
 import sjson from 'secure-json-parse';
 import { GatewayError, errors } from '../errors.js';
 
@@ -11,20 +13,45 @@ export function tooLarge(limit: number): GatewayError {
 }
 
 /** Rejects early from `content-length`, else counts bytes as they arrive. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.resume();
+        reject(tooLarge(limit));
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new ClientGoneError());
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Parses a JSON request body into an object, or throws the 4xx that says what is wrong. */
 export function parseJsonBody(contentType: string | undefined, raw: Buffer): Record<string, unknown> {
@@ -32,12 +59,8 @@ export function parseJsonBody(contentType: string | undefined, raw: Buffer): Rec
     throw new GatewayError(415, 'invalid_request_error', 'unsupported_media_type', `Content-Type must be application/json, not '${contentType.slice(0, 100)}'.`);
   }
   if (raw.length === 0) throw errors.badRequest('invalid_json', 'The request body is empty; send a JSON object.');
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    throw errors.badRequest('invalid_encoding', 'The request body is not valid UTF-8.');
-  }
+  if (!isUtf8(raw)) throw errors.badRequest('invalid_encoding', 'The request body is not valid UTF-8.');
+  const text = raw.toString('utf8');
   let value: unknown;
   try {
     value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });

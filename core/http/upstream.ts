@@ -3,7 +3,7 @@
  * keeps a Pool per origin), with connect / first-byte / total timeouts, and an abort that follows
  * the client's disconnect. Pools outlive config reloads, so a reload never drops warm connections.
  */
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 
 export interface UpstreamTimeouts {
@@ -48,46 +48,56 @@ export class UpstreamClient {
   /**
    * Sends a request. Rejects with a GatewayError for connection failures and timeouts (5xx), or
    * with `ClientGoneError` when `signal` (the client) aborted. Non-2xx responses resolve; the
-   * caller's adapter turns them into errors.
+   * caller's adapter turns them into errors. The client's signal goes straight to undici (no
+   * per-call controller); the total timeout is the headers timeout until headers arrive, then a
+   * timer that destroys the body.
    */
   async send(req: UpstreamRequest, signal: AbortSignal, timeouts: UpstreamTimeouts, upstreamName: string): Promise<UpstreamResponse> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const onClientAbort = () => controller.abort(new ClientGoneError());
     if (signal.aborted) throw new ClientGoneError();
-    signal.addEventListener('abort', onClientAbort, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('total timeout'));
-    }, timeouts.totalMs);
-    timer.unref();
-    const release = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onClientAbort);
-    };
+    const { origin, path } = splitUrl(req.url);
     const started = performance.now();
+    const totalFirst = timeouts.totalMs <= timeouts.firstByteMs;
+    let res: Dispatcher.ResponseData;
     try {
-      const res = await request(req.url, {
+      res = await this.agentFor(timeouts.connectMs).request({
+        origin,
+        path,
         method: req.method,
         headers: req.headers,
         body: req.body ?? null,
-        signal: controller.signal,
-        dispatcher: this.agentFor(timeouts.connectMs),
-        headersTimeout: timeouts.firstByteMs,
+        signal,
+        headersTimeout: totalFirst ? timeouts.totalMs : timeouts.firstByteMs,
         bodyTimeout: timeouts.firstByteMs,
       });
-      return { status: res.statusCode, headers: res.headers, body: res.body, headersMs: performance.now() - started, release };
     } catch (err) {
-      release();
       if (signal.aborted) throw new ClientGoneError();
-      throw upstreamFailure(err, upstreamName, timedOut);
+      throw upstreamFailure(err, upstreamName, totalFirst && err instanceof undiciErrors.HeadersTimeoutError);
     }
+    const headersMs = performance.now() - started;
+    const body = res.body;
+    const timer = setTimeout(() => body.destroy(upstreamFailure(undefined, upstreamName, true)), Math.max(1, timeouts.totalMs - headersMs));
+    timer.unref();
+    return { status: res.statusCode, headers: res.headers, body, headersMs, release: () => clearTimeout(timer) };
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.close()));
     this.agents.clear();
   }
+}
+
+const urlParts = new Map<string, { origin: string; path: string }>();
+
+/** `origin` + `path` of a URL, cached: providers call a handful of fixed URLs, so this is a Map hit. */
+function splitUrl(url: string): { origin: string; path: string } {
+  let parts = urlParts.get(url);
+  if (!parts) {
+    const u = new URL(url);
+    parts = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    if (urlParts.size >= 1024) urlParts.clear();
+    urlParts.set(url, parts);
+  }
+  return parts;
 }
 
 /** The client went away; there is no one to answer. */

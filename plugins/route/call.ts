@@ -6,7 +6,7 @@
 import { GatewayError, errors } from '../../core/errors.js';
 import { readSSE, readJsonLines } from '../../core/http/sse.js';
 import { upstreamFailure, ClientGoneError, type UpstreamClient, type UpstreamResponse } from '../../core/http/upstream.js';
-import type { Context, GatewayResponse, Usage } from '../../core/context.js';
+import { JsonResponse, type Context, type GatewayResponse, type Usage } from '../../core/context.js';
 import type { HttpAdapter, Operation } from './adapter.js';
 import type { Target } from './resolve.js';
 import { tryParseJson } from './upstream-errors.js';
@@ -30,7 +30,9 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
   const provider = target.provider.name;
   let res = await upstream.send(await adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
   if (res.status === 401 && adapter.refreshAuth) {
-    res.body.destroy();
+    // Drain, don't destroy: undici reports a destroyed unread body as an 'error' event that no one
+    // listens to here, which would crash the process.
+    await res.body.dump();
     res.release();
     if (await adapter.refreshAuth()) res = await upstream.send(await adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
   }
@@ -57,7 +59,7 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
     const translated = adapter.parseResponse(op, json);
     ctx.report.usage = translated.usage;
     if (op.stream) return { status: 200, headers, stream: singleChunkStream(translated.body) };
-    return { status: 200, headers, body: translated.body };
+    return new JsonResponse(200, headers, translated.body, translated.body === json ? text : undefined);
   } catch (err) {
     res.body.destroy();
     res.release();
@@ -79,13 +81,13 @@ async function* translateStream(ctx: Context, adapter: HttpAdapter, op: Operatio
   const translator = adapter.streamTranslator(op);
   let completed = false;
   try {
+    // After the provider's end marker, read on to the end of the body rather than break: leaving the
+    // loop early would destroy the body and with it a keep-alive connection to the provider.
     for await (const event of adapter.streamFormat === 'ndjson' ? readJsonLines(res.body) : readSSE(res.body)) {
+      if (completed) continue;
       const { chunks, done } = translator.event(event);
       for (const chunk of chunks) yield chunk;
-      if (done) {
-        completed = true;
-        break;
-      }
+      if (done) completed = true;
     }
     if (!completed) for (const chunk of translator.end()) yield chunk;
     completed = true;

@@ -45,7 +45,7 @@ export function setPath(root: Json, path: FieldPath, value: unknown): void {
     }
     node = next as Record<string, unknown>;
   }
-  node[path[path.length - 1]!] = structuredClone(value);
+  node[path[path.length - 1]!] = value !== null && typeof value === 'object' ? structuredClone(value) : value;
 }
 
 export function removePath(root: Json, path: FieldPath): void {
