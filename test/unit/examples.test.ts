@@ -25,6 +25,10 @@ const dummyEnv: Record<string, string> = {
   GROQ_API_KEY: 'gsk_test',
   ANTHROPIC_API_KEY: 'sk-ant-test',
   GEMINI_API_KEY: 'test-gemini',
+  COHERE_API_KEY: 'test-cohere',
+  GIGACHAT_CREDENTIALS: 'dGVzdC1pZDp0ZXN0LXNlY3JldA==',
+  YANDEX_FOLDER_ID: 'b1gtestfolder',
+  YANDEX_API_KEY: 'AQVN-test-yandex',
 };
 
 const saved = Object.fromEntries(Object.keys(dummyEnv).map((k) => [k, process.env[k]]));

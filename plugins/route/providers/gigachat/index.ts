@@ -1,0 +1,101 @@
+/**
+ * `gigachat`: Sber's GigaChat API (https://developers.sber.ru/docs/ru/gigachat/api/reference/rest/gigachat-api).
+ * Chat goes to `POST {base_url}/chat/completions` (streamed as SSE ending in `data: [DONE]`),
+ * embeddings to `POST {base_url}/embeddings`. Requests carry a 30-minute OAuth access token
+ * (auth.ts), fetched with the authorization key through the gateway's one HTTP client, cached,
+ * and renewed when the API answers 401 (the call is then sent once more).
+ *
+ * TLS: GigaChat's servers use certificates of the Russian Trusted Root CA (НУЦ Минцифры), which
+ * Node does not trust by default: start the gateway with `NODE_EXTRA_CA_CERTS` pointing at that
+ * root certificate.
+ */
+import { readSchema } from '../../../../core/config/schema.js';
+import { parseDuration } from '../../../../core/config/units.js';
+import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
+import type { UnsupportedParams } from '../../params.js';
+import { TokenSource } from './auth.js';
+import { buildEmbeddingsBody, translateEmbeddings } from './embeddings.js';
+import { buildChatBody } from './request.js';
+import { gigachatError, translateCompletion } from './response.js';
+import { gigachatStreamTranslator } from './stream.js';
+
+/** Provider settings; see `schemas/providers/gigachat.schema.json` for each field. */
+export interface GigaChatConfig {
+  base_url: string;
+  auth_url: string;
+  credentials?: string;
+  client_id?: string;
+  client_secret?: string;
+  scope: 'GIGACHAT_API_PERS' | 'GIGACHAT_API_B2B' | 'GIGACHAT_API_CORP';
+  token_refresh_margin: string | number;
+  headers: Record<string, string>;
+  unsupported_params: UnsupportedParams;
+}
+
+const SERVED: ReadonlySet<ModelEndpoint> = new Set(['chat.completions', 'embeddings']);
+
+export default defineAdapter<GigaChatConfig>({
+  name: 'gigachat',
+  schema: readSchema('providers/gigachat'),
+  create(config, env): HttpAdapter {
+    if (!env.upstream) throw new Error('the gigachat adapter needs the upstream client to fetch access tokens');
+    const provider = env.provider;
+    const base = config.base_url.replace(/\/+$/, '');
+    const authorizationKey = config.credentials ?? Buffer.from(`${config.client_id}:${config.client_secret}`).toString('base64');
+    const tokens = new TokenSource({
+      provider,
+      authUrl: config.auth_url,
+      authorizationKey,
+      scope: config.scope,
+      marginMs: parseDuration(config.token_refresh_margin)!,
+      upstream: env.upstream,
+      timeouts: env.timeouts,
+      log: env.log,
+      secrets: config.client_secret ? [config.client_secret] : [],
+    });
+    const redact = (text: string) => tokens.redact(text);
+    const fixedHeaders: Record<string, string> = { 'content-type': 'application/json' };
+    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    const mode = config.unsupported_params;
+
+    function translate(op: Operation): { url: string; body: Record<string, unknown>; dropped: string[] } {
+      if (op.endpoint === 'embeddings') return { url: `${base}/embeddings`, ...buildEmbeddingsBody(op.body, op.model, mode, provider) };
+      return { url: `${base}/chat/completions`, ...buildChatBody(op.body, op.model, op.stream, { provider, unsupported: mode }) };
+    }
+
+    return {
+      kind: 'http',
+      timeouts: env.timeouts,
+      supports: (endpoint) => SERVED.has(endpoint),
+      async buildRequest(op) {
+        // Translate first: a request GigaChat cannot take is answered 400 without fetching a token.
+        const { url, body, dropped } = translate(op);
+        if (dropped.length) env.log.debug({ request_id: op.requestId, provider, dropped }, 'dropped request fields the provider cannot honour');
+        const headers: Record<string, string> = {
+          ...fixedHeaders,
+          accept: op.stream ? 'text/event-stream' : 'application/json',
+          // The API's optional logging headers: the request id, and the end user (OpenAI's `user`).
+          'x-request-id': op.requestId,
+        };
+        if (typeof op.body['user'] === 'string' && op.body['user'] !== '') headers['x-client-id'] = op.body['user'];
+        for (const [k, v] of Object.entries(op.headers)) {
+          if (v === null) delete headers[k.toLowerCase()];
+          else headers[k.toLowerCase()] = v;
+        }
+        // Set last: the token is the adapter's own, not something a header rule should replace.
+        headers['authorization'] = `Bearer ${await tokens.get()}`;
+        return { url, method: 'POST', headers, body: JSON.stringify(body) };
+      },
+      async refreshAuth() {
+        await tokens.renew();
+        return true;
+      },
+      parseResponse(op, body) {
+        if (op.endpoint === 'embeddings') return translateEmbeddings(op.body, op.model, body, provider);
+        return translateCompletion(body, { provider, model: op.model, requestId: op.requestId });
+      },
+      streamTranslator: (op) => gigachatStreamTranslator({ provider, model: op.model, requestId: op.requestId, clientWantsUsage: op.clientWantsUsage, redact }),
+      parseError: (status, text, headers) => gigachatError(provider, status, text, headers, redact),
+    };
+  },
+});

@@ -1,0 +1,118 @@
+/**
+ * OpenAI chat request → GigaChat `POST /chat/completions` body
+ * (https://developers.sber.ru/docs/ru/gigachat/api/reference/rest/post-chat). Translated:
+ * `temperature`, `top_p`, `max_tokens` / `max_completion_tokens`, `stream`, tools as `functions`
+ * and `tool_choice` as `function_call`, `response_format: json_schema` (GigaChat's beta structured
+ * output, `{type, schema, strict}`, as the official SDK sends it:
+ * https://github.com/ai-forever/gigachat, `models/response_format.py`), and GigaChat's own
+ * `repetition_penalty`. `user` travels as the `X-Client-ID` header (see index.ts). Everything else
+ * (`stop`, `seed`, `logprobs`, penalties, `json_object`, …) is dropped or rejected per
+ * `unsupported_params`; `n` > 1 is always a 400 (one answer per request).
+ */
+import { errors } from '../../../../core/errors.js';
+import { rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { translateMessages } from './messages.js';
+
+/** How to translate: the provider's name for messages, and what to do with fields GigaChat lacks. */
+export interface RequestOptions {
+  provider: string;
+  unsupported: UnsupportedParams;
+}
+
+/** The request fields this adapter translates (or, like `stream_options` and `n`, the gateway handles). */
+const SUPPORTED = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'n',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'max_completion_tokens',
+  'tools',
+  'tool_choice',
+  // GigaChat makes at most one call per answer, which satisfies `false` and is allowed by `true`.
+  'parallel_tool_calls',
+  'response_format',
+  'user',
+  'repetition_penalty',
+]);
+
+const CHOICE_SHAPE = "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}.";
+
+function functionsOf(raw: unknown, provider: string): Record<string, unknown>[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw errors.badRequest('invalid_value', "'tools' must be a list.", 'tools');
+  return raw.map((t) => {
+    const tool = (t ?? {}) as Record<string, unknown>;
+    if (tool['type'] !== 'function') throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts only function tools.`, 'tools');
+    const fn = (tool['function'] ?? {}) as Record<string, unknown>;
+    if (typeof fn['name'] !== 'string') throw errors.badRequest('invalid_value', 'Each function tool needs a name.', 'tools');
+    // `parameters` is required by GigaChat; OpenAI allows leaving it out for a function without arguments.
+    const out: Record<string, unknown> = { name: fn['name'], parameters: fn['parameters'] ?? { type: 'object', properties: {} } };
+    if (typeof fn['description'] === 'string') out['description'] = fn['description'];
+    return out;
+  });
+}
+
+/**
+ * OpenAI `tool_choice` → GigaChat `function_call`. GigaChat cannot force "some tool": `required`
+ * becomes `auto` when unsupported parameters are dropped and a 400 when they are rejected.
+ */
+function functionCall(choice: unknown, opts: RequestOptions, dropped: string[]): unknown {
+  if (choice === undefined || choice === null || choice === 'auto') return 'auto';
+  if (choice === 'none') return 'none';
+  if (choice === 'required') {
+    if (opts.unsupported === 'reject') {
+      throw errors.badRequest('unsupported_parameter', `Provider '${opts.provider}' cannot force a call of some tool; tool_choice 'required' is not supported. Name the function, or set unsupported_params: drop to send 'auto'.`, 'tool_choice');
+    }
+    dropped.push('tool_choice');
+    return 'auto';
+  }
+  const name = (choice as { function?: { name?: unknown } }).function?.name;
+  if (typeof choice === 'object' && typeof name === 'string') return { name };
+  throw errors.badRequest('invalid_value', CHOICE_SHAPE, 'tool_choice');
+}
+
+/** `response_format`: a JSON schema is sent on; `json_object` (no schema) GigaChat cannot honour. */
+function responseFormat(raw: unknown, opts: RequestOptions, dropped: string[]): Record<string, unknown> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const rf = raw as { type?: unknown; json_schema?: { schema?: unknown; strict?: unknown } };
+  if (rf.type === 'text') return undefined;
+  if (rf.type === 'json_schema') {
+    const schema = rf.json_schema?.schema;
+    if (!schema || typeof schema !== 'object') throw errors.badRequest('invalid_value', 'response_format.json_schema.schema must be a JSON Schema object.', 'response_format');
+    const out: Record<string, unknown> = { type: 'json_schema', schema };
+    if (typeof rf.json_schema?.strict === 'boolean') out['strict'] = rf.json_schema.strict;
+    return out;
+  }
+  if (opts.unsupported === 'reject') {
+    throw errors.badRequest('unsupported_parameter', `Provider '${opts.provider}' supports response_format 'json_schema' only; '${String(rf.type)}' is not supported.`, 'response_format');
+  }
+  dropped.push('response_format');
+  return undefined;
+}
+
+/** Builds the GigaChat body for one chat request; `dropped` lists the fields left out. */
+export function buildChatBody(body: Readonly<Record<string, unknown>>, model: string, stream: boolean, opts: RequestOptions): { body: Record<string, unknown>; dropped: string[] } {
+  rejectMultipleChoices(body, opts.provider);
+  const dropped = unsupportedFields(body, SUPPORTED, opts.unsupported, opts.provider);
+  const messages = body['messages'];
+  if (!Array.isArray(messages) || messages.length === 0) throw errors.badRequest('invalid_value', "'messages' must be a non-empty list.", 'messages');
+  const out: Record<string, unknown> = { model, messages: translateMessages(messages as Record<string, unknown>[], opts.provider) };
+  if (stream) out['stream'] = true;
+  for (const key of ['temperature', 'top_p', 'repetition_penalty'] as const) if (typeof body[key] === 'number') out[key] = body[key];
+  const maxTokens = body['max_completion_tokens'] ?? body['max_tokens'];
+  if (typeof maxTokens === 'number') out['max_tokens'] = maxTokens;
+  const functions = functionsOf(body['tools'], opts.provider);
+  if (functions.length) {
+    out['functions'] = functions;
+    out['function_call'] = functionCall(body['tool_choice'], opts, dropped);
+  } else if (body['tool_choice'] !== undefined && body['tool_choice'] !== null && body['tool_choice'] !== 'none') {
+    throw errors.badRequest('invalid_value', "'tool_choice' needs 'tools'.", 'tool_choice');
+  }
+  const format = responseFormat(body['response_format'], opts, dropped);
+  if (format) out['response_format'] = format;
+  return { body: out, dropped };
+}

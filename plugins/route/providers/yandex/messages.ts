@@ -1,0 +1,94 @@
+/**
+ * OpenAI chat messages → Yandex `messages`
+ * (https://yandex.cloud/en/docs/ai-studio/text-generation/api-ref/TextGeneration/completion#yandex.cloud.ai.foundation_models.v1.Message).
+ * A Yandex message carries exactly one of `text`, `toolCallList` or `toolResultList`, and a role of
+ * `system`, `user` or `assistant`: developer messages become system messages, an assistant turn
+ * with both text and tool calls becomes two messages, and consecutive tool messages become one user
+ * message with a `toolResultList` (as in https://yandex.cloud/en/docs/ai-studio/operations/generation/function-call).
+ * Yandex tool results carry the function's name, not a call id, so the name is recovered from the
+ * earlier assistant turn that made the call. The native API reads text only: image, audio and file
+ * parts are refused with a 400 rather than dropped.
+ */
+import { errors } from '../../../../core/errors.js';
+import { tryParseJson } from '../../upstream-errors.js';
+
+export interface YandexMessage {
+  role: 'system' | 'user' | 'assistant';
+  text?: string;
+  toolCallList?: { toolCalls: { functionCall: { name: string; arguments: Record<string, unknown> } }[] };
+  toolResultList?: { toolResults: { functionResult: { name: string; content: string } }[] };
+}
+
+type Message = Readonly<Record<string, unknown>>;
+
+function invalid(message: string): never {
+  throw errors.badRequest('invalid_value', message, 'messages');
+}
+
+/** Text of message content; any non-text part is refused (the native API has no image input). */
+function textOf(content: unknown, provider: string): string {
+  if (typeof content === 'string') return content;
+  if (content === null || content === undefined) return '';
+  if (!Array.isArray(content)) invalid('Message content must be a string or an array of content parts.');
+  return content
+    .map((raw) => {
+      const part = (raw ?? {}) as Record<string, unknown>;
+      if (part['type'] === 'text') return String(part['text'] ?? '');
+      if (part['type'] === 'refusal') return String(part['refusal'] ?? '');
+      throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts text only; '${String(part['type'])}' content parts are not supported by the Yandex text generation API.`, 'messages');
+    })
+    .join('');
+}
+
+function callArguments(call: Record<string, unknown>): Record<string, unknown> {
+  const fn = (call['function'] ?? {}) as Record<string, unknown>;
+  const raw = typeof fn['arguments'] === 'string' && fn['arguments'].trim() !== '' ? fn['arguments'] : '{}';
+  const args = tryParseJson(raw);
+  if (!args || typeof args !== 'object' || Array.isArray(args)) invalid(`The arguments of tool call '${String(call['id'])}' are not a JSON object.`);
+  return args as Record<string, unknown>;
+}
+
+/** Translates the conversation; throws a 400 for content the native API cannot take. */
+export function translateMessages(messages: readonly Message[], provider: string): YandexMessage[] {
+  const out: YandexMessage[] = [];
+  const callNames = new Map<string, string>();
+  for (const message of messages) {
+    const role = message['role'];
+    switch (role) {
+      case 'system':
+      case 'developer':
+        out.push({ role: 'system', text: textOf(message['content'], provider) });
+        break;
+      case 'user':
+        out.push({ role: 'user', text: textOf(message['content'], provider) });
+        break;
+      case 'assistant': {
+        const text = textOf(message['content'], provider);
+        const calls = Array.isArray(message['tool_calls']) ? (message['tool_calls'] as Record<string, unknown>[]) : [];
+        if (text !== '' || calls.length === 0) out.push({ role: 'assistant', text });
+        if (calls.length === 0) break;
+        const toolCalls = calls.map((call) => {
+          const name = (call['function'] as Record<string, unknown> | undefined)?.['name'];
+          if (typeof name !== 'string' || name === '') invalid(`Tool call '${String(call['id'])}' has no function name.`);
+          if (typeof call['id'] === 'string') callNames.set(call['id'], name);
+          return { functionCall: { name, arguments: callArguments(call) } };
+        });
+        out.push({ role: 'assistant', toolCallList: { toolCalls } });
+        break;
+      }
+      case 'tool': {
+        const id = message['tool_call_id'];
+        const name = typeof id === 'string' ? callNames.get(id) : undefined;
+        if (!name) invalid(`Tool message answers '${String(id)}', which no earlier assistant tool call has; Yandex needs the function name, found from that call.`);
+        const result = { functionResult: { name, content: textOf(message['content'], provider) } };
+        const last = out[out.length - 1];
+        if (last?.toolResultList) last.toolResultList.toolResults.push(result);
+        else out.push({ role: 'user', toolResultList: { toolResults: [result] } });
+        break;
+      }
+      default:
+        throw errors.badRequest('unsupported_parameter', `Provider '${provider}' does not accept '${String(role)}' messages.`, 'messages');
+    }
+  }
+  return out;
+}
