@@ -197,23 +197,12 @@ async function writeResponse(host: ServerHost, ctx: Context, res: ServerResponse
   });
   res.flushHeaders();
   let first = true;
-  // Chunks translated from one upstream read arrive within one tick: cork so they leave in one write.
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
   try {
     for await (const chunk of response.stream) {
       if (ctx.signal.aborted) break;
       if (first) {
         first = false;
         ctx.report.ttftMs = performance.now() - ctx.startedAt;
-      }
-      if (!corked) {
-        corked = true;
-        res.cork();
-        process.nextTick(uncork);
       }
       if (!res.write(sseData(chunk))) await drained(res);
     }
