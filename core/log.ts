@@ -38,6 +38,17 @@ export function createLogger(options: LogOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.destination ?? bufferedStdout(),
   );
+}
+
+/**
+ * stdout, written in blocks of about 8 KB instead of one syscall per line (per-line writes cost
+ * about half of the gateway's per-request CPU at saturation); flushed every 200 ms so a quiet
+ * gateway's lines still show up promptly, and on shutdown by the CLI.
+ */
+function bufferedStdout(): DestinationStream {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
+  setInterval(() => destination.flush(), 200).unref();
+  return destination;
 }
