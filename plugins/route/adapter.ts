@@ -37,6 +37,23 @@ export interface TranslatedResponse {
   usage: Usage | undefined;
 }
 
+/** What every stream translator needs to know of its call; adapters add their own settings. */
+export interface StreamContext {
+  /** The provider's name in YAML (it prefixes error messages). */
+  readonly provider: string;
+  /** Model id for the chunks until the provider names its own. */
+  readonly model: string;
+  /** For chunk ids when the provider sends none. */
+  readonly requestId: string;
+  /** Whether to end with the usage chunk (`stream_options.include_usage`). */
+  readonly clientWantsUsage: boolean;
+}
+
+/** The stream context of `op` on `env`'s provider. */
+export function streamContext(env: AdapterEnv, op: Operation): StreamContext {
+  return { provider: env.provider, model: op.model, requestId: op.requestId, clientWantsUsage: op.clientWantsUsage };
+}
+
 /** Translates one upstream event stream into OpenAI chunks. One instance per call. */
 export interface StreamTranslator {
   /**

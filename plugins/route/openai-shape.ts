@@ -71,18 +71,16 @@ export class ChunkFactory {
   }
 }
 
-export function embeddingList(model: string, vectors: number[][], usage: Usage): Record<string, unknown> {
+/**
+ * An embeddings list. With the request's `encoding_format: base64` each vector goes out as OpenAI
+ * sends it then: the base64 of its float32 bytes (little-endian), which the `openai` SDKs decode.
+ */
+export function embeddingList(model: string, vectors: number[][], usage: Usage, encodingFormat?: unknown): Record<string, unknown> {
+  const base64 = encodingFormat === 'base64';
   return {
     object: 'list',
-    data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector })),
     model,
     usage: { prompt_tokens: usage.prompt_tokens, total_tokens: usage.total_tokens },
   };
-}
-
-/** Text of an OpenAI message `content` (string or array of parts); non-text parts are skipped. */
-export function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((p) => (p && typeof p === 'object' && (p as { type?: string }).type === 'text' ? String((p as { text?: unknown }).text ?? '') : '')).join('');
 }

@@ -14,6 +14,16 @@ export const unsupportedParamsSchema = {
 } as const;
 
 /**
+ * The chat request fields every translating adapter takes: it translates them, or, like
+ * `stream_options` and `n`, the gateway honours them (`rejectMultipleChoices`). An adapter's
+ * supported set is these and its own: `new Set([...CHAT_BASE_PARAMS, 'top_p', …])`.
+ */
+export const CHAT_BASE_PARAMS = ['model', 'messages', 'stream', 'stream_options', 'n', 'max_tokens', 'max_completion_tokens', 'temperature', 'tools', 'tool_choice', 'response_format'] as const;
+
+/** The embeddings request fields every translating adapter takes (`encoding_format: base64` is encoded by `embeddingList`). */
+export const EMBEDDING_BASE_PARAMS = ['model', 'input', 'encoding_format'] as const;
+
+/**
  * Returns the body's fields that `supported` does not list. In `reject` mode throws a 400 naming the
  * first one; in `drop` mode the caller simply does not translate them.
  */

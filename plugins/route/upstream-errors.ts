@@ -4,7 +4,7 @@
  * an OpenAI `type` that matches the status, the provider's own message prefixed with its name, and
  * `retry-after` when the provider sent one.
  */
-import { GatewayError, type ErrorType } from '../../core/errors.js';
+import { errors, GatewayError, type ErrorType } from '../../core/errors.js';
 
 export interface ProviderFault {
   status: number;
@@ -64,4 +64,21 @@ export function tryParseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The message of an error body that has no readable one of its own: the body's start, or the status. */
+export function rawErrorMessage(text: string, status: number | undefined): string {
+  return text.slice(0, 500) || `HTTP ${status ?? 'error'}`;
+}
+
+/** One stream event's JSON object; a 502 when the event is not one (`what` names the event in the message). */
+export function streamEventJson(data: string, provider: string, what = 'a stream event'): Record<string, unknown> {
+  const value = tryParseJson(data);
+  if (!value || typeof value !== 'object') throw errors.badGateway('upstream_invalid_response', `${provider}: ${what} is not JSON.`);
+  return value as Record<string, unknown>;
+}
+
+/** The provider's stream ended before it said the answer was complete. */
+export function streamTruncated(provider: string): GatewayError {
+  return errors.badGateway('upstream_stream_truncated', `${provider}: the stream ended before the response was complete.`);
 }

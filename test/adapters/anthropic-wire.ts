@@ -4,10 +4,9 @@
  * writers that replay a fixture as-is. The official `@anthropic-ai/sdk` parses both in
  * `anthropic.sdk.test.ts`, which is what shows they speak the real protocol.
  */
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { RecordedCall, Scenario, ToolCall } from './conformance.js';
-import { writeEvent } from './wire-mock.js';
+import { readFixture, writeEvents, writeJson } from './wire-mock.js';
 
 /** One SSE event of a stream fixture: the `event:` name and the `data:` JSON. */
 export interface FixtureEvent {
@@ -18,18 +17,10 @@ export interface FixtureEvent {
 type Json = Record<string, unknown>;
 
 /** Reads `test/fixtures/anthropic/<name>.json` (a fresh copy each time, so callers may edit it). */
-export function fixture<T = Json>(name: string): T {
-  return JSON.parse(readFileSync(new URL(`../fixtures/anthropic/${name}.json`, import.meta.url), 'utf8')) as T;
-}
+export const fixture = <T = Json>(name: string): T => readFixture<T>('anthropic', name);
 
 /** The events of a `stream-*.json` fixture. */
 export const streamFixture = (name: string): FixtureEvent[] => fixture<{ events: FixtureEvent[] }>(name).events;
-
-/** Writes fixture events as SSE with `event:` lines, as the API does. */
-export function writeEvents(res: ServerResponse, events: FixtureEvent[]): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  for (const e of events) writeEvent(res, e.data, e.event);
-}
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
@@ -47,9 +38,7 @@ export function writeError(res: ServerResponse, status: number, message: string,
   const { body } = fixture<{ body: { error: Json } }>('error-overloaded');
   body.error['type'] = ERROR_TYPES[status] ?? 'api_error';
   body.error['message'] = message;
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': 'req_018EeWyXxfu5pfWkrYcMdjWG' };
-  if (retryAfter) headers['retry-after'] = retryAfter;
-  res.writeHead(status, headers).end(JSON.stringify(body));
+  writeJson(res, status, body, { 'request-id': 'req_018EeWyXxfu5pfWkrYcMdjWG', 'retry-after': retryAfter });
 }
 
 const usageOf = (u: { input: number; output: number }) => ({ input_tokens: u.input, output_tokens: u.output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
@@ -95,31 +84,20 @@ export function renderAnthropic(s: Scenario, call: RecordedCall, res: ServerResp
     case 'text': {
       const stop = s.finish === 'length' ? 'max_tokens' : forced?.type === 'tool' ? 'tool_use' : 'end_turn';
       const content = forced?.type === 'tool' ? [toolUse({ id: 'toolu_json', name: forced.name ?? '', arguments: s.text })] : [{ type: 'text', text: s.text, citations: null }];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(message(content, stop, s.usage)));
-      return;
+      return writeJson(res, 200, message(content, stop, s.usage));
     }
     case 'stream':
-      writeEvents(res, textEvents(s.parts, s.usage));
-      res.end();
-      return;
+      return writeEvents(res, textEvents(s.parts, s.usage));
     case 'tools':
-      if (!s.stream) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(message(s.calls.map(toolUse), 'tool_use', s.usage)));
-        return;
-      }
-      writeEvents(res, toolEvents(s.calls, s.usage));
-      res.end();
-      return;
+      return s.stream ? writeEvents(res, toolEvents(s.calls, s.usage)) : writeJson(res, 200, message(s.calls.map(toolUse), 'tool_use', s.usage));
     case 'error':
-      writeError(res, s.status, s.message, s.retryAfter);
-      return;
+      return writeError(res, s.status, s.message, s.retryAfter);
     case 'malformed':
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "msg_1", "type": "message", "content": [');
       return;
     case 'hang': {
       const events = textEvents([s.part], { input: 1, output: 1 });
-      writeEvents(res, events.slice(0, 4)); // message_start, content_block_start, ping, one delta; then silence
-      return;
+      return writeEvents(res, events.slice(0, 4), false); // message_start, content_block_start, ping, one delta; then silence
     }
   }
 }

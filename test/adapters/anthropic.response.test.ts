@@ -4,22 +4,16 @@
  */
 import t from 'tap';
 import { GatewayError } from '../../core/errors.js';
-import { chatOp, makeAdapter, sse } from './anthropic-adapter.js';
+import { chatOp, makeAnthropic } from './anthropic-adapter.js';
 import { fixture, streamFixture } from './anthropic-wire.js';
+import { deltas, feedStream, sse, thrown } from './harness.js';
+import type { SseEvent } from './wire-mock.js';
 
-const { adapter } = makeAdapter();
+const { adapter } = makeAnthropic();
 type Json = Record<string, unknown>;
 type Completion = { id: string; model: string; choices: { message: { content: string | null; tool_calls?: { id: string; function: { name: string; arguments: string } }[] }; finish_reason: string }[]; usage: Json };
 
 const parse = (body: unknown, op = chatOp({})) => adapter.parseResponse(op, body) as { body: Completion; usage: unknown };
-const thrown = (fn: () => unknown): GatewayError => {
-  try {
-    fn();
-  } catch (e) {
-    return e as GatewayError;
-  }
-  throw new Error('expected a throw');
-};
 
 t.test('a text message becomes a chat.completion with usage', async (t) => {
   const { body, usage } = parse(fixture('message'));
@@ -72,19 +66,10 @@ t.test('a body that is not a message is a 502', async (t) => {
   }
 });
 
-function runStream(events: { event: string; data: unknown }[], op = chatOp({}, { stream: true })) {
+function runStream(events: SseEvent[], op = chatOp({}, { stream: true })) {
   const translator = adapter.streamTranslator(op);
-  const chunks: Json[] = [];
-  let done = false;
-  for (const e of events) {
-    const out = translator.event(sse(e.data, e.event));
-    chunks.push(...(out.chunks as Json[]));
-    if (out.done) done = true;
-  }
-  return { chunks, done, translator };
+  return { ...feedStream(translator, events), translator };
 }
-
-const deltas = (chunks: Json[]) => chunks.map((c) => (c['choices'] as { delta: Json; finish_reason: string | null }[])[0]);
 
 t.test('a text stream becomes chunks: role, content deltas, finish, usage chunk when asked', async (t) => {
   const { chunks, done, translator } = runStream(streamFixture('stream-text'), chatOp({}, { stream: true, clientWantsUsage: true }));

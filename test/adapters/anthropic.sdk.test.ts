@@ -5,10 +5,8 @@
  */
 import t from 'tap';
 import Anthropic from '@anthropic-ai/sdk';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startWireMock } from './wire-mock.js';
-import { fixture, renderAnthropic, streamFixture, writeEvents } from './anthropic-wire.js';
+import { serveFixtures, startWireMock } from './wire-mock.js';
+import { renderAnthropic } from './anthropic-wire.js';
 import type { ProviderMock } from './conformance.js';
 
 let mock: ProviderMock;
@@ -68,20 +66,9 @@ t.test('the SDK reads the mock error body as an Anthropic error', async (t) => {
 });
 
 t.test('the SDK parses every raw fixture', async (t) => {
-  const server = createServer((req, res) => {
-    req.resume();
-    const name = (req.headers['x-fixture'] as string | undefined) ?? '';
-    if (name.startsWith('stream-')) {
-      writeEvents(res, streamFixture(name));
-      res.end();
-      return;
-    }
-    const { _source: _s, ...body } = fixture(name);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const server = await serveFixtures('anthropic');
   t.teardown(() => server.close());
-  const raw = new Anthropic({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: 'x', maxRetries: 0 });
+  const raw = new Anthropic({ baseURL: server.url, apiKey: 'x', maxRetries: 0 });
   const using = (name: string) => ({ headers: { 'x-fixture': name } });
 
   const plain = await raw.messages.create(params, using('message'));

@@ -3,14 +3,10 @@
  * loopback mock speaking the Messages API, https://platform.claude.com/docs/en/api/messages), then
  * recorded fixture streams replayed through the gateway.
  */
-import t from 'tap';
-import OpenAI from 'openai';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { runConformance } from './conformance.js';
-import { startWireMock } from './wire-mock.js';
-import { renderAnthropic, streamFixture, writeEvents } from './anthropic-wire.js';
-import { startGateway } from '../helpers/gateway.js';
+import t, { type Test } from 'tap';
+import { collectStream, gatewayClient, runConformance, streamUntilError } from './conformance.js';
+import { serveEvents, startWireMock } from './wire-mock.js';
+import { renderAnthropic, streamFixture } from './anthropic-wire.js';
 
 const config = (baseUrl: string): string => `version: 1
 providers:
@@ -55,43 +51,16 @@ runConformance(t, {
   overloadedStatus: 529,
 });
 
-/** Serves one fixture stream to every request. */
-async function replay(name: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      writeEvents(res, streamFixture(name));
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+/** A gateway whose provider replays the fixture stream `name` to every request. */
+async function replaying(t: Test, name: string) {
+  const server = await serveEvents(streamFixture(name));
+  t.teardown(() => server.close());
+  return gatewayClient(t, config(server.url));
 }
 
 t.test('anthropic: a recorded tool-use stream (thinking, text, two tools) reaches the client as OpenAI chunks', async (t) => {
-  const { server, url } = await replay('stream-tool-use');
-  const gw = await startGateway(config(url));
-  t.teardown(async () => {
-    await gw.close();
-    server.close();
-  });
-  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-client', maxRetries: 0 });
-  const stream = await client.chat.completions.create({ model: 'test-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Weather?' }] });
-  let text = '';
-  const args: string[] = [];
-  const names: string[] = [];
-  let finish: string | null | undefined;
-  let usage: OpenAI.CompletionUsage | null | undefined;
-  for await (const chunk of stream) {
-    const choice = chunk.choices[0];
-    text += choice?.delta.content ?? '';
-    for (const tc of choice?.delta.tool_calls ?? []) {
-      if (tc.function?.name) names[tc.index] = tc.function.name;
-      args[tc.index] = (args[tc.index] ?? '') + (tc.function?.arguments ?? '');
-    }
-    finish = choice?.finish_reason ?? finish;
-    if (chunk.usage) usage = chunk.usage;
-  }
+  const client = await replaying(t, 'stream-tool-use');
+  const { text, names, args, finish, usage } = await collectStream(await client.chat.completions.create({ model: 'test-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Weather?' }] }));
   t.equal(text, "Okay, let's check the weather for San Francisco, CA:", 'thinking is not shown as content');
   t.same(names, ['get_weather', 'get_time'], 'each tool keeps its own index');
   t.same(args.map((a) => JSON.parse(a) as unknown), [{ city: 'San Francisco' }, { zone: 'PST' }]);
@@ -100,19 +69,9 @@ t.test('anthropic: a recorded tool-use stream (thinking, text, two tools) reache
 });
 
 t.test('anthropic: an error event mid-stream ends the client stream with an error', async (t) => {
-  const { server, url } = await replay('stream-error');
-  const gw = await startGateway(config(url));
-  t.teardown(async () => {
-    await gw.close();
-    server.close();
-  });
-  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-client', maxRetries: 0 });
-  const stream = await client.chat.completions.create({ model: 'test-model', stream: true, messages: [{ role: 'user', content: 'Hi' }] });
-  let text = '';
-  const err = await (async () => {
-    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-  })().catch((e: unknown) => e);
+  const client = await replaying(t, 'stream-error');
+  const { text, error } = await streamUntilError(await client.chat.completions.create({ model: 'test-model', stream: true, messages: [{ role: 'user', content: 'Hi' }] }));
   t.equal(text, 'Par', 'the text before the error arrived');
-  t.ok(err instanceof Error, 'the client sees an error');
-  t.match((err as Error).message, /Overloaded/);
+  t.ok(error instanceof Error, 'the client sees an error');
+  t.match((error as Error).message, /Overloaded/);
 });

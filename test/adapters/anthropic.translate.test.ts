@@ -3,44 +3,29 @@
  * https://platform.claude.com/docs/en/api/messages. Pure: buildRequest only, no network.
  */
 import t, { type Test } from 'tap';
-import { GatewayError } from '../../core/errors.js';
-import { built, chatOp, makeAdapter, sentBody } from './anthropic-adapter.js';
+import { chatOp, makeAnthropic } from './anthropic-adapter.js';
+import { assertServes, built, caught, expectError, sentBody } from './harness.js';
 
-const { adapter } = makeAdapter();
+const { adapter } = makeAnthropic();
 const body = (b: Record<string, unknown>) => sentBody(adapter, chatOp(b));
-const rejects = (t: Test, b: Record<string, unknown>, code: string, param: string) => {
-  const err = (() => {
-    try {
-      body(b);
-    } catch (e) {
-      return e;
-    }
-  })() as GatewayError;
-  t.ok(err instanceof GatewayError, 'throws a GatewayError');
-  t.equal(err.status, 400);
-  t.equal(err.code, code);
-  t.equal(err.param, param);
-  return err;
-};
+const rejects = (t: Test, b: Record<string, unknown>, code: string, param: string) => expectError(t, () => body(b), 400, code, param);
 
 t.test('request line and headers', async (t) => {
-  const { adapter } = makeAdapter({ base_url: 'http://127.0.0.1:9/', beta: ['a-2025', 'b-2026'], headers: { 'X-Team': 'blue' } });
+  const { adapter } = makeAnthropic({ base_url: 'http://127.0.0.1:9/', beta: ['a-2025', 'b-2026'], headers: { 'X-Team': 'blue' } });
   const req = built(adapter, chatOp({}, { stream: true, headers: { 'x-extra': 'yes', 'x-team': null } }));
   t.equal(req.url, 'http://127.0.0.1:9/v1/messages');
   t.equal(req.method, 'POST');
   t.match(req.headers, { 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'a-2025,b-2026', accept: 'text/event-stream', 'x-extra': 'yes', 'x-request-id': 'req-1' });
   t.notOk('x-team' in req.headers, 'a transform plugin can remove a configured header');
   t.equal(JSON.parse(String(req.body))['stream'], true);
-  const bearer = built(makeAdapter({ auth_header: 'authorization' }).adapter, chatOp({}));
+  const bearer = built(makeAnthropic({ auth_header: 'authorization' }).adapter, chatOp({}));
   t.equal(bearer.headers['authorization'], 'Bearer sk-ant-test');
   t.notOk('x-api-key' in bearer.headers);
-  t.equal(built(makeAdapter().adapter, chatOp({})).url, 'https://api.anthropic.com/v1/messages', 'default base_url');
+  t.equal(built(makeAnthropic().adapter, chatOp({})).url, 'https://api.anthropic.com/v1/messages', 'default base_url');
 });
 
 t.test('serves chat completions only', async (t) => {
-  t.ok(adapter.supports('chat.completions'));
-  t.notOk(adapter.supports('embeddings'));
-  t.notOk(adapter.supports('completions'));
+  assertServes(t, adapter, ['chat.completions']);
 });
 
 t.test('system and developer messages become top-level system blocks, wherever they stand', async (t) => {
@@ -143,7 +128,7 @@ t.test('sampling, stop, user and max_tokens', async (t) => {
   t.same(body({ stop: ['a', 'b'] })['stop_sequences'], ['a', 'b']);
   t.equal(body({ max_tokens: 100, max_completion_tokens: 200 })['max_tokens'], 200, 'max_completion_tokens wins');
   t.equal(body({})['max_tokens'], 4096, 'Anthropic requires max_tokens: the default fills in');
-  t.equal(sentBody(makeAdapter({ default_max_tokens: 777 }).adapter, chatOp({}))['max_tokens'], 777);
+  t.equal(sentBody(makeAnthropic({ default_max_tokens: 777 }).adapter, chatOp({}))['max_tokens'], 777);
   const err = rejects(t, { temperature: 1.5 }, 'invalid_value', 'temperature');
   t.match(err.message, /0 to 1/);
 });
@@ -154,19 +139,12 @@ t.test('n > 1 is always rejected; n = 1 is fine', async (t) => {
 });
 
 t.test('unsupported_params: drop leaves fields out (logged), reject answers 400', async (t) => {
-  const dropping = makeAdapter();
+  const dropping = makeAnthropic();
   const b = sentBody(dropping.adapter, chatOp({ seed: 7, logprobs: true, frequency_penalty: 0.5 }));
   t.notOk('seed' in b || 'logprobs' in b || 'frequency_penalty' in b);
   t.match(dropping.logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { level: 'debug', dropped: ['seed', 'logprobs', 'frequency_penalty'] });
-  const rejecting = makeAdapter({ unsupported_params: 'reject' }).adapter;
-  const err = (() => {
-    try {
-      rejecting.buildRequest(chatOp({ seed: 7 }));
-    } catch (e) {
-      return e as GatewayError;
-    }
-  })();
-  t.match(err, { status: 400, code: 'unsupported_parameter', param: 'seed' });
+  const rejecting = makeAnthropic({ unsupported_params: 'reject' }).adapter;
+  t.match(caught(() => rejecting.buildRequest(chatOp({ seed: 7 }))), { status: 400, code: 'unsupported_parameter', param: 'seed' });
 });
 
 const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
@@ -182,7 +160,7 @@ t.test('response_format json_schema uses structured outputs by default', async (
 });
 
 t.test('json_mode: tool, and json_object, force a synthetic tool carrying the schema', async (t) => {
-  const b = sentBody(makeAdapter({ json_mode: 'tool' }).adapter, chatOp({ response_format: jsonSchema }));
+  const b = sentBody(makeAnthropic({ json_mode: 'tool' }).adapter, chatOp({ response_format: jsonSchema }));
   t.same(b['tools'], [{ name: 'json_response', description: 'Give the complete answer as this tool input.', input_schema: schema }]);
   t.same(b['tool_choice'], { type: 'tool', name: 'json_response' });
   t.notOk('output_config' in b);

@@ -5,10 +5,11 @@
  * Pure: parseResponse / streamTranslator / parseError only, no network.
  */
 import t, { type Test } from 'tap';
-import { GatewayError } from '../../core/errors.js';
 import type { HttpAdapter, Operation } from '../../plugins/route/adapter.js';
-import { cohereOp, makeCohere, sse } from './cohere-adapter.js';
+import { cohereOp, makeCohere } from './cohere-adapter.js';
 import { fixture, streamFixture } from './cohere-wire.js';
+import { deltas as firstChoices, feedStream, sse, thrown as failure } from './harness.js';
+import type { SseEvent } from './wire-mock.js';
 
 const { adapter } = makeCohere();
 const billed = makeCohere({ usage_source: 'billed_units' }).adapter;
@@ -16,32 +17,13 @@ type Json = Record<string, unknown>;
 
 const parse = (body: unknown, a: HttpAdapter = adapter, op: Operation = cohereOp({})) => a.parseResponse(op, body) as { body: Json; usage: unknown };
 const choice = (body: Json) => (body['choices'] as { message: Json; finish_reason: string }[])[0]!;
-const failure = (run: () => unknown): GatewayError => {
-  try {
-    run();
-  } catch (e) {
-    return e as GatewayError;
-  }
-  throw new Error('expected an error');
-};
 
-/** Runs fixture events through a fresh translator; returns the chunks and the final usage. */
-function streamOf(events: { event?: string; data: unknown }[], opts: { clientWantsUsage?: boolean; a?: HttpAdapter } = {}) {
+/** Runs fixture events through a fresh translator to the end; returns the chunks and the final usage. */
+function streamOf(events: SseEvent[], opts: { clientWantsUsage?: boolean; a?: HttpAdapter } = {}) {
   const translator = (opts.a ?? adapter).streamTranslator(cohereOp({}, { stream: true, clientWantsUsage: opts.clientWantsUsage ?? false }));
-  const chunks: Json[] = [];
-  let done = false;
-  for (const e of events) {
-    const r = translator.event(sse(e.data, e.event));
-    chunks.push(...(r.chunks as Json[]));
-    if (r.done) {
-      done = true;
-      break;
-    }
-  }
-  if (!done) chunks.push(...(translator.end() as Json[]));
-  return { chunks, usage: translator.usage() };
+  return { chunks: feedStream(translator, events, { end: true }).chunks, usage: translator.usage() };
 }
-const deltas = (chunks: Json[]) => chunks.map((c) => (c['choices'] as { delta: Json; finish_reason: string | null }[])[0]).filter((c) => c !== undefined);
+const deltas = (chunks: Json[]) => firstChoices(chunks).filter((c) => c !== undefined);
 
 t.test('a complete response: text, stop, usage from the token counts by default', async (t) => {
   const { body, usage } = parse(fixture('chat'));

@@ -9,12 +9,11 @@
  */
 import t from 'tap';
 import { Cohere, CohereClientV2 } from 'cohere-ai';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startWireMock } from './wire-mock.js';
-import { fixture, renderCohere, streamFixture, writeEvents } from './cohere-wire.js';
+import { serveFixtures, startWireMock } from './wire-mock.js';
+import { renderCohere } from './cohere-wire.js';
 import type { ProviderMock } from './conformance.js';
-import { cohereOp, makeCohere, sentBody } from './cohere-adapter.js';
+import { cohereOp, makeCohere } from './cohere-adapter.js';
+import { sentBody } from './harness.js';
 
 let mock: ProviderMock;
 let client: CohereClientV2;
@@ -117,19 +116,9 @@ t.test('the SDK reads the mock error bodies as Cohere errors', async (t) => {
 });
 
 t.test('the SDK parses every raw fixture', async (t) => {
-  const server = createServer((req, res) => {
-    req.resume();
-    const name = (req.headers['x-fixture'] as string | undefined) ?? '';
-    if (name.startsWith('stream-')) {
-      writeEvents(res, streamFixture(name));
-      res.end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(fixture(name)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const server = await serveFixtures('cohere');
   t.teardown(() => server.close());
-  const raw = new CohereClientV2({ token: 'x', environment: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxRetries: 0 });
+  const raw = new CohereClientV2({ token: 'x', environment: server.url, maxRetries: 0 });
   const using = (name: string) => ({ headers: { 'x-fixture': name } });
   const params = { model: 'command-a-03-2025', messages: [{ role: 'user' as const, content: 'Hi' }] };
 

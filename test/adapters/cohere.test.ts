@@ -4,13 +4,9 @@
  * streams and embeddings through the gateway.
  */
 import t, { type Test } from 'tap';
-import OpenAI from 'openai';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { runConformance } from './conformance.js';
-import { startWireMock } from './wire-mock.js';
-import { renderCohere, streamFixture, writeEvents } from './cohere-wire.js';
-import { startGateway } from '../helpers/gateway.js';
+import { collectStream, gatewayClient, runConformance, streamUntilError } from './conformance.js';
+import { serveEvents, startWireMock } from './wire-mock.js';
+import { renderCohere, streamFixture } from './cohere-wire.js';
 
 const config = (baseUrl: string, extra = ''): string => `version: 1
 providers:
@@ -59,45 +55,16 @@ runConformance(t, {
   overloadedStatus: 503,
 });
 
-/** Serves one fixture stream to every request. */
-async function replay(name: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      writeEvents(res, streamFixture(name));
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function gatewayFor(t: Test, url: string, extra = ''): Promise<OpenAI> {
-  const gw = await startGateway(config(url, extra));
-  t.teardown(() => gw.close());
-  return new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-client', maxRetries: 0 });
+/** A gateway whose provider (with `extra` settings) replays the fixture stream `name` to every request. */
+async function replaying(t: Test, name: string, extra = '') {
+  const server = await serveEvents(streamFixture(name));
+  t.teardown(() => server.close());
+  return gatewayClient(t, config(server.url, extra));
 }
 
 t.test('cohere: a documented tool-calling stream (thinking, tool plan, two calls) reaches the client as OpenAI chunks', async (t) => {
-  const { server, url } = await replay('stream-tool-calls');
-  t.teardown(() => server.close());
-  const client = await gatewayFor(t, url);
-  const stream = await client.chat.completions.create({ model: 'test-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Sales?' }] });
-  let text = '';
-  const args: string[] = [];
-  const names: string[] = [];
-  let finish: string | null | undefined;
-  let usage: OpenAI.CompletionUsage | null | undefined;
-  for await (const chunk of stream) {
-    const choice = chunk.choices[0];
-    text += choice?.delta.content ?? '';
-    for (const tc of choice?.delta.tool_calls ?? []) {
-      if (tc.function?.name) names[tc.index] = tc.function.name;
-      args[tc.index] = (args[tc.index] ?? '') + (tc.function?.arguments ?? '');
-    }
-    finish = choice?.finish_reason ?? finish;
-    if (chunk.usage) usage = chunk.usage;
-  }
+  const client = await replaying(t, 'stream-tool-calls');
+  const { text, names, args, finish, usage } = await collectStream(await client.chat.completions.create({ model: 'test-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Sales?' }] }));
   t.equal(text, 'I will use the query_daily_sales_report tool and the query_product_catalog tool.', 'the tool plan is text; thinking is not');
   t.same(names, ['query_daily_sales_report', 'query_product_catalog']);
   t.same(args.map((a) => JSON.parse(a) as unknown), [{ day: '2023-09-29' }, { category: 'Electronics' }]);
@@ -106,39 +73,25 @@ t.test('cohere: a documented tool-calling stream (thinking, tool plan, two calls
 });
 
 t.test('cohere: with usage_source billed_units the client sees the billed counts', async (t) => {
-  const { server, url } = await replay('stream-text');
-  t.teardown(() => server.close());
-  const client = await gatewayFor(t, url, ', usage_source: billed_units');
-  const stream = await client.chat.completions.create({ model: 'test-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'LLMs?' }] });
-  let text = '';
-  let usage: OpenAI.CompletionUsage | null | undefined;
-  for await (const chunk of stream) {
-    text += chunk.choices[0]?.delta.content ?? '';
-    if (chunk.usage) usage = chunk.usage;
-  }
+  const client = await replaying(t, 'stream-text', ', usage_source: billed_units');
+  const { text, usage } = await collectStream(await client.chat.completions.create({ model: 'test-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'LLMs?' }] }));
   t.equal(text, 'LLMs stand for Large Language Models.');
   t.same(usage, { prompt_tokens: 5, completion_tokens: 26, total_tokens: 31 });
 });
 
 t.test('cohere: a generation that ends in ERROR ends the client stream with an error', async (t) => {
-  const { server, url } = await replay('stream-error');
-  t.teardown(() => server.close());
-  const client = await gatewayFor(t, url);
-  const stream = await client.chat.completions.create({ model: 'test-model', stream: true, messages: [{ role: 'user', content: 'Hi' }] });
-  let text = '';
-  const err = await (async () => {
-    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-  })().catch((e: unknown) => e);
+  const client = await replaying(t, 'stream-error');
+  const { text, error } = await streamUntilError(await client.chat.completions.create({ model: 'test-model', stream: true, messages: [{ role: 'user', content: 'Hi' }] }));
   t.equal(text, 'Par', 'the text before the error arrived');
-  t.ok(err instanceof Error, 'the client sees an error');
-  t.match((err as Error).message, /internal server error, please try again/);
+  t.ok(error instanceof Error, 'the client sees an error');
+  t.match((error as Error).message, /internal server error, please try again/);
 });
 
 t.test('cohere: embeddings through the gateway, as floats and as base64', async (t) => {
   const mock = await startWireMock(renderCohere);
   t.teardown(() => mock.close());
   mock.respondWith({ kind: 'text', text: '', usage: { input: 1, output: 1 } });
-  const client = await gatewayFor(t, mock.baseUrl);
+  const client = await gatewayClient(t, config(mock.baseUrl));
   const res = await client.embeddings.create({ model: 'test-embed', input: ['hello', 'goodbye'], dimensions: 256, encoding_format: 'float' });
   t.equal(res.object, 'list');
   t.same(res.data.map((d) => [d.index, d.embedding.length]), [[0, 4], [1, 4]]);

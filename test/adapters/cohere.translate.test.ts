@@ -4,25 +4,12 @@
  * Pure: buildRequest only, no network.
  */
 import t, { type Test } from 'tap';
-import { GatewayError } from '../../core/errors.js';
-import { built, cohereOp, makeCohere, sentBody } from './cohere-adapter.js';
+import { cohereOp, makeCohere } from './cohere-adapter.js';
+import { assertServes, built, expectError, sentBody } from './harness.js';
 
 const { adapter } = makeCohere();
 const body = (b: Record<string, unknown>) => sentBody(adapter, cohereOp(b));
-const rejects = (t: Test, run: () => unknown, code: string, param: string) => {
-  const err = (() => {
-    try {
-      run();
-    } catch (e) {
-      return e;
-    }
-  })() as GatewayError;
-  t.ok(err instanceof GatewayError, 'throws a GatewayError');
-  t.equal(err.status, 400);
-  t.equal(err.code, code);
-  t.equal(err.param, param);
-  return err;
-};
+const rejects = (t: Test, run: () => unknown, code: string, param: string) => expectError(t, run, 400, code, param);
 const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
 const time = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } };
 
@@ -41,10 +28,7 @@ t.test('request line and headers', async (t) => {
 });
 
 t.test('serves chat completions and embeddings only', async (t) => {
-  t.ok(adapter.supports('chat.completions'));
-  t.ok(adapter.supports('embeddings'));
-  t.notOk(adapter.supports('completions'));
-  t.notOk(adapter.supports('images.generations'));
+  assertServes(t, adapter, ['chat.completions', 'embeddings']);
 });
 
 t.test('system and developer messages are joined into one leading system message', async (t) => {

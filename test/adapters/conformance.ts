@@ -79,6 +79,54 @@ const tools: OpenAI.Chat.ChatCompletionTool[] = [
   },
 ];
 
+/** An `openai` SDK client of a gateway started with `yaml`; the gateway closes on `t`'s teardown. */
+export async function gatewayClient(t: Test, yaml: string): Promise<OpenAI> {
+  const gw = await startGateway(yaml);
+  t.teardown(() => gw.close());
+  return new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-client', maxRetries: 0 });
+}
+
+/** What a client assembled from a chat completion stream. */
+export interface CollectedStream {
+  text: string;
+  /** The non-empty content deltas, in order. */
+  contents: string[];
+  /** Tool call names and accumulated arguments, by tool call index. */
+  names: string[];
+  args: string[];
+  finish: string | null | undefined;
+  usage: OpenAI.CompletionUsage | null | undefined;
+}
+
+/** Reads a chat completion stream to its end, as a client assembles it. */
+export async function collectStream(stream: AsyncIterable<OpenAI.Chat.ChatCompletionChunk>): Promise<CollectedStream> {
+  const out: CollectedStream = { text: '', contents: [], names: [], args: [], finish: undefined, usage: undefined };
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    const content = choice?.delta.content;
+    if (content) {
+      out.text += content;
+      out.contents.push(content);
+    }
+    for (const tc of choice?.delta.tool_calls ?? []) {
+      if (tc.function?.name) out.names[tc.index] = tc.function.name;
+      out.args[tc.index] = (out.args[tc.index] ?? '') + (tc.function?.arguments ?? '');
+    }
+    out.finish = choice?.finish_reason ?? out.finish;
+    if (chunk.usage) out.usage = chunk.usage;
+  }
+  return out;
+}
+
+/** Reads a chat completion stream that fails part-way: the text that arrived first, and the error. */
+export async function streamUntilError(stream: AsyncIterable<OpenAI.Chat.ChatCompletionChunk>): Promise<{ text: string; error: unknown }> {
+  let text = '';
+  const error = await (async () => {
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+  })().catch((e: unknown) => e);
+  return { text, error };
+}
+
 export function runConformance(t: Test, spec: AdapterSpec): void {
   let mock: ProviderMock;
   let gw: TestGateway;

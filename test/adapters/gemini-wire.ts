@@ -5,16 +5,12 @@
  * `batchEmbedContents` and image responses. The official `@google/genai` SDK parses what this
  * mock sends (test/adapters/gemini.sdk.test.ts), which is what makes it a faithful stand-in.
  */
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { ProviderMock, RecordedCall, Scenario, Usage } from './conformance.js';
-import { startWireMock } from './wire-mock.js';
+import { readFixture, startWireMock, writeJson } from './wire-mock.js';
 
 /** A fixture without its `_source` note. */
-export function geminiFixture<T extends object = Record<string, unknown>>(name: string): T {
-  const { _source: _s, ...body } = JSON.parse(readFileSync(new URL(`../fixtures/gemini/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
-  return body as T;
-}
+export const geminiFixture = <T extends object = Record<string, unknown>>(name: string): T => readFixture<T>('gemini', name);
 
 /** The signature the mock puts on the first function call of an answer (as Gemini 3 does). */
 export const MOCK_SIGNATURE = (geminiFixture<{ candidates: { content: { parts: { thoughtSignature?: string }[] } }[] }>('generate-content-function-call').candidates[0]!.content.parts[0]!.thoughtSignature)!;
@@ -32,9 +28,8 @@ function answer(parts: unknown[], finishReason: string | undefined, usage: Usage
   return { candidates: [candidate], usageMetadata: usageMetadata(usage, final), modelVersion: template.modelVersion, responseId };
 }
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers }).end(JSON.stringify(body));
-}
+/** Google answers JSON with an explicit charset. */
+const json = (res: ServerResponse, status: number, body: unknown): void => writeJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8' });
 
 function sse(res: ServerResponse, events: unknown[], end = true): void {
   res.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -8,7 +8,8 @@ import t from 'tap';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import type { ProviderMock } from './conformance.js';
 import { startGeminiMock } from './gemini-wire.js';
-import { built, geminiOp, makeGemini, sentBody } from './gemini-adapter.js';
+import { geminiOp, makeGemini } from './gemini-adapter.js';
+import { built, sentBody } from './harness.js';
 
 let mock: ProviderMock;
 let ai: GoogleGenAI;

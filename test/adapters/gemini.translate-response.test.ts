@@ -6,7 +6,8 @@
 import t from 'tap';
 import { GatewayError } from '../../core/errors.js';
 import { geminiFixture } from './gemini-wire.js';
-import { geminiOp, makeGemini, sse, thrown } from './gemini-adapter.js';
+import { geminiOp, makeGemini } from './gemini-adapter.js';
+import { feedStream, sse, thrown } from './harness.js';
 
 const { adapter } = makeGemini();
 type Choice = { index: number; message: { content: string | null; tool_calls?: { id: string; function: { name: string; arguments: string }; extra_content?: unknown }[] }; finish_reason: string };
@@ -66,9 +67,7 @@ t.test('n > 1: one choice per candidate', async (t) => {
 
 t.test('streams: text deltas, whole function calls numbered across events, finish, usage chunk on request', async (t) => {
   const translator = adapter.streamTranslator(geminiOp({}, { stream: true, clientWantsUsage: true }));
-  const chunks: Record<string, unknown>[] = [];
-  for (const event of geminiFixture<{ events: unknown[] }>('stream-events').events) chunks.push(...(translator.event(sse(event)).chunks as Record<string, unknown>[]));
-  chunks.push(...(translator.end() as Record<string, unknown>[]));
+  const { chunks } = feedStream(translator, geminiFixture<{ events: unknown[] }>('stream-events').events.map((data) => ({ data })), { end: true });
   const deltas = chunks.map((c) => (c['choices'] as { delta: Record<string, unknown>; finish_reason: string | null }[])[0]);
   t.same(deltas.slice(0, 4).map((d) => d?.delta), [{ role: 'assistant', content: '' }, { content: 'Hel' }, { content: 'lo' }, { content: ' world' }]);
   t.equal(deltas[4]?.finish_reason, 'stop');

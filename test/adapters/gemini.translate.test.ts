@@ -4,19 +4,13 @@
  * https://ai.google.dev/gemini-api/docs/image-generation.
  */
 import t, { type Test } from 'tap';
-import { GatewayError } from '../../core/errors.js';
 import { SKIP_SIGNATURE } from '../../plugins/route/providers/gemini/messages.js';
-import { built, geminiOp, makeGemini, sentBody, thrown } from './gemini-adapter.js';
+import { geminiOp, makeGemini } from './gemini-adapter.js';
+import { built, expectError, sentBody } from './harness.js';
 
 const { adapter } = makeGemini();
 const body = (b: Record<string, unknown>, extra = {}) => sentBody(adapter, geminiOp(b, extra));
-const rejects = (t: Test, fn: () => unknown, code: string, param?: string) => {
-  const err = thrown(fn);
-  t.ok(err instanceof GatewayError, 'throws a GatewayError');
-  t.equal((err as GatewayError).status, 400);
-  t.equal((err as GatewayError).code, code);
-  if (param) t.equal((err as GatewayError).param, param);
-};
+const rejects = (t: Test, fn: () => unknown, code: string, param?: string) => expectError(t, fn, 400, code, param);
 
 t.test('system and developer messages become one system instruction, in order', async (t) => {
   const b = body({ messages: [{ role: 'system', content: 'A' }, { role: 'user', content: 'Hi' }, { role: 'developer', content: [{ type: 'text', text: 'B' }] }, { role: 'assistant', content: 'Yo' }] });

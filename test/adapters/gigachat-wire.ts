@@ -6,20 +6,14 @@
  * token that endpoint issued — with GigaChat's 401 body otherwise — in GigaChat's JSON, SSE and
  * error formats.
  */
-import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { RecordedCall, Scenario, ToolCall, Usage } from './conformance.js';
-import type { Render } from './wire-mock.js';
-import { writeEvent } from './wire-mock.js';
+import { readFixture, startServer, writeEvents, writeJson as json, type Render } from './wire-mock.js';
 
 type Json = Record<string, unknown>;
 
 /** Reads `test/fixtures/gigachat/<name>.json` without its `_source` note (a fresh copy each time). */
-export function gigaFixture<T = Json>(name: string): T {
-  const { _source: _s, ...body } = JSON.parse(readFileSync(new URL(`../fixtures/gigachat/${name}.json`, import.meta.url), 'utf8')) as Json;
-  return body as T;
-}
+export const gigaFixture = <T = Json>(name: string): T => readFixture<T>('gigachat', name);
 
 /** One request the token endpoint received. */
 export interface AuthCall {
@@ -49,7 +43,7 @@ export async function startAuthServer(): Promise<AuthServer> {
   const errorBodies = gigaFixture<{ oauth: Record<string, Json> }>('errors').oauth;
   let issued = 0;
   const state: Omit<AuthServer, 'url' | 'close'> = { calls: [], valid: new Set(), ttlMs: 30 * 60_000, delayMs: 0, failWith: undefined };
-  const server = createServer(async (req, res) => {
+  const server = await startServer(async (req, res) => {
     let body = '';
     for await (const c of req) body += String(c);
     state.calls.push({ headers: req.headers, body });
@@ -57,35 +51,22 @@ export async function startAuthServer(): Promise<AuthServer> {
     if (req.url !== '/api/v2/oauth' || req.method !== 'POST') return void res.writeHead(404).end();
     if (state.failWith) {
       const errorBody = state.failWith === 500 ? { code: 0, message: 'internal error' } : errorBodies[String(state.failWith)];
-      return void res.writeHead(state.failWith, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody));
+      return json(res, state.failWith, errorBody);
     }
     const token = `${gigaFixture<{ access_token: string }>('token').access_token}.${++issued}`;
     state.valid.add(token);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_at: Date.now() + state.ttlMs }));
+    json(res, 200, { access_token: token, expires_at: Date.now() + state.ttlMs });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${port}/api/v2/oauth`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  });
+  return Object.assign(state, { url: `${server.url}/api/v2/oauth`, close: server.close });
 }
 
 const usageOf = (u: Usage, cached = 0): Json => ({ prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output, precached_prompt_tokens: cached });
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-}
 
 /** Writes a GigaChat error body for `status`. */
 export function writeGigaError(res: ServerResponse, status: number, message?: string, retryAfter?: string): void {
   const bodies = gigaFixture<{ bodies: Record<string, Json> }>('errors').bodies;
   const body = { ...(bodies[String(status)] ?? { status, message: 'error' }), ...(message ? { message } : {}) };
-  json(res, status, body, retryAfter ? { 'retry-after': retryAfter } : {});
+  json(res, status, body, { 'retry-after': retryAfter });
 }
 
 /** One complete answer, shaped like the reference's examples. */
@@ -110,11 +91,8 @@ function chunk(delta: Json, extra: Json = {}): Json {
   return { choices: [choice], created, model, object: 'chat.completion', ...(usage ? { usage } : {}), ...rest };
 }
 
-function stream(res: ServerResponse, events: (Json | string)[], end = true): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  for (const e of events) writeEvent(res, e);
-  if (end) res.end();
-}
+/** GigaChat's SSE events carry no `event:` name. */
+const stream = (res: ServerResponse, events: (Json | string)[], end = true): void => writeEvents(res, events.map((data) => ({ data })), end);
 
 /** Deterministic embeddings for the inputs, per-item usage as GigaChat reports it. */
 function embeddings(res: ServerResponse, call: RecordedCall): void {

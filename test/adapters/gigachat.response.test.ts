@@ -5,21 +5,12 @@
  * streamTranslator and parseError only.
  */
 import t from 'tap';
-import { GatewayError } from '../../core/errors.js';
 import type { HttpAdapter } from '../../plugins/route/adapter.js';
-import { chatOp, makeAdapter, sse } from './gigachat-adapter.js';
+import { chatOp, makeGigachat } from './gigachat-adapter.js';
 import { gigaFixture } from './gigachat-wire.js';
+import { deltas, feedStream, thrown } from './harness.js';
 
 type Json = Record<string, unknown>;
-
-const thrown = (fn: () => unknown): GatewayError => {
-  try {
-    fn();
-  } catch (e) {
-    return e as GatewayError;
-  }
-  throw new Error('expected an error');
-};
 
 function withFinish(reason: string): Json {
   const body = gigaFixture<{ choices: Json[] }>('chat-completion');
@@ -28,7 +19,7 @@ function withFinish(reason: string): Json {
 }
 
 t.test('a text answer: content, created, model, usage with the cached prompt tokens', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const { body, usage } = adapter.parseResponse(chatOp({}), gigaFixture('chat-completion'));
   t.match(body, {
     id: 'chatcmpl-req-1',
@@ -43,7 +34,7 @@ t.test('a text answer: content, created, model, usage with the cached prompt tok
 });
 
 t.test('a function call: one tool call with a synthesized id and the arguments object as JSON text', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const { body } = adapter.parseResponse(chatOp({}), gigaFixture('chat-function-call'));
   const choice = (body as { choices: { message: Json; finish_reason: string }[] }).choices[0]!;
   t.equal(choice.finish_reason, 'tool_calls');
@@ -59,7 +50,7 @@ t.test('a function call: one tool call with a synthesized id and the arguments o
 });
 
 t.test('finish reasons: length, blacklist → content_filter, error → 502', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const finish = (reason: string) => (adapter.parseResponse(chatOp({}), withFinish(reason)).body as { choices: { finish_reason: string }[] }).choices[0]!.finish_reason;
   t.equal(finish('length'), 'length');
   t.equal(finish('blacklist'), 'content_filter');
@@ -71,7 +62,7 @@ t.test('finish reasons: length, blacklist → content_filter, error → 502', as
 });
 
 t.test('error bodies keep their status and message; 5xx become 502', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const bodies = gigaFixture<{ bodies: Record<string, Json> }>('errors').bodies;
   const parse = (status: number, headers: Record<string, string> = {}) => adapter.parseError(status, JSON.stringify(bodies[String(status)]), headers);
   t.match(parse(404), { status: 404, type: 'not_found_error', message: 'giga: No such model' });
@@ -87,24 +78,11 @@ t.test('error bodies keep their status and message; 5xx become 502', async (t) =
 
 function run(adapter: HttpAdapter, events: unknown[], opts: { clientWantsUsage?: boolean; end?: boolean } = {}) {
   const translator = adapter.streamTranslator(chatOp({}, { stream: true, clientWantsUsage: opts.clientWantsUsage ?? false }));
-  const chunks: Json[] = [];
-  let done = false;
-  for (const e of events) {
-    const r = translator.event(sse(e));
-    chunks.push(...(r.chunks as Json[]));
-    if (r.done) {
-      done = true;
-      break;
-    }
-  }
-  if (!done && opts.end) chunks.push(...(translator.end() as Json[]));
-  return { chunks, done, usage: translator.usage() };
+  return { ...feedStream(translator, events.map((data) => ({ data })), opts), usage: translator.usage() };
 }
 
-const deltas = (chunks: Json[]) => chunks.map((c) => (c['choices'] as { delta: Json; finish_reason: string | null }[])[0]);
-
 t.test('the documented stream: role, content, finish, then the usage chunk when asked', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const events = gigaFixture<{ events: unknown[] }>('stream-text').events;
   const { chunks, done, usage } = run(adapter, events, { clientWantsUsage: true });
   t.ok(done, '[DONE] ends the stream');
@@ -122,7 +100,7 @@ t.test('the documented stream: role, content, finish, then the usage chunk when 
 });
 
 t.test('a streamed function call becomes one tool-call delta; built-in function progress is skipped', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const { choices, created, model } = gigaFixture<{ choices: { message: Json }[]; created: number; model: string }>('chat-function-call');
   const frame = (delta: Json, extra: Json = {}) => ({ choices: [{ delta, index: 0, ...extra }], created, model, object: 'chat.completion' });
   const { chunks } = run(adapter, [
@@ -138,7 +116,7 @@ t.test('a streamed function call becomes one tool-call delta; built-in function 
 });
 
 t.test('broken streams: truncation, a lost [DONE], error events, bad JSON, finish_reason error', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const [first, last] = gigaFixture<{ events: Json[] }>('stream-text').events;
   t.equal(thrown(() => run(adapter, [first], { end: true })).code, 'upstream_stream_truncated');
   t.equal(thrown(() => run(adapter, [first, '[DONE]'])).code, 'upstream_stream_truncated', '[DONE] before any finish reason');
@@ -151,7 +129,7 @@ t.test('broken streams: truncation, a lost [DONE], error events, bad JSON, finis
 });
 
 t.test('embeddings: vectors in order, token counts summed, base64 on request', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const op = (body: Json) => ({ ...chatOp({}), endpoint: 'embeddings' as const, model: 'Embeddings', body });
   const fixture = gigaFixture<{ data: Json[] }>('embeddings');
   fixture.data.reverse();

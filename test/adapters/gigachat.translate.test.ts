@@ -4,24 +4,18 @@
  * buildRequest only; the one network peer is the loopback token endpoint it needs.
  */
 import t, { type Test } from 'tap';
-import { GatewayError } from '../../core/errors.js';
+import type { GatewayError } from '../../core/errors.js';
 import type { HttpAdapter } from '../../plugins/route/adapter.js';
-import { chatOp, makeAdapter, sentBody } from './gigachat-adapter.js';
+import { chatOp, makeGigachat } from './gigachat-adapter.js';
+import { expectRejection, sentBodyAsync as sentBody } from './harness.js';
 
-async function rejects(t: Test, adapter: HttpAdapter, body: Record<string, unknown>, code: string, param: string): Promise<GatewayError> {
-  const err = (await sentBody(adapter, chatOp(body)).catch((e: unknown) => e)) as GatewayError;
-  t.ok(err instanceof GatewayError, 'throws a GatewayError');
-  t.equal(err.status, 400);
-  t.equal(err.code, code);
-  t.equal(err.param, param);
-  return err;
-}
+const rejects = (t: Test, adapter: HttpAdapter, body: Record<string, unknown>, code: string, param: string) => expectRejection(t, sentBody(adapter, chatOp(body)), 400, code, param);
 
 const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
 const call = (id: string, city: string) => ({ id, type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city }) } });
 
 t.test('request line and headers', async (t) => {
-  const { adapter, auth } = await makeAdapter(t, { base_url: 'http://127.0.0.1:9/api/v1/', headers: { 'X-Session-ID': 'conv-7', 'X-Team': 'blue' } });
+  const { adapter, auth } = await makeGigachat(t, { base_url: 'http://127.0.0.1:9/api/v1/', headers: { 'X-Session-ID': 'conv-7', 'X-Team': 'blue' } });
   const req = await adapter.buildRequest(chatOp({ user: 'user-42' }, { stream: true, headers: { 'x-extra': 'yes', 'x-team': null, authorization: 'Bearer hijack' } }));
   t.equal(req.url, 'http://127.0.0.1:9/api/v1/chat/completions');
   t.equal(req.method, 'POST');
@@ -37,7 +31,7 @@ t.test('request line and headers', async (t) => {
 });
 
 t.test('system and developer messages become one system message, first', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const b = await sentBody(adapter, chatOp({ messages: [{ role: 'user', content: 'Hi' }, { role: 'system', content: 'Be brief.' }, { role: 'developer', content: [{ type: 'text', text: 'Use Russian.' }] }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: [{ type: 'text', text: 'Again' }] }] }));
   t.same(b['messages'], [
     { role: 'system', content: 'Be brief.\n\nUse Russian.' },
@@ -49,7 +43,7 @@ t.test('system and developer messages become one system message, first', async (
 });
 
 t.test('images and files are refused: GigaChat needs them uploaded to its storage first', async (t) => {
-  const { adapter, auth } = await makeAdapter(t);
+  const { adapter, auth } = await makeGigachat(t);
   const err = await rejects(t, adapter, { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is it?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'unsupported_parameter', 'messages');
   t.match(err.message, /uploaded/);
   await rejects(t, adapter, { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f1' } }] }] }, 'unsupported_parameter', 'messages');
@@ -57,7 +51,7 @@ t.test('images and files are refused: GigaChat needs them uploaded to its storag
 });
 
 t.test('tools become functions; tool_choice becomes function_call', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const b = await sentBody(adapter, chatOp({ tools: [weather, { type: 'function', function: { name: 'now' } }] }));
   t.same(b['functions'], [
     { name: 'get_weather', description: 'Weather', parameters: weather.function.parameters },
@@ -74,15 +68,15 @@ t.test('tools become functions; tool_choice becomes function_call', async (t) =>
 });
 
 t.test("tool_choice 'required': auto when dropping, 400 when rejecting", async (t) => {
-  const { adapter, logs } = await makeAdapter(t);
+  const { adapter, logs } = await makeGigachat(t);
   t.equal((await sentBody(adapter, chatOp({ tools: [weather], tool_choice: 'required' })))['function_call'], 'auto');
   t.match(logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { dropped: ['tool_choice'] });
-  const strict = await makeAdapter(t, { unsupported_params: 'reject' });
+  const strict = await makeGigachat(t, { unsupported_params: 'reject' });
   await rejects(t, strict.adapter, { tools: [weather], tool_choice: 'required' }, 'unsupported_parameter', 'tool_choice');
 });
 
 t.test('parallel tool calls are replayed one by one, each followed by its result', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const b = await sentBody(adapter, chatOp({
     messages: [
       { role: 'user', content: 'Paris and Oslo?' },
@@ -103,7 +97,7 @@ t.test('parallel tool calls are replayed one by one, each followed by its result
 });
 
 t.test('tool turns GigaChat cannot take are 400s', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const base = [{ role: 'user', content: 'Weather?' }];
   await rejects(t, adapter, { messages: [...base, { role: 'assistant', tool_calls: [call('c1', 'Paris')] }] }, 'invalid_value', 'messages');
   await rejects(t, adapter, { messages: [...base, { role: 'assistant', tool_calls: [call('c1', 'Paris')] }, { role: 'tool', tool_call_id: 'c1', content: '{}' }, { role: 'tool', tool_call_id: 'c9', content: '{}' }] }, 'invalid_value', 'messages');
@@ -115,7 +109,7 @@ t.test('tool turns GigaChat cannot take are 400s', async (t) => {
 });
 
 t.test('sampling parameters, token limits and GigaChat-only repetition_penalty', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const b = await sentBody(adapter, chatOp({ temperature: 0.3, top_p: 0.9, max_tokens: 100, max_completion_tokens: 200, repetition_penalty: 1.1, n: 1, stream_options: { include_usage: true } }));
   t.match(b, { temperature: 0.3, top_p: 0.9, max_tokens: 200, repetition_penalty: 1.1 });
   t.notOk('n' in b || 'stream_options' in b || 'max_completion_tokens' in b);
@@ -124,36 +118,36 @@ t.test('sampling parameters, token limits and GigaChat-only repetition_penalty',
 });
 
 t.test('unsupported parameters: dropped and logged, or rejected', async (t) => {
-  const { adapter, logs } = await makeAdapter(t);
+  const { adapter, logs } = await makeGigachat(t);
   const b = await sentBody(adapter, chatOp({ stop: ['\n'], seed: 7, logprobs: true, presence_penalty: 0.5 }));
   t.notOk('stop' in b || 'seed' in b || 'logprobs' in b || 'presence_penalty' in b);
   t.match(logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { provider: 'giga', request_id: 'req-1', dropped: ['stop', 'seed', 'logprobs', 'presence_penalty'] });
-  const strict = await makeAdapter(t, { unsupported_params: 'reject' });
+  const strict = await makeGigachat(t, { unsupported_params: 'reject' });
   const err = await rejects(t, strict.adapter, { stop: 'END' }, 'unsupported_parameter', 'stop');
   t.match(err.message, /unsupported_params: drop/);
 });
 
 t.test('response_format: json_schema is sent in GigaChat terms, json_object dropped or rejected', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
   const b = await sentBody(adapter, chatOp({ response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } }));
   t.same(b['response_format'], { type: 'json_schema', schema, strict: true });
   t.notOk('response_format' in (await sentBody(adapter, chatOp({ response_format: { type: 'text' } }))));
   t.notOk('response_format' in (await sentBody(adapter, chatOp({ response_format: { type: 'json_object' } }))));
   await rejects(t, adapter, { response_format: { type: 'json_schema', json_schema: { name: 'x' } } }, 'invalid_value', 'response_format');
-  const strict = await makeAdapter(t, { unsupported_params: 'reject' });
+  const strict = await makeGigachat(t, { unsupported_params: 'reject' });
   await rejects(t, strict.adapter, { response_format: { type: 'json_object' } }, 'unsupported_parameter', 'response_format');
 });
 
 t.test('embeddings: texts in a list; dimensions and token arrays refused', async (t) => {
-  const { adapter } = await makeAdapter(t);
+  const { adapter } = await makeGigachat(t);
   const op = (body: Record<string, unknown>) => ({ ...chatOp({}), endpoint: 'embeddings' as const, model: 'EmbeddingsGigaR', body });
   t.same(await sentBody(adapter, op({ input: 'один', encoding_format: 'base64', user: 'u1' })), { model: 'EmbeddingsGigaR', input: ['один'] });
   t.same(await sentBody(adapter, op({ input: ['a', 'b'], dimensions: 64 })), { model: 'EmbeddingsGigaR', input: ['a', 'b'] }, 'dimensions dropped');
   const err = (await sentBody(adapter, op({ input: [[1, 2, 3]] })).catch((e: unknown) => e)) as GatewayError;
   t.equal(err.status, 400);
   t.equal(err.param, 'input');
-  const strict = await makeAdapter(t, { unsupported_params: 'reject' });
+  const strict = await makeGigachat(t, { unsupported_params: 'reject' });
   const dims = (await sentBody(strict.adapter, op({ input: 'a', dimensions: 64 })).catch((e: unknown) => e)) as GatewayError;
   t.equal(dims.code, 'unsupported_parameter');
 });

@@ -6,16 +6,12 @@
  * `{error: {grpcCode, httpCode, …}}`), and `textEmbedding`. Stream lines are written in two pieces
  * cut inside the line, so the gateway must reassemble lines across network chunks.
  */
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { ProviderMock, RecordedCall, Scenario, Usage } from './conformance.js';
-import { startWireMock } from './wire-mock.js';
+import { readFixture, startWireMock, writeJson as json } from './wire-mock.js';
 
 /** A fixture without its `_source` note. */
-export function yandexFixture<T extends object = Record<string, unknown>>(name: string): T {
-  const { _source: _s, ...body } = JSON.parse(readFileSync(new URL(`../fixtures/yandex/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
-  return body as T;
-}
+export const yandexFixture = <T extends object = Record<string, unknown>>(name: string): T => readFixture<T>('yandex', name);
 
 const MODEL_VERSION = (yandexFixture<{ result: { modelVersion: string } }>('completion').result.modelVersion);
 const GRPC = yandexFixture<{ grpc_names: Record<string, [number, string]> }>('errors').grpc_names;
@@ -26,10 +22,6 @@ export function usageOf(u: Usage): Record<string, unknown> {
 
 export function result(message: Record<string, unknown>, status: string, usage: Usage): Record<string, unknown> {
   return { result: { alternatives: [{ message: { role: 'assistant', ...message }, status }], usage: usageOf(usage), modelVersion: MODEL_VERSION } };
-}
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
 /** Writes NDJSON lines, each split in two writes (on a byte boundary inside the line). */
@@ -71,7 +63,7 @@ export function renderYandex(s: Scenario, call: RecordedCall, res: ServerRespons
       // Function calls arrive complete, on the final line.
       return writeLines(res, [result({ text: '' }, 'ALTERNATIVE_STATUS_PARTIAL', { input: s.usage.input, output: 0 }), result(toolCallList(s.calls), 'ALTERNATIVE_STATUS_TOOL_CALLS', s.usage)]);
     case 'error': {
-      const headers: Record<string, string> = s.retryAfter ? { 'retry-after': s.retryAfter } : {};
+      const headers = { 'retry-after': s.retryAfter };
       const [grpcCode, httpStatus] = GRPC[String(s.status)] ?? [2, 'Unknown'];
       // Authentication failures come as a bare google.rpc.Status; the rest in grpc-gateway's envelope.
       if (s.status === 401 || s.status === 403) return json(res, s.status, { code: grpcCode, message: s.message, details: [] }, headers);

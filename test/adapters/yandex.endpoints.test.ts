@@ -9,7 +9,7 @@ import t from 'tap';
 import OpenAI from 'openai';
 import type { ServerResponse } from 'node:http';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import type { ProviderMock, RecordedCall, Scenario } from './conformance.js';
+import { collectStream, streamUntilError, type ProviderMock, type RecordedCall, type Scenario } from './conformance.js';
 import { startWireMock } from './wire-mock.js';
 import { renderYandex, result, yandexFixture } from './yandex-wire.js';
 
@@ -96,17 +96,8 @@ t.test('IAM token auth: Bearer header, folder header, branch kept; data_logging:
 
 t.test('a recorded cumulative stream cut into 3-byte pieces reaches the client as clean deltas', async (t) => {
   special = 'recorded-stream';
-  const stream = await client.chat.completions.create({ model: 'chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Считай' }] });
-  const deltas: string[] = [];
-  let usage: OpenAI.CompletionUsage | null | undefined;
-  let finish: string | null | undefined;
-  for await (const chunk of stream) {
-    const content = chunk.choices[0]?.delta.content;
-    if (content) deltas.push(content);
-    finish = chunk.choices[0]?.finish_reason ?? finish;
-    if (chunk.usage) usage = chunk.usage;
-  }
-  t.same(deltas, ['Один', ', два, три', ', четыре, пять.'], 'each line adds only its new text');
+  const { contents, finish, usage } = await collectStream(await client.chat.completions.create({ model: 'chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Считай' }] }));
+  t.same(contents, ['Один', ', два, три', ', четыре, пять.'], 'each line adds only its new text');
   t.equal(finish, 'stop');
   t.match(usage, { prompt_tokens: 15, completion_tokens: 10, total_tokens: 25, completion_tokens_details: { reasoning_tokens: 2 } });
   t.same(mock.calls[0]?.body?.['completionOptions'], { stream: true });
@@ -114,12 +105,8 @@ t.test('a recorded cumulative stream cut into 3-byte pieces reaches the client a
 
 t.test('an error line after the 200 ends the client stream with the provider message', async (t) => {
   special = 'stream-then-error';
-  const stream = await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'Hi' }] });
-  let text = '';
-  const err = await (async () => {
-    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-  })().catch((e: unknown) => e);
+  const { text, error } = await streamUntilError(await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'Hi' }] }));
   t.equal(text, 'Par', 'the text before the error arrived');
-  t.ok(err instanceof Error, 'the client sees an error');
-  t.match((err as Error).message, /Model is overloaded/);
+  t.ok(error instanceof Error, 'the client sees an error');
+  t.match((error as Error).message, /Model is overloaded/);
 });

@@ -6,10 +6,11 @@
 import t from 'tap';
 import { readJsonLines } from '../../core/http/sse.js';
 import type { StreamTranslator } from '../../plugins/route/adapter.js';
-import { chatOp, embeddingOp, expectError, line, makeAdapter } from './yandex-adapter.js';
+import { chatOp, embeddingOp, line, makeYandex } from './yandex-adapter.js';
+import { expectError } from './harness.js';
 import { yandexFixture } from './yandex-wire.js';
 
-const { adapter } = makeAdapter();
+const { adapter } = makeYandex();
 const op = chatOp({});
 const parse = (body: unknown) => adapter.parseResponse(op, body);
 const streamLines = yandexFixture<{ lines: unknown[] }>('stream-lines').lines;
@@ -124,7 +125,7 @@ t.test('errors: google.rpc.Status and grpc-gateway envelopes → status, type, c
   const echoed = adapter.parseError(401, JSON.stringify({ error: { grpcCode: 16, httpCode: 401, message: "Unknown api key 'AQVN-test-key-123'", httpStatus: 'Unauthorized' } }), {});
   t.notOk(echoed.message.includes('AQVN-test-key-123'), 'the key is not echoed to the client');
   t.match(echoed.message, /\[redacted\]/);
-  const iam = makeAdapter({ api_key: undefined, iam_token: 't1.secret-iam-token' }).adapter.parseError(401, '{"code":16,"message":"bad token t1.secret-iam-token"}', {});
+  const iam = makeYandex({ api_key: undefined, iam_token: 't1.secret-iam-token' }).adapter.parseError(401, '{"code":16,"message":"bad token t1.secret-iam-token"}', {});
   t.notOk(iam.message.includes('t1.secret-iam-token'), 'IAM tokens are redacted too');
   t.match(adapter.parseError(429, JSON.stringify({ error: { grpcCode: 8, httpCode: 429, message: 'quota' } }), { 'retry-after': '7' }), { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', headers: { 'retry-after': '7' } });
   t.match(adapter.parseError(500, '{"code":13,"message":"internal"}', {}), { status: 502, type: 'upstream_error' });

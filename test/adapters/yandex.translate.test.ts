@@ -6,9 +6,10 @@
  */
 import t, { type Test } from 'tap';
 import { modelUri } from '../../plugins/route/providers/yandex/model-uri.js';
-import { chatOp, embeddingOp, expectError, makeAdapter, sentBody } from './yandex-adapter.js';
+import { chatOp, embeddingOp, makeYandex } from './yandex-adapter.js';
+import { assertServes, expectError, sentBody } from './harness.js';
 
-const { adapter } = makeAdapter();
+const { adapter } = makeYandex();
 const body = (b: Record<string, unknown>, model?: string) => sentBody(adapter, chatOp(b, model ? { model } : {}));
 const rejects = (t: Test, b: Record<string, unknown>, code: string, param: string) => expectError(t, () => body(b), 400, code, param);
 
@@ -19,14 +20,14 @@ t.test('modelUri: plain id, id with branch, fine-tuned suffix, full URIs', async
   t.equal(body({}, 'gpt://b1gother/yandexgpt/deprecated')['modelUri'], 'gpt://b1gother/yandexgpt/deprecated', 'a full gpt:// URI passes through');
   t.equal(modelUri('emb', 'text-search-query', 'f1', 'yc'), 'emb://f1/text-search-query/latest');
   t.equal(modelUri('gpt', 'ds://bt1abc', undefined, 'yc'), 'ds://bt1abc', 'no folder needed for a full URI');
-  const noFolder = makeAdapter({ folder_id: undefined }).adapter;
+  const noFolder = makeYandex({ folder_id: undefined }).adapter;
   const err = expectError(t, () => noFolder.buildRequest(chatOp({})), 400, 'invalid_value', 'model');
   t.match(err.message, /folder_id/);
   t.equal(sentBody(noFolder, chatOp({}, { model: 'gpt://b1gx/aliceai-llm/latest' }))['modelUri'], 'gpt://b1gx/aliceai-llm/latest');
 });
 
 t.test('request line and headers: Api-Key, x-folder-id, request id, logging off, overrides', async (t) => {
-  const { adapter } = makeAdapter({ base_url: 'http://127.0.0.1:9/', headers: { 'X-Team': 'blue' } });
+  const { adapter } = makeYandex({ base_url: 'http://127.0.0.1:9/', headers: { 'X-Team': 'blue' } });
   const req = await adapter.buildRequest(chatOp({}, { stream: true, headers: { 'x-extra': 'yes', 'x-team': null } }));
   t.equal(req.url, 'http://127.0.0.1:9/foundationModels/v1/completion');
   t.equal(req.method, 'POST');
@@ -34,24 +35,21 @@ t.test('request line and headers: Api-Key, x-folder-id, request id, logging off,
   t.notOk('x-team' in req.headers, 'a transform plugin can remove a configured header');
   t.equal(adapter.streamFormat, 'ndjson');
   t.same(JSON.parse(String(req.body))['completionOptions'], { stream: true });
-  const defaults = await makeAdapter().adapter.buildRequest(chatOp({}));
+  const defaults = await makeYandex().adapter.buildRequest(chatOp({}));
   t.equal(defaults.url, 'https://llm.api.cloud.yandex.net/foundationModels/v1/completion', 'default base_url');
-  const logging = await makeAdapter({ data_logging: true }).adapter.buildRequest(chatOp({}));
+  const logging = await makeYandex({ data_logging: true }).adapter.buildRequest(chatOp({}));
   t.notOk('x-data-logging-enabled' in logging.headers, 'data_logging: true leaves Yandex logging on');
 });
 
 t.test('an IAM token goes out as a Bearer token; api_key and iam_token together are a config error', async (t) => {
-  const iam = await makeAdapter({ api_key: undefined, iam_token: 't1.9euelZq-iam' }).adapter.buildRequest(chatOp({}));
+  const iam = await makeYandex({ api_key: undefined, iam_token: 't1.9euelZq-iam' }).adapter.buildRequest(chatOp({}));
   t.equal(iam.headers['authorization'], 'Bearer t1.9euelZq-iam');
   t.equal(iam.headers['x-folder-id'], 'b1gfolder');
-  t.throws(() => makeAdapter({ iam_token: 't1.x' }), /set api_key or iam_token, not both/, 'both credentials are a config error');
+  t.throws(() => makeYandex({ iam_token: 't1.x' }), /set api_key or iam_token, not both/, 'both credentials are a config error');
 });
 
 t.test('serves chat completions and embeddings only', async (t) => {
-  t.ok(adapter.supports('chat.completions'));
-  t.ok(adapter.supports('embeddings'));
-  t.notOk(adapter.supports('completions'));
-  t.notOk(adapter.supports('images.generations'));
+  assertServes(t, adapter, ['chat.completions', 'embeddings']);
 });
 
 t.test('system and developer messages become system messages in place; parts are joined', async (t) => {
@@ -141,11 +139,11 @@ t.test('n > 1 is always rejected; n = 1 is fine', async (t) => {
 });
 
 t.test('unsupported_params: drop leaves top_p/stop/seed/penalties/user out (logged); reject answers 400', async (t) => {
-  const dropping = makeAdapter();
+  const dropping = makeYandex();
   const b = sentBody(dropping.adapter, chatOp({ top_p: 0.9, stop: ['END'], seed: 7, frequency_penalty: 0.5, presence_penalty: 0.1, user: 'u1' }));
   t.same(Object.keys(b).sort(), ['completionOptions', 'messages', 'modelUri']);
   t.match(dropping.logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { level: 'debug', dropped: ['top_p', 'stop', 'seed', 'frequency_penalty', 'presence_penalty', 'user'] });
-  const rejecting = makeAdapter({ unsupported_params: 'reject' }).adapter;
+  const rejecting = makeYandex({ unsupported_params: 'reject' }).adapter;
   expectError(t, () => rejecting.buildRequest(chatOp({ stop: 'END' })), 400, 'unsupported_parameter', 'stop');
 });
 
@@ -158,5 +156,5 @@ t.test('embeddings: one text per request to textEmbedding; dimensions → dim; l
   t.match(many.message, /one text per request/);
   expectError(t, () => adapter.buildRequest(embeddingOp({ input: [1, 2, 3] })), 400, 'invalid_value', 'input');
   expectError(t, () => adapter.buildRequest(embeddingOp({ input: [] })), 400, 'invalid_value', 'input');
-  expectError(t, () => makeAdapter({ unsupported_params: 'reject' }).adapter.buildRequest(embeddingOp({ input: 'x', user: 'u' })), 400, 'unsupported_parameter', 'user');
+  expectError(t, () => makeYandex({ unsupported_params: 'reject' }).adapter.buildRequest(embeddingOp({ input: 'x', user: 'u' })), 400, 'unsupported_parameter', 'user');
 });

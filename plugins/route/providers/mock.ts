@@ -8,6 +8,8 @@ import { readSchema } from '../../../core/config/schema.js';
 import { parseDuration } from '../../../core/config/units.js';
 import type { Usage } from '../../../core/context.js';
 import { defineAdapter, type LocalAdapter, type LocalResult, type Operation } from '../adapter.js';
+import { contentText } from '../openai-request.js';
+import { embeddingList, makeUsage } from '../openai-shape.js';
 
 export interface MockConfig {
   latency: string | number;
@@ -24,16 +26,6 @@ export function estimateTokens(text: string): number {
   return text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4));
 }
 
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((p) => (p && typeof p === 'object' && (p as Record<string, unknown>)['type'] === 'text' ? String((p as Record<string, unknown>)['text'] ?? '') : ''))
-      .join('');
-  }
-  return '';
-}
-
 /** The text the mock answers with for a chat or completion request. */
 export function mockReply(op: Operation): { reply: string; promptText: string } {
   if (op.endpoint === 'completions') {
@@ -43,7 +35,7 @@ export function mockReply(op: Operation): { reply: string; promptText: string } 
   }
   const messages = (op.body['messages'] as { role: string; content: unknown }[]) ?? [];
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-  return { reply: lastUser ? textOf(lastUser.content) : '', promptText: messages.map((m) => textOf(m.content)).join('\n') };
+  return { reply: lastUser ? contentText(lastUser.content) : '', promptText: messages.map((m) => contentText(m.content)).join('\n') };
 }
 
 function usageOf(prompt: string, completion: string): Usage {
@@ -79,14 +71,9 @@ export default defineAdapter<MockConfig>({
           const input = op.body['input'];
           const inputs = Array.isArray(input) ? input.map((i) => (typeof i === 'string' ? i : JSON.stringify(i))) : [String(input)];
           const dims = typeof op.body['dimensions'] === 'number' ? op.body['dimensions'] : config.embedding_dimensions;
-          const base64 = op.body['encoding_format'] === 'base64';
-          const data = inputs.map((text, index) => {
-            const vector = mockEmbedding(text, dims);
-            return { object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector };
-          });
-          const prompt = inputs.reduce((n, t) => n + estimateTokens(t), 0);
-          const usage = { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt };
-          return { kind: 'json', response: { body: { object: 'list', data, model: op.model, usage: { prompt_tokens: prompt, total_tokens: prompt } }, usage } };
+          const usage = makeUsage(inputs.reduce((n, t) => n + estimateTokens(t), 0), 0);
+          const vectors = inputs.map((text) => mockEmbedding(text, dims));
+          return { kind: 'json', response: { body: embeddingList(op.model, vectors, usage, op.body['encoding_format']), usage } };
         }
         case 'images.generations': {
           const n = typeof op.body['n'] === 'number' ? op.body['n'] : 1;

@@ -7,7 +7,8 @@ import { readSchema } from '../../../core/config/schema.js';
 import type { Usage } from '../../../core/context.js';
 import { errors } from '../../../core/errors.js';
 import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation, type StreamTranslator } from '../adapter.js';
-import { providerError, headerValue, tryParseJson, redactSecret } from '../upstream-errors.js';
+import { providerError, headerValue, tryParseJson, redactSecret, rawErrorMessage, streamEventJson, streamTruncated } from '../upstream-errors.js';
+import { postJson, setHeaders } from '../upstream-request.js';
 
 export interface OpenAIConfig {
   base_url: string;
@@ -48,8 +49,7 @@ export default defineAdapter<OpenAIConfig>({
     const base = config.base_url.replace(/\/+$/, '');
     const authHeader = (config.auth_header ?? (config.azure ? 'api-key' : 'authorization')).toLowerCase();
     const scheme = config.auth_scheme ?? (authHeader === 'authorization' ? 'Bearer' : '');
-    const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    const fixedHeaders = setHeaders({ 'content-type': 'application/json', accept: 'application/json' }, config.headers);
     if (config.api_key) fixedHeaders[authHeader] = scheme ? `${scheme} ${config.api_key}` : config.api_key;
     const query = new URLSearchParams(config.query);
     if (config.azure) query.set('api-version', config.azure.api_version);
@@ -70,11 +70,7 @@ export default defineAdapter<OpenAIConfig>({
         }
         const headers: Record<string, string> = { ...fixedHeaders, 'x-request-id': op.requestId };
         if (op.stream) headers['accept'] = 'text/event-stream';
-        for (const [k, v] of Object.entries(op.headers)) {
-          if (v === null) delete headers[k.toLowerCase()];
-          else headers[k.toLowerCase()] = v;
-        }
-        return { url: urlFor(op.endpoint, op.model), method: 'POST', headers, body: JSON.stringify(body) };
+        return postJson(urlFor(op.endpoint, op.model), headers, op, body);
       },
       parseResponse(_op, body) {
         if (!body || typeof body !== 'object') throw errors.badGateway('upstream_invalid_response', `${env.provider}: the response is not a JSON object.`);
@@ -86,9 +82,7 @@ export default defineAdapter<OpenAIConfig>({
         return {
           event(event) {
             if (event.data === '[DONE]') return { chunks: [], done: true };
-            const chunk = tryParseJson(event.data);
-            if (!chunk || typeof chunk !== 'object') throw errors.badGateway('upstream_invalid_response', `${env.provider}: a stream event is not JSON.`);
-            const c = chunk as Record<string, unknown>;
+            const c = streamEventJson(event.data, env.provider);
             if (c['error']) {
               const e = c['error'] as Record<string, unknown>;
               throw providerError(env.provider, { status: 502, message: redactSecret(String(e['message'] ?? 'stream error'), config.api_key), code: (e['code'] as string) ?? null });
@@ -97,10 +91,10 @@ export default defineAdapter<OpenAIConfig>({
             const choices = c['choices'];
             if (Array.isArray(choices) && choices.some((ch) => ch && (ch as Record<string, unknown>)['finish_reason'])) finished = true;
             if (c['usage'] && Array.isArray(choices) && choices.length === 0 && !op.clientWantsUsage) return { chunks: [] };
-            return { chunks: [chunk] };
+            return { chunks: [c] };
           },
           end() {
-            if (!finished) throw errors.badGateway('upstream_stream_truncated', `${env.provider}: the stream ended before the response was complete.`);
+            if (!finished) throw streamTruncated(env.provider);
             return [];
           },
           usage: () => usage,
@@ -109,7 +103,7 @@ export default defineAdapter<OpenAIConfig>({
       parseError(status, text, headers) {
         const parsed = tryParseJson(text) as { error?: { message?: string; code?: string; param?: string } | string; message?: string } | undefined;
         const e = parsed?.error;
-        const message = typeof e === 'string' ? e : (e?.message ?? parsed?.message ?? (text.slice(0, 500) || `HTTP ${status}`));
+        const message = typeof e === 'string' ? e : (e?.message ?? parsed?.message ?? rawErrorMessage(text, status));
         return providerError(env.provider, {
           status,
           message: redactSecret(message, config.api_key),

@@ -4,8 +4,9 @@
  * messages, SSE streams and error bodies. Serves `chat.completions` only.
  */
 import { readSchema } from '../../../../core/config/schema.js';
-import { defineAdapter, type HttpAdapter, type Operation } from '../../adapter.js';
+import { defineAdapter, streamContext, type HttpAdapter, type Operation } from '../../adapter.js';
 import type { UnsupportedParams } from '../../params.js';
+import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildMessagesBody, jsonToolFor, type JsonMode } from './request.js';
 import { parseHttpError, translateMessage } from './response.js';
 import { anthropicStreamTranslator } from './stream.js';
@@ -30,7 +31,7 @@ export default defineAdapter<AnthropicConfig>({
     const url = `${config.base_url.replace(/\/+$/, '')}/v1/messages`;
     const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'anthropic-version': config.anthropic_version };
     if (config.beta.length) fixedHeaders['anthropic-beta'] = config.beta.join(',');
-    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    setHeaders(fixedHeaders, config.headers);
     if (config.api_key) fixedHeaders[config.auth_header] = config.auth_header === 'authorization' ? `Bearer ${config.api_key}` : config.api_key;
     const requestOptions = { provider: env.provider, defaultMaxTokens: config.default_max_tokens, jsonMode: config.json_mode, unsupported: config.unsupported_params };
 
@@ -40,24 +41,14 @@ export default defineAdapter<AnthropicConfig>({
       supports: (endpoint) => endpoint === 'chat.completions',
       buildRequest(op: Operation) {
         const { body, dropped } = buildMessagesBody(op.body, op.model, op.stream, requestOptions);
-        if (dropped.length) env.log.debug({ request_id: op.requestId, provider: env.provider, dropped }, 'dropped request fields the provider cannot honour');
+        logDropped(env, op, dropped);
         const headers: Record<string, string> = { ...fixedHeaders, 'x-request-id': op.requestId };
         if (op.stream) headers['accept'] = 'text/event-stream';
-        for (const [k, v] of Object.entries(op.headers)) {
-          if (v === null) delete headers[k.toLowerCase()];
-          else headers[k.toLowerCase()] = v;
-        }
-        return { url, method: 'POST', headers, body: JSON.stringify(body) };
+        return postJson(url, headers, op, body);
       },
       parseResponse: (op, body) => translateMessage(env.provider, op.model, body, jsonToolFor(op.body, config.json_mode)),
       streamTranslator(op) {
-        return anthropicStreamTranslator({
-          provider: env.provider,
-          model: op.model,
-          requestId: op.requestId,
-          clientWantsUsage: op.clientWantsUsage,
-          jsonTool: jsonToolFor(op.body, config.json_mode),
-        });
+        return anthropicStreamTranslator({ ...streamContext(env, op), jsonTool: jsonToolFor(op.body, config.json_mode) });
       },
       parseError: (status, text, headers) => parseHttpError(env.provider, status, text, headers),
     };

@@ -6,7 +6,7 @@
  * alternate.
  */
 import { errors } from '../../../../core/errors.js';
-import { tryParseJson } from '../../upstream-errors.js';
+import { imageUrlOf, plainText, readDataUrl, toolCallArguments } from '../../openai-request.js';
 
 /** One Anthropic content block, as sent. */
 export type Block = Record<string, unknown>;
@@ -23,12 +23,6 @@ export interface TranslatedMessages {
 
 type Message = Readonly<Record<string, unknown>>;
 
-const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
-
-function invalid(message: string, param = 'messages'): never {
-  throw errors.badRequest('invalid_value', message, param);
-}
-
 function unsupported(message: string, param = 'messages'): never {
   throw errors.badRequest('unsupported_parameter', message, param);
 }
@@ -39,11 +33,9 @@ function textBlock(text: string): Block[] {
 
 /** `image_url` part: a `data:` URL becomes a base64 source, an http(s) URL a url source. */
 function imageBlock(part: Record<string, unknown>, provider: string): Block {
-  const image = part['image_url'];
-  const url = typeof image === 'string' ? image : (image as { url?: unknown } | undefined)?.url;
-  if (typeof url !== 'string') invalid('An image_url part needs image_url.url.');
-  const data = DATA_URL.exec(url);
-  if (data) return { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } };
+  const url = imageUrlOf(part);
+  const data = readDataUrl(url);
+  if (data) return { type: 'image', source: { type: 'base64', media_type: data.mimeType, data: data.data } };
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   return unsupported(`Provider '${provider}' accepts images as base64 data: URLs or http(s) URLs.`);
 }
@@ -51,9 +43,9 @@ function imageBlock(part: Record<string, unknown>, provider: string): Block {
 /** `file` part with inline `file_data` (a data: URL, e.g. a PDF) → a document block. */
 function documentBlock(part: Record<string, unknown>, provider: string): Block {
   const file = (part['file'] ?? {}) as Record<string, unknown>;
-  const data = typeof file['file_data'] === 'string' ? DATA_URL.exec(file['file_data']) : null;
+  const data = typeof file['file_data'] === 'string' ? readDataUrl(file['file_data']) : undefined;
   if (!data) return unsupported(`Provider '${provider}' accepts file parts only as inline file_data (a base64 data: URL); file_id is not supported.`);
-  return { type: 'document', source: { type: 'base64', media_type: data[1], data: data[2] } };
+  return { type: 'document', source: { type: 'base64', media_type: data.mimeType, data: data.data } };
 }
 
 function userBlocks(content: unknown, provider: string): Block[] {
@@ -74,27 +66,10 @@ function userBlocks(content: unknown, provider: string): Block[] {
   });
 }
 
-/** Text of system/developer/assistant content; `refusal` parts of earlier assistant turns count as text. */
-function plainText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content
-    .map((raw) => {
-      const part = (raw ?? {}) as Record<string, unknown>;
-      if (part['type'] === 'text') return String(part['text'] ?? '');
-      if (part['type'] === 'refusal') return String(part['refusal'] ?? '');
-      return '';
-    })
-    .join('');
-}
-
 function toolUseBlock(raw: unknown): Block {
   const call = (raw ?? {}) as Record<string, unknown>;
   const fn = (call['function'] ?? {}) as Record<string, unknown>;
-  const args = typeof fn['arguments'] === 'string' && fn['arguments'].trim() !== '' ? fn['arguments'] : '{}';
-  const input = tryParseJson(args);
-  if (!input || typeof input !== 'object' || Array.isArray(input)) invalid(`The arguments of tool call '${String(call['id'])}' are not a JSON object.`);
-  return { type: 'tool_use', id: call['id'], name: fn['name'], input };
+  return { type: 'tool_use', id: call['id'], name: fn['name'], input: toolCallArguments(call) };
 }
 
 function toolResultBlock(message: Message): Block {

@@ -5,7 +5,8 @@
  * API has no counterpart for are dropped or rejected per `unsupported_params`.
  */
 import { errors } from '../../../../core/errors.js';
-import { rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { functionTools, maxTokensOf, stopSequences, toolChoiceFor, type FunctionTool, type ToolChoice } from '../../openai-request.js';
+import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages, type Block } from './messages.js';
 
 export type JsonMode = 'output_config' | 'tool';
@@ -21,24 +22,7 @@ export interface RequestOptions {
 export const JSON_TOOL = 'json_response';
 
 /** The request fields this adapter translates; anything else is unsupported. */
-const SUPPORTED = new Set([
-  'model',
-  'messages',
-  'stream',
-  'stream_options',
-  'n',
-  'max_tokens',
-  'max_completion_tokens',
-  'temperature',
-  'top_p',
-  'stop',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'response_format',
-  'user',
-  'reasoning_effort',
-]);
+const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'stop', 'parallel_tool_calls', 'user', 'reasoning_effort']);
 
 /** OpenAI `reasoning_effort` values with an Anthropic `output_config.effort` of the same name. */
 const EFFORTS = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
@@ -60,31 +44,17 @@ export function jsonToolFor(body: Readonly<Record<string, unknown>>, jsonMode: J
   return rf.type === 'json_object' || jsonMode === 'tool' ? JSON_TOOL : undefined;
 }
 
-function functionTools(raw: unknown, provider: string): Block[] {
-  if (!Array.isArray(raw)) return [];
-  return raw.map((t) => {
-    const tool = (t ?? {}) as Record<string, unknown>;
-    if (tool['type'] !== 'function') throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts only function tools.`, 'tools');
-    const fn = (tool['function'] ?? {}) as Record<string, unknown>;
-    const out: Block = { name: fn['name'], input_schema: fn['parameters'] ?? { type: 'object', properties: {} } };
-    if (typeof fn['description'] === 'string') out['description'] = fn['description'];
-    if (fn['strict'] === true) out['strict'] = true;
-    return out;
-  });
+function anthropicTool(tool: FunctionTool): Block {
+  const out: Block = { name: tool.name, input_schema: tool.parameters };
+  if (tool.description !== undefined) out['description'] = tool.description;
+  if (tool.strict === true) out['strict'] = true;
+  return out;
 }
 
-function toolChoice(choice: unknown, parallel: unknown): Block | undefined {
-  let out: Block | undefined;
-  if (choice === 'auto') out = { type: 'auto' };
-  else if (choice === 'none') return { type: 'none' };
-  else if (choice === 'required') out = { type: 'any' };
-  else if (choice && typeof choice === 'object') {
-    const name = (choice as { function?: { name?: unknown } }).function?.name;
-    if (typeof name !== 'string') throw errors.badRequest('invalid_value', "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}.", 'tool_choice');
-    out = { type: 'tool', name };
-  } else if (choice !== undefined && choice !== null) {
-    throw errors.badRequest('invalid_value', "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}.", 'tool_choice');
-  }
+/** `required` is Anthropic's `any`, a named function its `tool`; `parallel_tool_calls: false` rides on the choice. */
+function toolChoice(choice: ToolChoice | undefined, parallel: unknown): Block | undefined {
+  if (choice?.mode === 'none') return { type: 'none' };
+  let out: Block | undefined = choice && (choice.mode === 'function' ? { type: 'tool', name: choice.name } : { type: choice.mode === 'required' ? 'any' : 'auto' });
   if (parallel === false) out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
   return out;
 }
@@ -121,14 +91,13 @@ export function buildMessagesBody(body: Readonly<Record<string, unknown>>, model
   const dropped = unsupportedFields(body, SUPPORTED, opts.unsupported, opts.provider);
   checkTemperature(body['temperature']);
   const { system, messages } = translateMessages((body['messages'] as Record<string, unknown>[]) ?? [], opts.provider);
-  const maxTokens = body['max_completion_tokens'] ?? body['max_tokens'] ?? opts.defaultMaxTokens;
+  const maxTokens = maxTokensOf(body) ?? opts.defaultMaxTokens;
   const out: Record<string, unknown> = { model, max_tokens: maxTokens, messages };
   if (system.length) out['system'] = system;
   if (stream) out['stream'] = true;
   for (const key of ['temperature', 'top_p'] as const) if (typeof body[key] === 'number') out[key] = body[key];
-  const stop = body['stop'];
-  if (typeof stop === 'string') out['stop_sequences'] = [stop];
-  else if (Array.isArray(stop) && stop.length) out['stop_sequences'] = stop;
+  const stop = stopSequences(body['stop']);
+  if (stop) out['stop_sequences'] = stop;
   if (typeof body['user'] === 'string') out['metadata'] = { user_id: body['user'] };
   const effort = body['reasoning_effort'];
   if (effort !== undefined && effort !== null) {
@@ -136,12 +105,11 @@ export function buildMessagesBody(body: Readonly<Record<string, unknown>>, model
     out['output_config'] = { effort };
   }
   const tools = functionTools(body['tools'], opts.provider);
+  const choice = toolChoiceFor(body, tools.length);
   if (tools.length) {
-    out['tools'] = tools;
-    const choice = toolChoice(body['tool_choice'], body['parallel_tool_calls']);
-    if (choice) out['tool_choice'] = choice;
-  } else if (body['tool_choice'] !== undefined && body['tool_choice'] !== null && body['tool_choice'] !== 'none') {
-    throw errors.badRequest('invalid_value', "'tool_choice' needs 'tools'.", 'tool_choice');
+    out['tools'] = tools.map(anthropicTool);
+    const anthropicChoice = toolChoice(choice, body['parallel_tool_calls']);
+    if (anthropicChoice) out['tool_choice'] = anthropicChoice;
   }
   applyResponseFormat(out, body, opts);
   return { body: out, dropped };

@@ -7,7 +7,7 @@
 import type { Usage } from '../../../../core/context.js';
 import { errors, type GatewayError } from '../../../../core/errors.js';
 import { chatCompletion, makeUsage, type FinishReason, type OpenAIToolCall } from '../../openai-shape.js';
-import { headerValue, providerError, tryParseJson } from '../../upstream-errors.js';
+import { headerValue, providerError, rawErrorMessage, tryParseJson } from '../../upstream-errors.js';
 
 /** Anthropic `stop_reason` → OpenAI `finish_reason`. `pause_turn` (a server tool paused the turn) ends this response normally. */
 export function finishReason(stopReason: unknown, answeredWithJsonTool: boolean): FinishReason {
@@ -106,7 +106,7 @@ const STATUS_BY_TYPE: Record<string, number> = {
 export function anthropicError(provider: string, status: number | undefined, text: string, retryAfter?: string): GatewayError {
   const parsed = tryParseJson(text) as { error?: { type?: unknown; message?: unknown } } | undefined;
   const type = typeof parsed?.error?.type === 'string' ? parsed.error.type : undefined;
-  const message = typeof parsed?.error?.message === 'string' ? parsed.error.message : text.slice(0, 500) || `HTTP ${status ?? 'error'}`;
+  const message = typeof parsed?.error?.message === 'string' ? parsed.error.message : rawErrorMessage(text, status);
   return providerError(provider, {
     status: status ?? (type ? STATUS_BY_TYPE[type] : undefined) ?? 502,
     message: type ? `${message} (${type})` : message,

@@ -7,16 +7,12 @@
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
-import type { StreamTranslator } from '../../adapter.js';
+import type { StreamContext, StreamTranslator } from '../../adapter.js';
 import { ChunkFactory, type FinishReason } from '../../openai-shape.js';
-import { tryParseJson } from '../../upstream-errors.js';
+import { streamEventJson, streamTruncated } from '../../upstream-errors.js';
 import { anthropicError, finishReason, mergeUsage, toUsage, type AnthropicUsage } from './response.js';
 
-export interface StreamOptions {
-  provider: string;
-  model: string;
-  requestId: string;
-  clientWantsUsage: boolean;
+export interface StreamOptions extends StreamContext {
   /** Name of the synthetic JSON tool whose input streams as message text. */
   jsonTool: string | undefined;
 }
@@ -70,9 +66,7 @@ export function anthropicStreamTranslator(opts: StreamOptions): StreamTranslator
 
   return {
     event(event: EventSourceMessage) {
-      const data = tryParseJson(event.data);
-      if (!data || typeof data !== 'object') throw errors.badGateway('upstream_invalid_response', `${opts.provider}: a stream event is not JSON.`);
-      const e = data as Record<string, unknown>;
+      const e = streamEventJson(event.data, opts.provider);
       switch (e['type'] ?? event.event) {
         case 'message_start': {
           const message = (e['message'] ?? {}) as Record<string, unknown>;
@@ -102,7 +96,7 @@ export function anthropicStreamTranslator(opts: StreamOptions): StreamTranslator
     },
     end() {
       // A stream that delivered its stop reason lost only the closing `message_stop`: the answer is whole.
-      if (!finish) throw errors.badGateway('upstream_stream_truncated', `${opts.provider}: the stream ended before the response was complete.`);
+      if (!finish) throw streamTruncated(opts.provider);
       return finalChunks();
     },
     usage: (): Usage | undefined => toUsage(usage),

@@ -6,7 +6,8 @@
  * named function is honoured by offering the model that one tool and requiring a call.
  */
 import { errors } from '../../../../core/errors.js';
-import { rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { functionTools, maxTokensOf, stopSequences, toolChoiceFor, type FunctionTool } from '../../openai-request.js';
+import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages } from './messages.js';
 
 export interface ChatRequestOptions {
@@ -14,25 +15,7 @@ export interface ChatRequestOptions {
   unsupported: UnsupportedParams;
 }
 
-const SUPPORTED: ReadonlySet<string> = new Set([
-  'model',
-  'messages',
-  'stream',
-  'stream_options',
-  'n',
-  'temperature',
-  'top_p',
-  'max_tokens',
-  'max_completion_tokens',
-  'stop',
-  'seed',
-  'frequency_penalty',
-  'presence_penalty',
-  'tools',
-  'tool_choice',
-  'response_format',
-  'reasoning_effort',
-]);
+const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'stop', 'seed', 'frequency_penalty', 'presence_penalty', 'reasoning_effort']);
 
 /** Values that ask for what Cohere does anyway, so they are not "unsupported". */
 const NO_OPS: Readonly<Record<string, unknown>> = { parallel_tool_calls: true, logprobs: false };
@@ -40,44 +23,29 @@ const NO_OPS: Readonly<Record<string, unknown>> = { parallel_tool_calls: true, l
 /** Cohere's `p` stops at 0.99; OpenAI's `top_p: 1` ("no nucleus cut") is its nearest equivalent. */
 const MAX_P = 0.99;
 
-type Tool = { type: 'function'; function: { name: string; description?: string; parameters: unknown } };
-
-function functionTools(raw: unknown, provider: string): { tools: Tool[]; strict: boolean } {
-  if (!Array.isArray(raw)) return { tools: [], strict: false };
-  let strict = raw.length > 0;
-  const tools = raw.map((t): Tool => {
-    const tool = (t ?? {}) as Record<string, unknown>;
-    if (tool['type'] !== 'function') throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts function tools only; got '${String(tool['type'])}'.`, 'tools');
-    const fn = (tool['function'] ?? {}) as Record<string, unknown>;
-    if (typeof fn['name'] !== 'string' || fn['name'] === '') throw errors.badRequest('invalid_value', 'Every function tool needs a name.', 'tools');
-    strict &&= fn['strict'] === true;
-    const out: Tool = { type: 'function', function: { name: fn['name'], parameters: fn['parameters'] ?? { type: 'object', properties: {} } } };
-    if (typeof fn['description'] === 'string') out.function.description = fn['description'];
-    return out;
-  });
-  return { tools, strict };
+function cohereTool(tool: FunctionTool): Record<string, unknown> {
+  const fn: Record<string, unknown> = { name: tool.name, parameters: tool.parameters };
+  if (tool.description !== undefined) fn['description'] = tool.description;
+  return { type: 'function', function: fn };
 }
 
 /** Applies `tools` and `tool_choice` to `out`. */
 function applyTools(out: Record<string, unknown>, body: Readonly<Record<string, unknown>>, provider: string): void {
-  const { tools, strict } = functionTools(body['tools'], provider);
-  const choice = body['tool_choice'];
-  if (tools.length === 0) {
-    if (choice !== undefined && choice !== null && choice !== 'none' && choice !== 'auto') throw errors.badRequest('invalid_value', "'tool_choice' needs 'tools'.", 'tool_choice');
-    return;
-  }
-  out['tools'] = tools;
+  const tools = functionTools(body['tools'], provider);
+  // 'auto' is what Cohere does without tools anyway.
+  const choice = toolChoiceFor(body, tools.length, ['none', 'auto']);
+  if (tools.length === 0) return;
+  out['tools'] = tools.map(cohereTool);
   // Cohere's switch covers every tool; it is on only when every tool asked for it.
-  if (strict) out['strict_tools'] = true;
-  if (choice === undefined || choice === null || choice === 'auto') return;
-  if (choice === 'none' || choice === 'required') {
-    out['tool_choice'] = choice.toUpperCase();
+  if (tools.every((t) => t.strict === true)) out['strict_tools'] = true;
+  if (choice === undefined || choice.mode === 'auto') return;
+  if (choice.mode !== 'function') {
+    out['tool_choice'] = choice.mode.toUpperCase();
     return;
   }
-  const named = (choice as { type?: unknown; function?: { name?: unknown } }).type === 'function' ? (choice as { function?: { name?: unknown } }).function?.name : undefined;
-  const forced = tools.find((t) => t.function.name === named);
+  const forced = tools.find((t) => t.name === choice.name);
   if (!forced) throw errors.badRequest('invalid_value', "'tool_choice' must be 'none', 'auto', 'required' or a function listed in 'tools'.", 'tool_choice');
-  out['tools'] = [forced];
+  out['tools'] = [cohereTool(forced)];
   out['tool_choice'] = 'REQUIRED';
 }
 
@@ -107,13 +75,12 @@ export function buildChatBody(body: Readonly<Record<string, unknown>>, model: st
   const dropped = unsupportedFields(checked(body), SUPPORTED, opts.unsupported, opts.provider);
   const out: Record<string, unknown> = { model, messages: translateMessages((body['messages'] as Record<string, unknown>[]) ?? [], opts.provider) };
   if (stream) out['stream'] = true;
-  const maxTokens = body['max_completion_tokens'] ?? body['max_tokens'];
+  const maxTokens = maxTokensOf(body);
   if (typeof maxTokens === 'number') out['max_tokens'] = maxTokens;
   for (const key of ['temperature', 'seed', 'frequency_penalty', 'presence_penalty'] as const) if (typeof body[key] === 'number') out[key] = body[key];
   if (typeof body['top_p'] === 'number') out['p'] = Math.min(body['top_p'], MAX_P);
-  const stop = body['stop'];
-  if (typeof stop === 'string') out['stop_sequences'] = [stop];
-  else if (Array.isArray(stop) && stop.length) out['stop_sequences'] = stop;
+  const stop = stopSequences(body['stop']);
+  if (stop) out['stop_sequences'] = stop;
   const effort = body['reasoning_effort'];
   if (typeof effort === 'string') out['thinking'] = { type: effort === 'none' ? 'disabled' : 'enabled' };
   applyTools(out, body, opts.provider);

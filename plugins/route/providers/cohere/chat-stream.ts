@@ -9,22 +9,19 @@
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
-import type { StreamTranslator } from '../../adapter.js';
+import type { StreamContext, StreamTranslator } from '../../adapter.js';
 import { ChunkFactory, type FinishReason } from '../../openai-shape.js';
-import { tryParseJson } from '../../upstream-errors.js';
+import { streamEventJson, streamTruncated } from '../../upstream-errors.js';
 import { finishReason, generationError, readUsage, type ResponseContext } from './chat-response.js';
 
-export interface StreamContext extends ResponseContext {
-  requestId: string;
-  clientWantsUsage: boolean;
-}
+export type CohereStreamContext = StreamContext & ResponseContext;
 
 type Json = Record<string, unknown>;
 
 /** `event.delta.message` of a Cohere stream event. */
 const messageOf = (e: Json): Json => (((e['delta'] ?? {}) as Json)['message'] ?? {}) as Json;
 
-export function cohereStreamTranslator(ctx: StreamContext): StreamTranslator {
+export function cohereStreamTranslator(ctx: CohereStreamContext): StreamTranslator {
   let factory: ChunkFactory | undefined;
   let usage: Usage | undefined;
   let finish: FinishReason | undefined;
@@ -63,12 +60,10 @@ export function cohereStreamTranslator(ctx: StreamContext): StreamTranslator {
   return {
     event(event: EventSourceMessage) {
       if (event.data === '[DONE]') {
-        if (!finish) throw errors.badGateway('upstream_stream_truncated', `${ctx.provider}: the stream ended before the response was complete.`);
+        if (!finish) throw streamTruncated(ctx.provider);
         return { chunks: [], done: true };
       }
-      const data = tryParseJson(event.data);
-      if (!data || typeof data !== 'object') throw errors.badGateway('upstream_invalid_response', `${ctx.provider}: a stream event is not JSON.`);
-      const e = data as Json;
+      const e = streamEventJson(event.data, ctx.provider);
       const index = typeof e['index'] === 'number' ? e['index'] : 0;
       switch (e['type'] ?? event.event) {
         case 'message-start':
@@ -95,7 +90,7 @@ export function cohereStreamTranslator(ctx: StreamContext): StreamTranslator {
       }
     },
     end() {
-      throw errors.badGateway('upstream_stream_truncated', `${ctx.provider}: the stream ended before the response was complete.`);
+      throw streamTruncated(ctx.provider);
     },
     usage: () => usage,
   };

@@ -8,11 +8,12 @@
  */
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
+import { textInputs } from '../../openai-request.js';
 import { embeddingList, makeUsage } from '../../openai-shape.js';
-import { unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { EMBEDDING_BASE_PARAMS, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { readUsage, type UsageSource } from './chat-response.js';
 
-const SUPPORTED: ReadonlySet<string> = new Set(['model', 'input', 'dimensions', 'encoding_format', 'input_type']);
+const SUPPORTED: ReadonlySet<string> = new Set([...EMBEDDING_BASE_PARAMS, 'dimensions', 'input_type']);
 
 export interface EmbedOptions {
   provider: string;
@@ -20,19 +21,11 @@ export interface EmbedOptions {
   inputType: string;
 }
 
-function textsOf(input: unknown): string[] {
-  const list = Array.isArray(input) ? input : [input];
-  if (list.length === 0 || !list.every((i) => typeof i === 'string')) {
-    throw errors.badRequest('invalid_value', "Cohere embeddings take text: 'input' must be a string or a list of strings (token arrays are not supported).", 'input');
-  }
-  return list as string[];
-}
-
 export function buildEmbedBody(body: Readonly<Record<string, unknown>>, model: string, opts: EmbedOptions): { body: Record<string, unknown>; dropped: string[] } {
   const dropped = unsupportedFields(body, SUPPORTED, opts.unsupported, opts.provider);
   const out: Record<string, unknown> = {
     model,
-    texts: textsOf(body['input']),
+    texts: textInputs(body['input'], opts.provider),
     input_type: typeof body['input_type'] === 'string' ? body['input_type'] : opts.inputType,
     embedding_types: ['float'],
   };
@@ -43,14 +36,10 @@ export function buildEmbedBody(body: Readonly<Record<string, unknown>>, model: s
 export function translateEmbed(body: Readonly<Record<string, unknown>>, model: string, response: unknown, provider: string, source: UsageSource): { body: unknown; usage: Usage } {
   const r = (response ?? {}) as { embeddings?: { float?: unknown }; meta?: unknown };
   const vectors = r.embeddings?.float;
-  const count = textsOf(body['input']).length;
+  const count = textInputs(body['input'], provider).length;
   if (!Array.isArray(vectors) || vectors.length !== count || !vectors.every((v) => Array.isArray(v))) {
     throw errors.badGateway('upstream_invalid_response', `${provider}: the embed response does not hold one float vector per input.`);
   }
   const usage = readUsage(r.meta, source) ?? makeUsage(0, 0);
-  const list = embeddingList(model, vectors as number[][], usage);
-  if (body['encoding_format'] === 'base64') {
-    for (const item of list['data'] as { embedding: unknown }[]) item.embedding = Buffer.from(new Float32Array(item.embedding as number[]).buffer).toString('base64');
-  }
-  return { body: list, usage };
+  return { body: embeddingList(model, vectors as number[][], usage, body['encoding_format']), usage };
 }

@@ -7,14 +7,14 @@
  * (a retryable provider fault, 502).
  */
 import type { GatewayError } from '../../../../core/errors.js';
-import { headerValue, providerError, redactSecret, tryParseJson } from '../../upstream-errors.js';
+import { headerValue, providerError, rawErrorMessage, redactSecret, tryParseJson } from '../../upstream-errors.js';
 
 const STATUS: Readonly<Record<number, number>> = { 498: 401, 499: 502 };
 
 /** A non-2xx Cohere answer → the error the client sees; `secret` (the API key) never reaches it. */
 export function parseCohereError(provider: string, status: number, text: string, headers: Record<string, string | string[] | undefined>, secret: string | undefined): GatewayError {
   const parsed = tryParseJson(text) as { message?: unknown } | undefined;
-  const message = typeof parsed?.message === 'string' ? parsed.message : text.slice(0, 500) || `HTTP ${status}`;
+  const message = typeof parsed?.message === 'string' ? parsed.message : rawErrorMessage(text, status);
   return providerError(provider, {
     status: STATUS[status] ?? status,
     message: redactSecret(message, secret),

@@ -5,8 +5,9 @@
  * travels as `Authorization: Bearer`. Legacy completions and images are not served.
  */
 import { readSchema } from '../../../../core/config/schema.js';
-import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
+import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
 import type { UnsupportedParams } from '../../params.js';
+import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildChatBody } from './chat-request.js';
 import { translateChat, type UsageSource } from './chat-response.js';
 import { cohereStreamTranslator } from './chat-stream.js';
@@ -30,8 +31,7 @@ export default defineAdapter<CohereConfig>({
   schema: readSchema('providers/cohere'),
   create(config, env): HttpAdapter {
     const base = config.base_url.replace(/\/+$/, '');
-    const fixedHeaders: Record<string, string> = { 'content-type': 'application/json' };
-    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    const fixedHeaders = setHeaders({ 'content-type': 'application/json' }, config.headers);
     if (config.api_key) fixedHeaders['authorization'] = `Bearer ${config.api_key}`;
     const provider = env.provider;
     const options = { provider, unsupported: config.unsupported_params };
@@ -47,19 +47,14 @@ export default defineAdapter<CohereConfig>({
       supports: (endpoint) => SERVED.has(endpoint),
       buildRequest(op) {
         const { path, body, dropped } = translate(op);
-        if (dropped.length) env.log.debug({ request_id: op.requestId, provider, dropped }, 'dropped request fields the provider cannot honour');
-        const headers: Record<string, string> = { ...fixedHeaders, accept: op.stream ? 'text/event-stream' : 'application/json', 'x-request-id': op.requestId };
-        for (const [k, v] of Object.entries(op.headers)) {
-          if (v === null) delete headers[k.toLowerCase()];
-          else headers[k.toLowerCase()] = v;
-        }
-        return { url: `${base}${path}`, method: 'POST', headers, body: JSON.stringify(body) };
+        logDropped(env, op, dropped);
+        return postJson(`${base}${path}`, { ...fixedHeaders, accept: op.stream ? 'text/event-stream' : 'application/json', 'x-request-id': op.requestId }, op, body);
       },
       parseResponse(op, body) {
         if (op.endpoint === 'embeddings') return translateEmbed(op.body, op.model, body, provider, config.usage_source);
         return translateChat({ provider, model: op.model, usageSource: config.usage_source }, body);
       },
-      streamTranslator: (op) => cohereStreamTranslator({ provider, model: op.model, usageSource: config.usage_source, requestId: op.requestId, clientWantsUsage: op.clientWantsUsage }),
+      streamTranslator: (op) => cohereStreamTranslator({ ...streamContext(env, op), usageSource: config.usage_source }),
       parseError: (status, text, headers) => parseCohereError(provider, status, text, headers, config.api_key),
     };
   },

@@ -6,6 +6,7 @@
  * are `image_url` parts like OpenAI's, but nothing else (audio, files) is accepted.
  */
 import { errors } from '../../../../core/errors.js';
+import { imageUrlOf, plainText } from '../../openai-request.js';
 
 /** One Cohere message, as sent. */
 export type CohereMessage = Record<string, unknown>;
@@ -16,20 +17,6 @@ function unsupported(message: string, param = 'messages'): never {
   throw errors.badRequest('unsupported_parameter', message, param);
 }
 
-/** Text of system/developer/assistant/tool content; `refusal` parts of earlier assistant turns count as text. */
-function plainText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content
-    .map((raw) => {
-      const part = (raw ?? {}) as Part;
-      if (part['type'] === 'text') return String(part['text'] ?? '');
-      if (part['type'] === 'refusal') return String(part['refusal'] ?? '');
-      return '';
-    })
-    .join('');
-}
-
 /** User content: a string stays a string; parts become Cohere text and image_url parts. */
 function userContent(content: unknown, provider: string): unknown {
   if (typeof content === 'string') return content;
@@ -38,9 +25,8 @@ function userContent(content: unknown, provider: string): unknown {
     const part = (raw ?? {}) as Part;
     if (part['type'] === 'text') return { type: 'text', text: String(part['text'] ?? '') };
     if (part['type'] !== 'image_url') return unsupported(`Provider '${provider}' accepts text and image_url content parts; got '${String(part['type'])}'.`);
+    const url = imageUrlOf(part);
     const image = part['image_url'];
-    const url = typeof image === 'string' ? image : (image as { url?: unknown } | undefined)?.url;
-    if (typeof url !== 'string') throw errors.badRequest('invalid_value', 'An image_url part needs image_url.url.', 'messages');
     const detail = typeof image === 'object' && image !== null ? (image as { detail?: unknown }).detail : undefined;
     return { type: 'image_url', image_url: typeof detail === 'string' ? { url, detail } : { url } };
   });

@@ -3,33 +3,17 @@
  * (https://ai.google.dev/api/generate-content#request-body). Sampling parameters go to
  * `generationConfig` (https://ai.google.dev/api/generate-content#generationconfig), tools to
  * `tools[].functionDeclarations` with their JSON Schema in `parametersJsonSchema`, `tool_choice` to
- * `toolConfig.functionCallingConfig` (https://ai.google.dev/gemini-api/docs/function-calling#function_calling_modes).
+ * `toolConfig.functionCallingConfig` (https://ai.google.dev/gemini-api/docs/function-calling#function_calling_modes),
+ * where `required` and a named function are both mode `ANY`, the latter limited to that function.
  */
 import { errors } from '../../../../core/errors.js';
-import { unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { maxTokensOf, readToolChoice } from '../../openai-request.js';
+import { CHAT_BASE_PARAMS, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { toGeminiJsonSchema } from './json-schema.js';
 import { translateMessages } from './messages.js';
 
 /** Chat request fields Gemini can honour. */
-const SUPPORTED = new Set([
-  'model',
-  'messages',
-  'stream',
-  'stream_options',
-  'temperature',
-  'top_p',
-  'max_tokens',
-  'max_completion_tokens',
-  'stop',
-  'n',
-  'seed',
-  'presence_penalty',
-  'frequency_penalty',
-  'response_format',
-  'tools',
-  'tool_choice',
-  'reasoning_effort',
-]);
+const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'reasoning_effort']);
 
 /** `reasoning_effort` → `thinkingConfig.thinkingLevel` (https://ai.google.dev/gemini-api/docs/thinking). */
 const THINKING_LEVELS: Record<string, string> = { minimal: 'MINIMAL', low: 'LOW', medium: 'MEDIUM', high: 'HIGH' };
@@ -75,7 +59,7 @@ function translateGenerationConfig(input: Readonly<Record<string, unknown>>): Re
   };
   set('temperature', input['temperature']);
   set('topP', input['top_p']);
-  set('maxOutputTokens', input['max_completion_tokens'] ?? input['max_tokens']);
+  set('maxOutputTokens', maxTokensOf(input));
   const stop = input['stop'];
   set('stopSequences', typeof stop === 'string' ? [stop] : stop);
   set('candidateCount', input['n']);
@@ -121,13 +105,11 @@ function translateTools(raw: unknown): unknown[] | undefined {
   return [{ functionDeclarations: declarations }];
 }
 
-function translateToolChoice(choice: unknown): Record<string, unknown> | undefined {
-  if (choice === undefined || choice === null) return undefined;
-  const mode = (m: string, names?: string[]) => ({ functionCallingConfig: names ? { mode: m, allowedFunctionNames: names } : { mode: m } });
-  if (choice === 'auto') return mode('AUTO');
-  if (choice === 'none') return mode('NONE');
-  if (choice === 'required') return mode('ANY');
-  const named = choice as { type?: string; function?: { name?: string } };
-  if (named.type === 'function' && named.function?.name) return mode('ANY', [named.function.name]);
-  throw errors.badRequest('invalid_value', "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}} for Gemini.", 'tool_choice');
+const MODES = { auto: 'AUTO', none: 'NONE', required: 'ANY', function: 'ANY' } as const;
+
+function translateToolChoice(raw: unknown): Record<string, unknown> | undefined {
+  const choice = readToolChoice(raw);
+  if (!choice) return undefined;
+  const mode = MODES[choice.mode];
+  return { functionCallingConfig: choice.mode === 'function' ? { mode, allowedFunctionNames: [choice.name] } : { mode } };
 }

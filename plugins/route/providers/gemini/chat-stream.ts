@@ -10,9 +10,9 @@ import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
 import { ChunkFactory, type FinishReason } from '../../openai-shape.js';
-import type { StreamTranslator } from '../../adapter.js';
-import { providerError, tryParseJson } from '../../upstream-errors.js';
-import { candidateText, candidateToolCalls, finishReasonOf, readUsage, type ParseContext } from './chat-response.js';
+import type { StreamContext, StreamTranslator } from '../../adapter.js';
+import { providerError, streamEventJson, streamTruncated } from '../../upstream-errors.js';
+import { candidateText, candidateToolCalls, finishReasonOf, readUsage } from './chat-response.js';
 import type { GeminiResponse } from './wire.js';
 
 interface CandidateState {
@@ -21,7 +21,7 @@ interface CandidateState {
 }
 
 /** A translator for one streamed call. */
-export function geminiStreamTranslator(ctx: ParseContext & { clientWantsUsage: boolean }): StreamTranslator {
+export function geminiStreamTranslator(ctx: StreamContext): StreamTranslator {
   let factory: ChunkFactory | undefined;
   let responseId = ctx.requestId;
   let usage: Usage | undefined;
@@ -36,8 +36,7 @@ export function geminiStreamTranslator(ctx: ParseContext & { clientWantsUsage: b
 
   return {
     event(event: EventSourceMessage) {
-      const parsed = tryParseJson(event.data);
-      if (!parsed || typeof parsed !== 'object') throw errors.badGateway('upstream_invalid_response', `${ctx.provider}: a stream event is not JSON.`);
+      const parsed = streamEventJson(event.data, ctx.provider);
       const error = (parsed as { error?: { code?: number; message?: string } }).error;
       if (error) throw providerError(ctx.provider, { status: 502, message: error.message ?? 'stream error' });
       const res = parsed as GeminiResponse;
@@ -75,7 +74,7 @@ export function geminiStreamTranslator(ctx: ParseContext & { clientWantsUsage: b
     },
     end() {
       const finished = blocked || (candidates.size > 0 && [...candidates.values()].every((s) => s.finished));
-      if (!finished) throw errors.badGateway('upstream_stream_truncated', `${ctx.provider}: the stream ended before the response was complete.`);
+      if (!finished) throw streamTruncated(ctx.provider);
       return ctx.clientWantsUsage && usage && factory ? [factory.usage(usage)] : [];
     },
     usage: () => usage,

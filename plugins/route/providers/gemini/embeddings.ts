@@ -7,12 +7,13 @@
  */
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
+import { textInputs } from '../../openai-request.js';
 import { embeddingList, makeUsage } from '../../openai-shape.js';
-import { unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { EMBEDDING_BASE_PARAMS, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { estimateTokens } from '../mock.js';
 import { asGeminiResponse } from './chat-response.js';
 
-const SUPPORTED = new Set(['model', 'input', 'dimensions', 'encoding_format']);
+const SUPPORTED: ReadonlySet<string> = new Set([...EMBEDDING_BASE_PARAMS, 'dimensions']);
 
 export interface EmbeddingRequest {
   /** `embedContent` or `batchEmbedContents`. */
@@ -21,18 +22,10 @@ export interface EmbeddingRequest {
   dropped: string[];
 }
 
-function inputsOf(input: unknown): string[] {
-  const list = Array.isArray(input) ? input : [input];
-  if (list.length === 0 || !list.every((i) => typeof i === 'string')) {
-    throw errors.badRequest('invalid_value', "Gemini embeddings take text: 'input' must be a string or a list of strings (token arrays are not supported).", 'input');
-  }
-  return list as string[];
-}
-
 /** An OpenAI embeddings request → the Gemini method and body. */
 export function buildEmbeddingRequest(input: Readonly<Record<string, unknown>>, model: string, mode: UnsupportedParams, provider: string): EmbeddingRequest {
   const dropped = unsupportedFields(input, SUPPORTED, mode, provider);
-  const texts = inputsOf(input['input']);
+  const texts = textInputs(input['input'], provider);
   const dimensions = input['dimensions'];
   const one = (text: string): Record<string, unknown> => {
     const request: Record<string, unknown> = { content: { parts: [{ text }] } };
@@ -48,15 +41,11 @@ export function parseEmbeddingResponse(input: Readonly<Record<string, unknown>>,
   const res = asGeminiResponse(body, provider) as { embedding?: { values?: number[] }; embeddings?: { values?: number[] }[]; usageMetadata?: { promptTokenCount?: number } };
   const embeddings = res.embeddings ?? (res.embedding ? [res.embedding] : undefined);
   const vectors = embeddings?.map((e) => e.values);
-  const texts = inputsOf(input['input']);
+  const texts = textInputs(input['input'], provider);
   if (!vectors || vectors.length !== texts.length || !vectors.every((v) => Array.isArray(v))) {
     throw errors.badGateway('upstream_invalid_response', `${provider}: the embeddings response does not hold one vector per input.`);
   }
   const prompt = res.usageMetadata?.promptTokenCount ?? texts.reduce((n, t) => n + estimateTokens(t), 0);
   const usage = makeUsage(prompt, 0);
-  const list = embeddingList(model, vectors as number[][], usage);
-  if (input['encoding_format'] === 'base64') {
-    for (const item of list['data'] as { embedding: unknown }[]) item.embedding = Buffer.from(new Float32Array(item.embedding as number[]).buffer).toString('base64');
-  }
-  return { body: list, usage };
+  return { body: embeddingList(model, vectors as number[][], usage, input['encoding_format']), usage };
 }

@@ -8,7 +8,7 @@
  * says when to retry in `RetryInfo.retryDelay` (`"13s"`) rather than in a `retry-after` header.
  */
 import type { GatewayError } from '../../../../core/errors.js';
-import { headerValue, providerError, tryParseJson } from '../../upstream-errors.js';
+import { headerValue, providerError, rawErrorMessage, tryParseJson } from '../../upstream-errors.js';
 
 interface GoogleErrorDetail {
   '@type'?: string;
@@ -43,7 +43,7 @@ function retryAfterOf(details: GoogleErrorDetail[] | undefined): string | undefi
 /** A non-2xx Gemini answer → the error the client sees. */
 export function parseGeminiError(provider: string, status: number, text: string, headers: Record<string, string | string[] | undefined>): GatewayError {
   const e = googleError(text);
-  const message = e?.message ?? (text.slice(0, 500) || `HTTP ${status}`);
+  const message = e?.message ?? rawErrorMessage(text, status);
   const retryAfter = headerValue(headers, 'retry-after') ?? retryAfterOf(e?.details);
   const badKey = e?.details?.some((d) => d.reason !== undefined && BAD_KEY.has(d.reason));
   if (badKey) return providerError(provider, { status: 401, message, code: 'invalid_api_key' });

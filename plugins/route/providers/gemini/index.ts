@@ -6,8 +6,9 @@
  * would end up in access logs). Legacy `completions` are not served.
  */
 import { readSchema } from '../../../../core/config/schema.js';
-import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
+import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
 import type { UnsupportedParams } from '../../params.js';
+import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildChatRequest } from './chat-request.js';
 import { parseChatResponse } from './chat-response.js';
 import { geminiStreamTranslator } from './chat-stream.js';
@@ -36,8 +37,7 @@ export default defineAdapter<GeminiConfig>({
   schema: readSchema('providers/gemini'),
   create(config, env): HttpAdapter {
     const base = config.base_url.replace(/\/+$/, '');
-    const fixedHeaders: Record<string, string> = { 'content-type': 'application/json' };
-    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    const fixedHeaders = setHeaders({ 'content-type': 'application/json' }, config.headers);
     if (config.api_key) fixedHeaders['x-goog-api-key'] = config.api_key;
     const provider = env.provider;
     const mode = config.unsupported_params;
@@ -69,13 +69,8 @@ export default defineAdapter<GeminiConfig>({
       supports: (endpoint) => SERVED.has(endpoint),
       buildRequest(op) {
         const { url, body, dropped } = translate(op);
-        if (dropped.length) env.log.debug({ request_id: op.requestId, provider, dropped }, 'dropped parameters the provider cannot honour');
-        const headers: Record<string, string> = { ...fixedHeaders, accept: op.stream ? 'text/event-stream' : 'application/json', 'x-request-id': op.requestId };
-        for (const [k, v] of Object.entries(op.headers)) {
-          if (v === null) delete headers[k.toLowerCase()];
-          else headers[k.toLowerCase()] = v;
-        }
-        return { url, method: 'POST', headers, body: JSON.stringify(body) };
+        logDropped(env, op, dropped, 'dropped parameters the provider cannot honour');
+        return postJson(url, { ...fixedHeaders, accept: op.stream ? 'text/event-stream' : 'application/json', 'x-request-id': op.requestId }, op, body);
       },
       parseResponse(op, body) {
         const ctx = { provider, model: op.model, requestId: op.requestId };
@@ -83,7 +78,7 @@ export default defineAdapter<GeminiConfig>({
         if (op.endpoint === 'images.generations') return parseImageResponse(op.body, body, provider);
         return parseChatResponse(body, ctx);
       },
-      streamTranslator: (op) => geminiStreamTranslator({ provider, model: op.model, requestId: op.requestId, clientWantsUsage: op.clientWantsUsage }),
+      streamTranslator: (op) => geminiStreamTranslator(streamContext(env, op)),
       parseError: (status, text, headers) => parseGeminiError(provider, status, text, headers),
     };
   },

@@ -9,7 +9,7 @@
  * answers.
  */
 import { errors } from '../../../../core/errors.js';
-import { contentText } from '../../openai-shape.js';
+import { contentText, readDataUrl, toolNameFor } from '../../openai-request.js';
 import { isSyntheticCallId } from './tool-calls.js';
 import type { GeminiContent, GeminiPart } from './wire.js';
 
@@ -45,8 +45,6 @@ export interface TranslatedMessages {
 /** Translates `messages`; throws a 400 for a turn Gemini cannot take (unknown role, unmatched tool result, bad arguments). */
 export function translateMessages(raw: unknown): TranslatedMessages {
   const messages = (Array.isArray(raw) ? raw : []) as MessageIn[];
-  const callNames = new Map<string, string>();
-  for (const m of messages) for (const tc of m.tool_calls ?? []) if (tc.id && tc.function?.name) callNames.set(tc.id, tc.function.name);
 
   const system: GeminiPart[] = [];
   const contents: GeminiContent[] = [];
@@ -64,7 +62,7 @@ export function translateMessages(raw: unknown): TranslatedMessages {
         return;
       case 'tool':
       case 'function': {
-        const part = functionResponsePart(m, i, callNames);
+        const part = functionResponsePart(m, i, toolNameFor(messages, i, m.tool_call_id));
         const last = contents[contents.length - 1];
         // Parallel calls are answered together: all results in one user turn, in call order.
         if (last?.role === 'user' && last.parts.every((p) => p.functionResponse)) last.parts.push(part);
@@ -116,11 +114,8 @@ function userParts(content: unknown, i: number): GeminiPart[] {
 
 /** A `data:` URL is sent inline; an http(s) or gs:// URL is fetched by Gemini (`fileData`). */
 function mediaPart(url: string, where: string): GeminiPart {
-  const data = /^data:([^;,]+)((?:;[^;,]*)*),(.*)$/s.exec(url);
-  if (data) {
-    const base64 = data[2]!.split(';').includes('base64');
-    return { inlineData: { mimeType: data[1]!, data: base64 ? data[3]! : Buffer.from(decodeURIComponent(data[3]!)).toString('base64') } };
-  }
+  const inlineData = readDataUrl(url);
+  if (inlineData) return { inlineData };
   if (/^(https?|gs):\/\//i.test(url)) {
     const mimeType = mimeFromPath(url);
     return { fileData: mimeType ? { fileUri: url, mimeType } : { fileUri: url } };
@@ -177,8 +172,9 @@ function parseArguments(text: string | undefined, where: string): Record<string,
   return value as Record<string, unknown>;
 }
 
-function functionResponsePart(m: MessageIn, i: number, callNames: Map<string, string>): GeminiPart {
-  const name = (m.tool_call_id && callNames.get(m.tool_call_id)) || m.name;
+/** `callName`: the function of the assistant tool call this result answers, when one has its id. */
+function functionResponsePart(m: MessageIn, i: number, callName: string | undefined): GeminiPart {
+  const name = callName || m.name;
   if (!name) {
     throw errors.badRequest('unknown_tool_call', `messages[${i}]: tool_call_id '${String(m.tool_call_id)}' does not match any assistant tool call; Gemini needs the function name.`, `messages[${i}].tool_call_id`);
   }

@@ -8,29 +8,22 @@
  */
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
+import { textInputs } from '../../openai-request.js';
 import { embeddingList, makeUsage } from '../../openai-shape.js';
-import { unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { EMBEDDING_BASE_PARAMS, unsupportedFields, type UnsupportedParams } from '../../params.js';
 
-const SUPPORTED = new Set(['model', 'input', 'encoding_format', 'user']);
-
-function inputsOf(input: unknown, provider: string): string[] {
-  const list = Array.isArray(input) ? input : [input];
-  if (list.length === 0 || !list.every((i) => typeof i === 'string')) {
-    throw errors.badRequest('invalid_value', `Provider '${provider}' embeds text: 'input' must be a string or a list of strings (token arrays are not supported).`, 'input');
-  }
-  return list as string[];
-}
+const SUPPORTED: ReadonlySet<string> = new Set([...EMBEDDING_BASE_PARAMS, 'user']);
 
 /** An OpenAI embeddings request → GigaChat's body; `dropped` lists the fields left out. */
 export function buildEmbeddingsBody(body: Readonly<Record<string, unknown>>, model: string, mode: UnsupportedParams, provider: string): { body: Record<string, unknown>; dropped: string[] } {
   const dropped = unsupportedFields(body, SUPPORTED, mode, provider);
-  return { body: { model, input: inputsOf(body['input'], provider) }, dropped };
+  return { body: { model, input: textInputs(body['input'], provider) }, dropped };
 }
 
 /** GigaChat's embeddings list → OpenAI's, usage summed over the inputs. */
 export function translateEmbeddings(request: Readonly<Record<string, unknown>>, model: string, body: unknown, provider: string): { body: unknown; usage: Usage } {
   const data = (body as { data?: unknown } | null)?.data;
-  const count = inputsOf(request['input'], provider).length;
+  const count = textInputs(request['input'], provider).length;
   const items = Array.isArray(data) ? (data as { embedding?: unknown; index?: unknown; usage?: { prompt_tokens?: unknown } }[]) : [];
   if (items.length !== count || !items.every((d) => Array.isArray(d?.embedding))) {
     throw errors.badGateway('upstream_invalid_response', `${provider}: the embeddings response does not hold one vector per input.`);
@@ -39,9 +32,6 @@ export function translateEmbeddings(request: Readonly<Record<string, unknown>>, 
   const prompt = items.reduce((n, d) => n + (typeof d.usage?.prompt_tokens === 'number' ? d.usage.prompt_tokens : 0), 0);
   const usage = makeUsage(prompt, 0);
   const responseModel = (body as { model?: unknown }).model;
-  const list = embeddingList(typeof responseModel === 'string' ? responseModel : model, ordered.map((d) => d.embedding as number[]), usage);
-  if (request['encoding_format'] === 'base64') {
-    for (const item of list['data'] as { embedding: unknown }[]) item.embedding = Buffer.from(new Float32Array(item.embedding as number[]).buffer).toString('base64');
-  }
+  const list = embeddingList(typeof responseModel === 'string' ? responseModel : model, ordered.map((d) => d.embedding as number[]), usage, request['encoding_format']);
   return { body: list, usage };
 }

@@ -11,8 +11,9 @@
  */
 import { readSchema } from '../../../../core/config/schema.js';
 import { parseDuration } from '../../../../core/config/units.js';
-import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
+import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
 import type { UnsupportedParams } from '../../params.js';
+import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { TokenSource } from './auth.js';
 import { buildEmbeddingsBody, translateEmbeddings } from './embeddings.js';
 import { buildChatBody } from './request.js';
@@ -54,8 +55,7 @@ export default defineAdapter<GigaChatConfig>({
       secrets: config.client_secret ? [config.client_secret] : [],
     });
     const redact = (text: string) => tokens.redact(text);
-    const fixedHeaders: Record<string, string> = { 'content-type': 'application/json' };
-    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    const fixedHeaders = setHeaders({ 'content-type': 'application/json' }, config.headers);
     const mode = config.unsupported_params;
 
     function translate(op: Operation): { url: string; body: Record<string, unknown>; dropped: string[] } {
@@ -70,7 +70,7 @@ export default defineAdapter<GigaChatConfig>({
       async buildRequest(op) {
         // Translate first: a request GigaChat cannot take is answered 400 without fetching a token.
         const { url, body, dropped } = translate(op);
-        if (dropped.length) env.log.debug({ request_id: op.requestId, provider, dropped }, 'dropped request fields the provider cannot honour');
+        logDropped(env, op, dropped);
         const headers: Record<string, string> = {
           ...fixedHeaders,
           accept: op.stream ? 'text/event-stream' : 'application/json',
@@ -78,13 +78,10 @@ export default defineAdapter<GigaChatConfig>({
           'x-request-id': op.requestId,
         };
         if (typeof op.body['user'] === 'string' && op.body['user'] !== '') headers['x-client-id'] = op.body['user'];
-        for (const [k, v] of Object.entries(op.headers)) {
-          if (v === null) delete headers[k.toLowerCase()];
-          else headers[k.toLowerCase()] = v;
-        }
+        const request = postJson(url, headers, op, body);
         // Set last: the token is the adapter's own, not something a header rule should replace.
-        headers['authorization'] = `Bearer ${await tokens.get()}`;
-        return { url, method: 'POST', headers, body: JSON.stringify(body) };
+        request.headers['authorization'] = `Bearer ${await tokens.get()}`;
+        return request;
       },
       async refreshAuth() {
         await tokens.renew();
@@ -94,7 +91,7 @@ export default defineAdapter<GigaChatConfig>({
         if (op.endpoint === 'embeddings') return translateEmbeddings(op.body, op.model, body, provider);
         return translateCompletion(body, { provider, model: op.model, requestId: op.requestId });
       },
-      streamTranslator: (op) => gigachatStreamTranslator({ provider, model: op.model, requestId: op.requestId, clientWantsUsage: op.clientWantsUsage, redact }),
+      streamTranslator: (op) => gigachatStreamTranslator({ ...streamContext(env, op), redact }),
       parseError: (status, text, headers) => gigachatError(provider, status, text, headers, redact),
     };
   },

@@ -16,6 +16,7 @@
  * (`attachments`), which a gateway translating one request cannot do: such parts are a 400.
  */
 import { errors } from '../../../../core/errors.js';
+import { plainText, toolCallArguments } from '../../openai-request.js';
 import { tryParseJson } from '../../upstream-errors.js';
 
 /** One GigaChat message, as sent. */
@@ -38,23 +39,16 @@ function invalid(message: string): never {
   throw errors.badRequest('invalid_value', message, 'messages');
 }
 
-/** Text of a message's content; `refusal` parts of earlier assistant turns count as text. */
+/** Text of a message's content; `refusal` parts of earlier assistant turns count as text, media parts are a 400. */
 function text(content: unknown, provider: string, role: string): string {
-  if (typeof content === 'string') return content;
-  if (content === null || content === undefined) return '';
-  if (!Array.isArray(content)) invalid(`The content of a '${role}' message must be a string or a list of parts.`);
-  return content
-    .map((raw) => {
-      const part = (raw ?? {}) as Record<string, unknown>;
-      if (part['type'] === 'text') return String(part['text'] ?? '');
-      if (part['type'] === 'refusal') return String(part['refusal'] ?? '');
-      throw errors.badRequest(
-        'unsupported_parameter',
-        `Provider '${provider}' takes images and files only as ids of files uploaded to GigaChat's storage, which this gateway does not do; '${String(part['type'])}' content parts are not supported.`,
-        'messages',
-      );
-    })
-    .join('');
+  if (content !== null && content !== undefined && typeof content !== 'string' && !Array.isArray(content)) invalid(`The content of a '${role}' message must be a string or a list of parts.`);
+  return plainText(content, (part) => {
+    throw errors.badRequest(
+      'unsupported_parameter',
+      `Provider '${provider}' takes images and files only as ids of files uploaded to GigaChat's storage, which this gateway does not do; '${String(part['type'])}' content parts are not supported.`,
+      'messages',
+    );
+  });
 }
 
 function toolCallsOf(message: Message): ToolCall[] {
@@ -65,10 +59,7 @@ function toolCallsOf(message: Message): ToolCall[] {
     const call = (c ?? {}) as Record<string, unknown>;
     const fn = (call['function'] ?? {}) as Record<string, unknown>;
     if (typeof call['id'] !== 'string' || typeof fn['name'] !== 'string') invalid('Each tool call needs an id and a function name.');
-    const argsText = typeof fn['arguments'] === 'string' && fn['arguments'].trim() !== '' ? fn['arguments'] : '{}';
-    const args = tryParseJson(argsText);
-    if (!args || typeof args !== 'object' || Array.isArray(args)) invalid(`The arguments of tool call '${call['id']}' are not a JSON object.`);
-    return { id: call['id'], name: fn['name'], arguments: args as Record<string, unknown> };
+    return { id: call['id'], name: fn['name'], arguments: toolCallArguments(call) };
   });
 }
 

@@ -10,7 +10,8 @@
  * `unsupported_params`; `n` > 1 is always a 400 (one answer per request).
  */
 import { errors } from '../../../../core/errors.js';
-import { rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { functionTools, maxTokensOf, toolChoiceFor, type FunctionTool, type ToolChoice } from '../../openai-request.js';
+import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages } from './messages.js';
 
 /** How to translate: the provider's name for messages, and what to do with fields GigaChat lacks. */
@@ -20,59 +21,35 @@ export interface RequestOptions {
 }
 
 /** The request fields this adapter translates (or, like `stream_options` and `n`, the gateway handles). */
-const SUPPORTED = new Set([
-  'model',
-  'messages',
-  'stream',
-  'stream_options',
-  'n',
-  'temperature',
+const SUPPORTED: ReadonlySet<string> = new Set([
+  ...CHAT_BASE_PARAMS,
   'top_p',
-  'max_tokens',
-  'max_completion_tokens',
-  'tools',
-  'tool_choice',
   // GigaChat makes at most one call per answer, which satisfies `false` and is allowed by `true`.
   'parallel_tool_calls',
-  'response_format',
   'user',
   'repetition_penalty',
 ]);
 
-const CHOICE_SHAPE = "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}.";
-
-function functionsOf(raw: unknown, provider: string): Record<string, unknown>[] {
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw errors.badRequest('invalid_value', "'tools' must be a list.", 'tools');
-  return raw.map((t) => {
-    const tool = (t ?? {}) as Record<string, unknown>;
-    if (tool['type'] !== 'function') throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts only function tools.`, 'tools');
-    const fn = (tool['function'] ?? {}) as Record<string, unknown>;
-    if (typeof fn['name'] !== 'string') throw errors.badRequest('invalid_value', 'Each function tool needs a name.', 'tools');
-    // `parameters` is required by GigaChat; OpenAI allows leaving it out for a function without arguments.
-    const out: Record<string, unknown> = { name: fn['name'], parameters: fn['parameters'] ?? { type: 'object', properties: {} } };
-    if (typeof fn['description'] === 'string') out['description'] = fn['description'];
-    return out;
-  });
+/** A function as GigaChat declares it: `parameters` is required (the reader fills in an empty schema). */
+function gigaFunction(tool: FunctionTool): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: tool.name, parameters: tool.parameters };
+  if (tool.description !== undefined) out['description'] = tool.description;
+  return out;
 }
 
 /**
  * OpenAI `tool_choice` → GigaChat `function_call`. GigaChat cannot force "some tool": `required`
  * becomes `auto` when unsupported parameters are dropped and a 400 when they are rejected.
  */
-function functionCall(choice: unknown, opts: RequestOptions, dropped: string[]): unknown {
-  if (choice === undefined || choice === null || choice === 'auto') return 'auto';
-  if (choice === 'none') return 'none';
-  if (choice === 'required') {
-    if (opts.unsupported === 'reject') {
-      throw errors.badRequest('unsupported_parameter', `Provider '${opts.provider}' cannot force a call of some tool; tool_choice 'required' is not supported. Name the function, or set unsupported_params: drop to send 'auto'.`, 'tool_choice');
-    }
-    dropped.push('tool_choice');
-    return 'auto';
+function functionCall(choice: ToolChoice | undefined, opts: RequestOptions, dropped: string[]): unknown {
+  if (choice === undefined || choice.mode === 'auto') return 'auto';
+  if (choice.mode === 'none') return 'none';
+  if (choice.mode === 'function') return { name: choice.name };
+  if (opts.unsupported === 'reject') {
+    throw errors.badRequest('unsupported_parameter', `Provider '${opts.provider}' cannot force a call of some tool; tool_choice 'required' is not supported. Name the function, or set unsupported_params: drop to send 'auto'.`, 'tool_choice');
   }
-  const name = (choice as { function?: { name?: unknown } }).function?.name;
-  if (typeof choice === 'object' && typeof name === 'string') return { name };
-  throw errors.badRequest('invalid_value', CHOICE_SHAPE, 'tool_choice');
+  dropped.push('tool_choice');
+  return 'auto';
 }
 
 /** `response_format`: a JSON schema is sent on; `json_object` (no schema) GigaChat cannot honour. */
@@ -103,14 +80,15 @@ export function buildChatBody(body: Readonly<Record<string, unknown>>, model: st
   const out: Record<string, unknown> = { model, messages: translateMessages(messages as Record<string, unknown>[], opts.provider) };
   if (stream) out['stream'] = true;
   for (const key of ['temperature', 'top_p', 'repetition_penalty'] as const) if (typeof body[key] === 'number') out[key] = body[key];
-  const maxTokens = body['max_completion_tokens'] ?? body['max_tokens'];
+  const maxTokens = maxTokensOf(body);
   if (typeof maxTokens === 'number') out['max_tokens'] = maxTokens;
-  const functions = functionsOf(body['tools'], opts.provider);
+  const tools = body['tools'];
+  if (tools !== undefined && tools !== null && !Array.isArray(tools)) throw errors.badRequest('invalid_value', "'tools' must be a list.", 'tools');
+  const functions = functionTools(tools, opts.provider);
+  const choice = toolChoiceFor(body, functions.length);
   if (functions.length) {
-    out['functions'] = functions;
-    out['function_call'] = functionCall(body['tool_choice'], opts, dropped);
-  } else if (body['tool_choice'] !== undefined && body['tool_choice'] !== null && body['tool_choice'] !== 'none') {
-    throw errors.badRequest('invalid_value', "'tool_choice' needs 'tools'.", 'tool_choice');
+    out['functions'] = functions.map(gigaFunction);
+    out['function_call'] = functionCall(choice, opts, dropped);
   }
   const format = responseFormat(body['response_format'], opts, dropped);
   if (format) out['response_format'] = format;

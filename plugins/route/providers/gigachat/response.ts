@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Usage } from '../../../../core/context.js';
 import { errors, type GatewayError } from '../../../../core/errors.js';
 import { chatCompletion, makeUsage, type FinishReason, type OpenAIToolCall } from '../../openai-shape.js';
-import { headerValue, providerError, tryParseJson } from '../../upstream-errors.js';
+import { headerValue, providerError, rawErrorMessage, tryParseJson } from '../../upstream-errors.js';
 
 /** GigaChat's `function_call`: arguments as an object. */
 export interface GigaFunctionCall {
@@ -92,6 +92,6 @@ export function translateCompletion(body: unknown, ctx: { provider: string; mode
 /** `{"status": 422, "message": "Invalid params: …"}` (or any other body) → the error the client sees. */
 export function gigachatError(provider: string, status: number, text: string, headers: Record<string, string | string[] | undefined>, redact: (s: string) => string): GatewayError {
   const parsed = tryParseJson(text) as { message?: unknown } | undefined;
-  const message = typeof parsed?.message === 'string' ? parsed.message : text.slice(0, 500) || `HTTP ${status}`;
+  const message = typeof parsed?.message === 'string' ? parsed.message : rawErrorMessage(text, status);
   return providerError(provider, { status, message: redact(message), retryAfter: headerValue(headers, 'retry-after') });
 }

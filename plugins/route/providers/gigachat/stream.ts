@@ -11,17 +11,13 @@
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
-import type { StreamTranslator } from '../../adapter.js';
+import type { StreamContext, StreamTranslator } from '../../adapter.js';
 import { ChunkFactory, type FinishReason } from '../../openai-shape.js';
-import { providerError, tryParseJson } from '../../upstream-errors.js';
+import { providerError, streamEventJson, streamTruncated } from '../../upstream-errors.js';
 import { finishReason, readUsage, toolCallOf, type GigaFunctionCall, type GigaUsage } from './response.js';
 
-/** What one stream's translation needs to know. */
-export interface StreamOptions {
-  provider: string;
-  model: string;
-  requestId: string;
-  clientWantsUsage: boolean;
+/** What one stream's translation needs to know: its call, and how to keep credentials out of messages. */
+export interface StreamOptions extends StreamContext {
   redact: (text: string) => string;
 }
 
@@ -72,9 +68,7 @@ export function gigachatStreamTranslator(opts: StreamOptions): StreamTranslator 
         if (!finish) throw errors.badGateway('upstream_stream_truncated', `${opts.provider}: the stream ended without a finish reason.`);
         return { chunks: usageChunks(), done: true };
       }
-      const data = tryParseJson(event.data);
-      if (!data || typeof data !== 'object') throw errors.badGateway('upstream_invalid_response', `${opts.provider}: a stream event is not JSON.`);
-      const c = data as GigaChunk;
+      const c = streamEventJson(event.data, opts.provider) as GigaChunk;
       // An error after the 200 comes as the API's error body: `{"status": 500, "message": "…"}`.
       if (!Array.isArray(c.choices) && typeof c.message === 'string') {
         throw providerError(opts.provider, { status: typeof c.status === 'number' ? c.status : 502, message: opts.redact(c.message) });
@@ -83,7 +77,7 @@ export function gigachatStreamTranslator(opts: StreamOptions): StreamTranslator 
     },
     end() {
       // A stream that delivered its finish reason lost only the closing `[DONE]`: the answer is whole.
-      if (!finish) throw errors.badGateway('upstream_stream_truncated', `${opts.provider}: the stream ended before the response was complete.`);
+      if (!finish) throw streamTruncated(opts.provider);
       return usageChunks();
     },
     usage: () => usage,

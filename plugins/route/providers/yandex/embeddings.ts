@@ -10,10 +10,10 @@
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
 import { embeddingList, makeUsage } from '../../openai-shape.js';
-import { unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { EMBEDDING_BASE_PARAMS, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { jsonNumber } from './response.js';
 
-const SUPPORTED = new Set(['model', 'input', 'dimensions', 'encoding_format']);
+const SUPPORTED: ReadonlySet<string> = new Set([...EMBEDDING_BASE_PARAMS, 'dimensions']);
 
 /** The one text to embed; throws a 400 for lists of several texts and for token arrays. */
 export function embeddingText(input: unknown, provider: string): string {
@@ -51,9 +51,5 @@ export function parseEmbeddingResponse(input: Readonly<Record<string, unknown>>,
     throw errors.badGateway('upstream_invalid_response', `${provider}: the embedding response holds no vector of numbers.`);
   }
   const usage = makeUsage(jsonNumber(res.numTokens) ?? 0, 0);
-  const list = embeddingList(model, [vector as number[]], usage);
-  if (input['encoding_format'] === 'base64') {
-    for (const item of list['data'] as { embedding: unknown }[]) item.embedding = Buffer.from(new Float32Array(item.embedding as number[]).buffer).toString('base64');
-  }
-  return { body: list, usage };
+  return { body: embeddingList(model, [vector as number[]], usage, input['encoding_format']), usage };
 }

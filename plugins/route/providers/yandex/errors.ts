@@ -9,7 +9,7 @@
  * "unknown api key" message can echo the key.
  */
 import type { GatewayError } from '../../../../core/errors.js';
-import { headerValue, providerError, redactSecret, tryParseJson } from '../../upstream-errors.js';
+import { headerValue, providerError, rawErrorMessage, redactSecret, tryParseJson } from '../../upstream-errors.js';
 
 /** gRPC code → [status name, HTTP status], per the table in the Yandex API design guide. */
 const GRPC: Record<number, [string, number]> = {
@@ -73,7 +73,7 @@ function build(ctx: ErrorContext, status: number, e: ReadError | undefined, fall
 /** A non-2xx HTTP answer. */
 export function parseHttpError(ctx: ErrorContext, status: number, text: string, headers: Record<string, string | string[] | undefined>): GatewayError {
   const e = readYandexError(tryParseJson(text));
-  return build(ctx, status, e, text.slice(0, 500) || `HTTP ${status}`, headerValue(headers, 'retry-after'));
+  return build(ctx, status, e, rawErrorMessage(text, status), headerValue(headers, 'retry-after'));
 }
 
 /** An error line inside a stream that had already answered 200. */

@@ -11,8 +11,9 @@
  * not served.
  */
 import { ConfigError, readSchema } from '../../../../core/config/schema.js';
-import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
+import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
 import type { UnsupportedParams } from '../../params.js';
+import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildEmbeddingBody, parseEmbeddingResponse } from './embeddings.js';
 import { parseHttpError, type ErrorContext } from './errors.js';
 import { modelUri } from './model-uri.js';
@@ -48,7 +49,7 @@ export default defineAdapter<YandexConfig>({
     if (!config.data_logging) fixedHeaders['x-data-logging-enabled'] = 'false';
     if (config.api_key) fixedHeaders['authorization'] = `Api-Key ${config.api_key}`;
     else if (config.iam_token) fixedHeaders['authorization'] = `Bearer ${config.iam_token}`;
-    for (const [k, v] of Object.entries(config.headers)) fixedHeaders[k.toLowerCase()] = v;
+    setHeaders(fixedHeaders, config.headers);
     const errorContext: ErrorContext = { provider, secrets: [config.api_key, config.iam_token] };
     const mode = config.unsupported_params;
 
@@ -67,19 +68,14 @@ export default defineAdapter<YandexConfig>({
       supports: (endpoint) => SERVED.has(endpoint),
       buildRequest(op) {
         const { url, body, dropped } = translate(op);
-        if (dropped.length) env.log.debug({ request_id: op.requestId, provider, dropped }, 'dropped request fields the provider cannot honour');
-        const headers: Record<string, string> = { ...fixedHeaders, 'x-client-request-id': op.requestId };
-        for (const [k, v] of Object.entries(op.headers)) {
-          if (v === null) delete headers[k.toLowerCase()];
-          else headers[k.toLowerCase()] = v;
-        }
-        return { url, method: 'POST', headers, body: JSON.stringify(body) };
+        logDropped(env, op, dropped);
+        return postJson(url, { ...fixedHeaders, 'x-client-request-id': op.requestId }, op, body);
       },
       parseResponse(op, body) {
         if (op.endpoint === 'embeddings') return parseEmbeddingResponse(op.body, op.model, body, provider);
         return translateCompletion(body, { provider, model: op.model, requestId: op.requestId });
       },
-      streamTranslator: (op) => yandexStreamTranslator({ ...errorContext, model: op.model, requestId: op.requestId, clientWantsUsage: op.clientWantsUsage }),
+      streamTranslator: (op) => yandexStreamTranslator({ ...streamContext(env, op), secrets: errorContext.secrets }),
       parseError: (status, text, headers) => parseHttpError(errorContext, status, text, headers),
     };
   },

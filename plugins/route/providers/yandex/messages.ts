@@ -10,7 +10,7 @@
  * parts are refused with a 400 rather than dropped.
  */
 import { errors } from '../../../../core/errors.js';
-import { tryParseJson } from '../../upstream-errors.js';
+import { plainText, toolCallArguments, toolNameFor } from '../../openai-request.js';
 
 export interface YandexMessage {
   role: 'system' | 'user' | 'assistant';
@@ -27,32 +27,16 @@ function invalid(message: string): never {
 
 /** Text of message content; any non-text part is refused (the native API has no image input). */
 function textOf(content: unknown, provider: string): string {
-  if (typeof content === 'string') return content;
-  if (content === null || content === undefined) return '';
-  if (!Array.isArray(content)) invalid('Message content must be a string or an array of content parts.');
-  return content
-    .map((raw) => {
-      const part = (raw ?? {}) as Record<string, unknown>;
-      if (part['type'] === 'text') return String(part['text'] ?? '');
-      if (part['type'] === 'refusal') return String(part['refusal'] ?? '');
-      throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts text only; '${String(part['type'])}' content parts are not supported by the Yandex text generation API.`, 'messages');
-    })
-    .join('');
-}
-
-function callArguments(call: Record<string, unknown>): Record<string, unknown> {
-  const fn = (call['function'] ?? {}) as Record<string, unknown>;
-  const raw = typeof fn['arguments'] === 'string' && fn['arguments'].trim() !== '' ? fn['arguments'] : '{}';
-  const args = tryParseJson(raw);
-  if (!args || typeof args !== 'object' || Array.isArray(args)) invalid(`The arguments of tool call '${String(call['id'])}' are not a JSON object.`);
-  return args as Record<string, unknown>;
+  if (content !== null && content !== undefined && typeof content !== 'string' && !Array.isArray(content)) invalid('Message content must be a string or an array of content parts.');
+  return plainText(content, (part) => {
+    throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts text only; '${String(part['type'])}' content parts are not supported by the Yandex text generation API.`, 'messages');
+  });
 }
 
 /** Translates the conversation; throws a 400 for content the native API cannot take. */
 export function translateMessages(messages: readonly Message[], provider: string): YandexMessage[] {
   const out: YandexMessage[] = [];
-  const callNames = new Map<string, string>();
-  for (const message of messages) {
+  for (const [index, message] of messages.entries()) {
     const role = message['role'];
     switch (role) {
       case 'system':
@@ -70,15 +54,14 @@ export function translateMessages(messages: readonly Message[], provider: string
         const toolCalls = calls.map((call) => {
           const name = (call['function'] as Record<string, unknown> | undefined)?.['name'];
           if (typeof name !== 'string' || name === '') invalid(`Tool call '${String(call['id'])}' has no function name.`);
-          if (typeof call['id'] === 'string') callNames.set(call['id'], name);
-          return { functionCall: { name, arguments: callArguments(call) } };
+          return { functionCall: { name, arguments: toolCallArguments(call) } };
         });
         out.push({ role: 'assistant', toolCallList: { toolCalls } });
         break;
       }
       case 'tool': {
         const id = message['tool_call_id'];
-        const name = typeof id === 'string' ? callNames.get(id) : undefined;
+        const name = toolNameFor(messages, index, id);
         if (!name) invalid(`Tool message answers '${String(id)}', which no earlier assistant tool call has; Yandex needs the function name, found from that call.`);
         const result = { functionResult: { name, content: textOf(message['content'], provider) } };
         const last = out[out.length - 1];

@@ -7,51 +7,24 @@
  * dropped or rejected per `unsupported_params`; `n` > 1 and temperatures above 1 are always 400.
  */
 import { errors } from '../../../../core/errors.js';
-import { rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { functionTools, maxTokensOf, toolChoiceFor, type FunctionTool, type ToolChoice } from '../../openai-request.js';
+import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages } from './messages.js';
 
 /** The request fields this adapter translates; anything else is unsupported. */
-const SUPPORTED = new Set([
-  'model',
-  'messages',
-  'stream',
-  'stream_options',
-  'n',
-  'max_tokens',
-  'max_completion_tokens',
-  'temperature',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'response_format',
-  'reasoning_effort',
-]);
+const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'parallel_tool_calls', 'reasoning_effort']);
 
-const TOOL_CHOICE_MESSAGE = "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}.";
-
-function functionTools(raw: unknown, provider: string): Record<string, unknown>[] {
-  if (!Array.isArray(raw)) return [];
-  return raw.map((t) => {
-    const tool = (t ?? {}) as Record<string, unknown>;
-    if (tool['type'] !== 'function') throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts only function tools.`, 'tools');
-    const fn = (tool['function'] ?? {}) as Record<string, unknown>;
-    if (typeof fn['name'] !== 'string' || fn['name'] === '') throw errors.badRequest('invalid_value', 'Every function tool needs a name.', 'tools');
-    const out: Record<string, unknown> = { name: fn['name'], parameters: fn['parameters'] ?? { type: 'object', properties: {} } };
-    if (typeof fn['description'] === 'string') out['description'] = fn['description'];
-    if (typeof fn['strict'] === 'boolean') out['strict'] = fn['strict'];
-    return { function: out };
-  });
+/** A Yandex `Tool`: the function under `function`, with its `strict` flag when it set one. */
+function yandexTool(tool: FunctionTool): Record<string, unknown> {
+  const fn: Record<string, unknown> = { name: tool.name, parameters: tool.parameters };
+  if (tool.description !== undefined) fn['description'] = tool.description;
+  if (tool.strict !== undefined) fn['strict'] = tool.strict;
+  return { function: fn };
 }
 
 /** OpenAI `tool_choice` → Yandex `ToolChoice` (`mode` NONE/AUTO/REQUIRED, or `functionName`). */
-function toolChoice(choice: unknown): Record<string, unknown> | undefined {
-  if (choice === undefined || choice === null) return undefined;
-  if (choice === 'auto') return { mode: 'AUTO' };
-  if (choice === 'none') return { mode: 'NONE' };
-  if (choice === 'required') return { mode: 'REQUIRED' };
-  const name = typeof choice === 'object' ? (choice as { function?: { name?: unknown } }).function?.name : undefined;
-  if (typeof name !== 'string') throw errors.badRequest('invalid_value', TOOL_CHOICE_MESSAGE, 'tool_choice');
-  return { functionName: name };
+function toolChoice(choice: ToolChoice): Record<string, unknown> {
+  return choice.mode === 'function' ? { functionName: choice.name } : { mode: choice.mode.toUpperCase() };
 }
 
 function completionOptions(body: Readonly<Record<string, unknown>>, stream: boolean): Record<string, unknown> {
@@ -61,7 +34,7 @@ function completionOptions(body: Readonly<Record<string, unknown>>, stream: bool
     if (temperature < 0 || temperature > 1) throw errors.badRequest('invalid_value', `Yandex accepts temperature from 0 to 1; got ${temperature}.`, 'temperature');
     options['temperature'] = temperature;
   }
-  const maxTokens = body['max_completion_tokens'] ?? body['max_tokens'];
+  const maxTokens = maxTokensOf(body);
   if (maxTokens !== undefined && maxTokens !== null) {
     if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1) throw errors.badRequest('invalid_value', 'max_tokens must be a positive integer.', 'max_tokens');
     options['maxTokens'] = String(maxTokens); // int64 travels as a JSON string in Google-style REST APIs
@@ -100,13 +73,11 @@ export function buildCompletionBody(
     messages: translateMessages((body['messages'] as Record<string, unknown>[] | undefined) ?? [], opts.provider),
   };
   const tools = functionTools(body['tools'], opts.provider);
+  const choice = toolChoiceFor(body, tools.length);
   if (tools.length) {
-    out['tools'] = tools;
-    const choice = toolChoice(body['tool_choice']);
-    if (choice) out['toolChoice'] = choice;
+    out['tools'] = tools.map(yandexTool);
+    if (choice) out['toolChoice'] = toolChoice(choice);
     if (typeof body['parallel_tool_calls'] === 'boolean') out['parallelToolCalls'] = body['parallel_tool_calls'];
-  } else if (body['tool_choice'] !== undefined && body['tool_choice'] !== null && body['tool_choice'] !== 'none') {
-    throw errors.badRequest('invalid_value', "'tool_choice' needs 'tools'.", 'tool_choice');
   }
   applyResponseFormat(out, body['response_format']);
   return { body: out, dropped };

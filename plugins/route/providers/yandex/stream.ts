@@ -12,17 +12,13 @@
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
-import type { StreamTranslator } from '../../adapter.js';
+import type { StreamContext, StreamTranslator } from '../../adapter.js';
 import { ChunkFactory } from '../../openai-shape.js';
-import { tryParseJson } from '../../upstream-errors.js';
+import { streamEventJson, streamTruncated } from '../../upstream-errors.js';
 import { readYandexError, streamError, type ErrorContext } from './errors.js';
 import { asCompletionResult, finishReason, readUsage, toolCallsOf } from './response.js';
 
-export interface StreamOptions extends ErrorContext {
-  model: string;
-  requestId: string;
-  clientWantsUsage: boolean;
-}
+export type StreamOptions = StreamContext & ErrorContext;
 
 export function yandexStreamTranslator(opts: StreamOptions): StreamTranslator {
   const chunks = new ChunkFactory(`chatcmpl-${opts.requestId}`, opts.model);
@@ -49,8 +45,7 @@ export function yandexStreamTranslator(opts: StreamOptions): StreamTranslator {
 
   return {
     event(event: EventSourceMessage) {
-      const line = tryParseJson(event.data);
-      if (!line || typeof line !== 'object') throw errors.badGateway('upstream_invalid_response', `${opts.provider}: a stream line is not JSON.`);
+      const line = streamEventJson(event.data, opts.provider, 'a stream line');
       if (!('result' in line) && readYandexError(line)) throw streamError(opts, line);
       const result = asCompletionResult(line, opts.provider);
       usage = readUsage(result.usage) ?? usage;
@@ -76,7 +71,7 @@ export function yandexStreamTranslator(opts: StreamOptions): StreamTranslator {
       return { chunks: out, done: true };
     },
     end() {
-      if (!finished) throw errors.badGateway('upstream_stream_truncated', `${opts.provider}: the stream ended before the response was complete.`);
+      if (!finished) throw streamTruncated(opts.provider);
       return [];
     },
     usage: () => usage,
