@@ -3,13 +3,15 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig, ConfigLoadError } from './config/load.js';
+import { loadConfig, ConfigLoadError, type LoadedConfig } from './config/load.js';
 import { compileConfig } from './pipeline.js';
 import { packageRoot } from './config/schema.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './http/upstream.js';
 import type { PluginRegistry } from './plugin.js';
+import { Stores } from './stores/index.js';
+import { envFor } from './gateway.js';
 
 export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   if (env['SWITCHYARD_CONFIG']) return resolve(env['SWITCHYARD_CONFIG']);
@@ -20,27 +22,33 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string 
 /** Loads and compiles each file without serving anything; prints problems as `file:line:col: path: message`. */
 export async function validate(files: string[], plugins: PluginRegistry, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<boolean> {
   let ok = true;
-  const log = createLogger({ level: 'silent' });
   for (const file of files) {
-    const upstream = new UpstreamClient();
     try {
-      const loaded = await loadConfig(file);
-      const version = await compileConfig(0, loaded, plugins, {
-        log,
-        metrics: new GatewayMetrics({ processMetrics: false }),
-        upstream,
-        catalog: loaded.catalog,
-        configDir: loaded.dir,
-        config: loaded.config,
-      });
-      await version.close();
+      await compileStandalone(await loadConfig(file), plugins);
       out(`${file}: ok`);
     } catch (err) {
       ok = false;
       out(err instanceof ConfigLoadError ? err.message : `${file}: ${(err as Error).message}`);
-    } finally {
-      await upstream.close();
     }
   }
   return ok;
+}
+
+/**
+ * Compiles a loaded config without serving it, then closes what it built. Throws ConfigLoadError.
+ * It must not touch the real stores (a running gateway may hold the PGlite directory): plugins get
+ * in-process memory and a throw-away embedded database.
+ */
+export async function compileStandalone(loaded: LoadedConfig, plugins: PluginRegistry): Promise<void> {
+  const log = createLogger({ level: 'silent' });
+  const upstream = new UpstreamClient();
+  const stores = new Stores({ kv: 'memory', sql: { pglite: 'memory' } }, loaded.dir, log, {});
+  try {
+    const env = envFor(loaded, log, new GatewayMetrics({ processMetrics: false }), upstream, stores, loaded.config.server.listen, process.env);
+    const version = await compileConfig(0, loaded, plugins, env);
+    await version.close();
+  } finally {
+    await stores.close();
+    await upstream.close();
+  }
 }

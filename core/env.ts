@@ -1,12 +1,14 @@
 /**
- * What a plugin may touch: handed to `create()` once per config version. Later issues add the
- * stores (`kv`, `sql`) here; a plugin never reaches around it into the core.
+ * What a plugin may touch: handed to `create()` once per config version. A plugin never reaches
+ * around it into the core. The stores belong to the gateway and outlive config versions.
  */
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamClient } from './http/upstream.js';
 import type { Catalog } from './config/catalog.js';
 import type { GatewayConfig } from './config/types.js';
+import type { KvStore } from './stores/kv.js';
+import type { SqlStore } from './stores/sql.js';
 
 export interface GatewayEnv {
   readonly log: Logger;
@@ -19,4 +21,18 @@ export interface GatewayEnv {
   readonly configDir: string;
   /** The whole validated config of this version (for plugins that read shared sections such as `providers`). */
   readonly config: GatewayConfig;
+  /** Shared fast state: rate-limit counters, cache, pub/sub (memory, or Redis when configured). */
+  readonly kv: KvStore;
+  /**
+   * The SQL store, opened and migrated on first call (PGlite takes about two seconds to start, so
+   * nothing opens it unless a plugin needs it). `create()` may await it: a database that cannot be
+   * reached is then a start-up error that names it.
+   */
+  sql(): Promise<SqlStore>;
+  /** The secret API keys are HMAC'd with (`SWITCHYARD_SECRET`, else generated once and kept in SQL). */
+  serverSecret(): Promise<Buffer>;
+  /** The address the gateway listens on (after `--listen` / `SWITCHYARD_LISTEN`), `host:port`. */
+  readonly listen: string;
+  /** Process environment (for plugins that read documented `SWITCHYARD_*` variables). */
+  readonly processEnv: NodeJS.ProcessEnv;
 }

@@ -17,6 +17,7 @@ import { UpstreamClient } from './http/upstream.js';
 import { RawProxy } from './http/proxy.js';
 import type { GatewayEnv } from './env.js';
 import type { PluginRegistry } from './plugin.js';
+import { Stores } from './stores/index.js';
 
 export interface GatewayOptions {
   configFile: string;
@@ -47,6 +48,9 @@ export class Gateway implements ServerHost {
   readonly log: Logger;
   readonly proxy = new RawProxy();
   private readonly upstream: UpstreamClient;
+  readonly stores: Stores;
+  /** The address asked for (`--listen`, `SWITCHYARD_LISTEN`, else `server.listen`). */
+  readonly listenAddress: string;
   private version: ConfigVersion;
   private server: Server | undefined;
   private watcher: ConfigWatcher | undefined;
@@ -61,9 +65,11 @@ export class Gateway implements ServerHost {
 
   private constructor(
     private readonly options: GatewayOptions,
-    first: { loaded: LoadedConfig; version: ConfigVersion; upstream: UpstreamClient; metrics: GatewayMetrics; log: Logger },
+    first: { loaded: LoadedConfig; version: ConfigVersion; upstream: UpstreamClient; metrics: GatewayMetrics; log: Logger; stores: Stores; listen: string },
   ) {
     this.version = first.version;
+    this.stores = first.stores;
+    this.listenAddress = first.listen;
     this.upstream = first.upstream;
     this.metrics = first.metrics;
     this.log = first.log;
@@ -76,15 +82,26 @@ export class Gateway implements ServerHost {
     const log = options.logger ?? createLogger({ level: env['SWITCHYARD_LOG_LEVEL'] ?? loaded.config.log.level });
     const metrics = new GatewayMetrics({ processMetrics: options.processMetrics ?? true });
     const upstream = new UpstreamClient(loaded.config.upstream.connections);
+    const listen = options.listen ?? env['SWITCHYARD_LISTEN'] ?? loaded.config.server.listen;
+    let stores: Stores | undefined;
     let version: ConfigVersion;
     try {
-      version = await compileConfig(0, loaded, options.plugins, envFor(loaded, log, metrics, upstream));
+      stores = new Stores(loaded.config.stores, loaded.dir, log, env);
+      version = await compileConfig(0, loaded, options.plugins, envFor(loaded, log, metrics, upstream, stores, listen, env));
     } catch (err) {
+      await stores?.close();
       await upstream.close();
       throw err;
     }
-    const gateway = new Gateway(options, { loaded, version, upstream, metrics, log });
-    await gateway.listen(options.listen ?? env['SWITCHYARD_LISTEN'] ?? version.settings.listen);
+    const gateway = new Gateway(options, { loaded, version, upstream, metrics, log, stores, listen });
+    try {
+      await gateway.listen(listen);
+    } catch (err) {
+      await version.close();
+      await stores.close();
+      await upstream.close();
+      throw err;
+    }
     if (options.watch ?? true) {
       gateway.watcher = new ConfigWatcher(watchedDirs(loaded), () => void gateway.reload());
       await gateway.watcher.ready();
@@ -148,7 +165,7 @@ export class Gateway implements ServerHost {
         }
         return { ok: true, changed: false, version: old.id };
       }
-      const next = await compileConfig(this.nextId++, loaded, this.options.plugins, envFor(loaded, this.log, this.metrics, this.upstream));
+      const next = await compileConfig(this.nextId++, loaded, this.options.plugins, envFor(loaded, this.log, this.metrics, this.upstream, this.stores, this.listenAddress, env));
       if (this.draining) {
         // close() started while this version was built; it would never be retired, so close it here.
         await next.close();
@@ -158,6 +175,9 @@ export class Gateway implements ServerHost {
       const after = resolveServerSettings(loaded);
       if (before.listen !== after.listen || before.maxHeaderSize !== after.maxHeaderSize) {
         this.log.warn('server.listen and server.max_header_size apply at start-up; restart to change them');
+      }
+      if (JSON.stringify(loaded.config.stores) !== JSON.stringify(this.stores.config)) {
+        this.log.warn('stores: applies at start-up; restart to change it (still using the stores the gateway started with)');
       }
       this.applyServerSettings(next);
       if (!env['SWITCHYARD_LOG_LEVEL']) this.log.level = loaded.config.log.level;
@@ -231,6 +251,7 @@ export class Gateway implements ServerHost {
     await this.version.retire();
     this.proxy.close();
     await this.upstream.close();
+    await this.stores.close();
   }
 }
 
@@ -239,8 +260,28 @@ function watchedDirs(loaded: LoadedConfig): string[] {
   return [dirname(loaded.file), ...loaded.config.catalog.map((d) => resolve(loaded.dir, d))];
 }
 
-function envFor(loaded: LoadedConfig, log: Logger, metrics: GatewayMetrics, upstream: UpstreamClient): GatewayEnv {
-  return { log, metrics, upstream, catalog: loaded.catalog, configDir: loaded.dir, config: loaded.config };
+export function envFor(
+  loaded: LoadedConfig,
+  log: Logger,
+  metrics: GatewayMetrics,
+  upstream: UpstreamClient,
+  stores: Stores,
+  listen: string,
+  processEnv: NodeJS.ProcessEnv,
+): GatewayEnv {
+  return {
+    log,
+    metrics,
+    upstream,
+    catalog: loaded.catalog,
+    configDir: loaded.dir,
+    config: loaded.config,
+    kv: stores.kv,
+    sql: () => stores.sql(),
+    serverSecret: () => stores.serverSecret(),
+    listen,
+    processEnv,
+  };
 }
 
 /** `host:port`, `[v6]:port`, `:port` or `port`. */

@@ -6,6 +6,8 @@
 /** A pipeline entry: `- name`, `- name: {config}`, or `- use: ./module.ts` with `config:`. */
 export type PipelineEntry = string | Record<string, unknown> | { use: string; config?: Record<string, unknown>; name?: string };
 
+import type { StoresConfig } from '../stores/index.js';
+
 export interface TargetConfig {
   provider: string;
   /** Model id sent to the provider; default: the requested id (or the wildcard's match). */
@@ -55,6 +57,8 @@ export interface GatewayConfig {
     total_timeout: string | number;
     connections: number;
   };
+  /** Shared state: key-value (memory | Redis) and SQL (PGlite | PostgreSQL). */
+  stores: StoresConfig;
   catalog: string[];
   providers: Record<string, ProviderConfig>;
   models: Record<string, ModelConfig>;

@@ -8,10 +8,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigLoadError, formatIssue, type LoadedConfig } from '../../core/config/load.js';
-import { compileConfig } from '../../core/pipeline.js';
-import { createLogger } from '../../core/log.js';
-import { GatewayMetrics } from '../../core/metrics.js';
-import { UpstreamClient } from '../../core/http/upstream.js';
+import { compileStandalone } from '../../core/commands.js';
 import { builtinPlugins } from '../../plugins/index.js';
 
 let dir: string;
@@ -32,19 +29,13 @@ async function writeConfig(text: string): Promise<string> {
 /** Loads and compiles like `switchyard validate`; returns the loaded config or the formatted problems. */
 async function check(text: string, env: NodeJS.ProcessEnv = {}): Promise<{ file: string; loaded?: LoadedConfig; problems: string[] }> {
   const file = await writeConfig(text);
-  const upstream = new UpstreamClient();
   try {
     const loaded = await loadConfig(file, env);
-    const log = createLogger({ level: 'silent' });
-    const gatewayEnv = { log, metrics: new GatewayMetrics({ processMetrics: false }), upstream, catalog: loaded.catalog, configDir: loaded.dir, config: loaded.config };
-    const version = await compileConfig(0, loaded, builtinPlugins, gatewayEnv);
-    await version.close();
+    await compileStandalone(loaded, builtinPlugins);
     return { file, loaded, problems: [] };
   } catch (err) {
     if (!(err instanceof ConfigLoadError)) throw err;
     return { file, problems: err.issues.map(formatIssue) };
-  } finally {
-    await upstream.close();
   }
 }
 

@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { definePlugin, type PluginDefinition, type PluginInstance, type PluginRegistry } from '../../core/plugin.js';
-import { compose, compileConfig } from '../../core/pipeline.js';
+import { compose } from '../../core/pipeline.js';
+import { compileStandalone } from '../../core/commands.js';
 import { loadConfig, ConfigLoadError, formatIssue } from '../../core/config/load.js';
 import { ConfigError } from '../../core/config/schema.js';
 import { GatewayError } from '../../core/errors.js';
@@ -177,18 +178,13 @@ t.test('compose: errors thrown below propagate up through next()', async (t) => 
 async function problems(yaml: string): Promise<string[]> {
   const file = join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   await writeFile(file, yaml);
-  const client = new UpstreamClient();
   try {
     const loaded = await loadConfig(file, {});
-    const env = { log: createLogger({ level: 'silent' }), metrics: new GatewayMetrics({ processMetrics: false }), upstream: client, catalog: loaded.catalog, configDir: loaded.dir, config: loaded.config };
-    const version = await compileConfig(0, loaded, registry, env);
-    await version.close();
+    await compileStandalone(loaded, registry);
     return [];
   } catch (err) {
     if (!(err instanceof ConfigLoadError)) throw err;
     return err.issues.map(formatIssue).map((m) => m.slice(m.indexOf('.yaml:') + 1));
-  } finally {
-    await client.close();
   }
 }
 

@@ -1,0 +1,30 @@
+/**
+ * The SQL store contract. Two drivers behind it — embedded PGlite (Postgres compiled to WASM; data in
+ * a directory, nothing to install; the default) and PostgreSQL via `pg` (a pool) — run the same SQL
+ * and the same versioned migrations (`core/stores/migrations/*.sql`), applied at open time under an
+ * advisory lock so two replicas starting together do not race.
+ *
+ * Placeholders are Postgres-style (`$1`). Money is integer micro-units (`bigint`), never floats;
+ * `bigint` columns come back as strings from both drivers, callers convert.
+ */
+
+export interface SqlResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+export interface SqlExecutor {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
+}
+
+export interface SqlStore extends SqlExecutor {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK on throw) on one connection. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Throws when the database is unreachable (for `/ready`). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `stores.sql` in YAML: `{ pglite: ./data }` (or `memory` for a throw-away database) or `{ postgres: url }`. */
+export type SqlConfig = { pglite: string } | { postgres: string | { url: string; pool?: number } };
