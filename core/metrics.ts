@@ -3,7 +3,7 @@
  * one process, as they do in tests). Label values are route templates, model ids, provider names and
  * status codes only — never anything a client could use to smuggle a secret into a label.
  */
-import { Registry, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -68,6 +68,24 @@ export class GatewayMetrics {
     }
     children.count.inc();
     children.duration.observe(seconds);
+  }
+
+  /**
+   * A plugin's own counter, created on first use and shared by later config versions (a plugin's
+   * `create()` runs on every reload; registering the same name twice would throw). Name it
+   * `switchyard_<plugin>_…`; label values must be bounded and never carry a secret.
+   */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as Counter<L>;
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A plugin's own gauge; see `counter`. `collect` runs at scrape time (e.g. to read a store's size). */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Gauge<L>) => void | Promise<void>): Gauge<L> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as Gauge<L>;
+    return new Gauge({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) });
   }
 
   constructor(options: { processMetrics?: boolean } = {}) {
