@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { Gateway } from './gateway.js';
 import { ConfigLoadError } from './config/load.js';
 import { defaultConfigFile, validate } from './commands.js';
-import { builtinPlugins } from '../plugins/index.js';
+import { builtinPlugins, builtinAdminModules } from '../plugins/index.js';
 
 const USAGE = `Usage:
   switchyard start [--config FILE] [--listen HOST:PORT]   start the gateway
@@ -20,7 +20,7 @@ async function start(args: string[]): Promise<void> {
   const configFile = values.config ? resolve(values.config) : defaultConfigFile();
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start({ configFile, plugins: builtinPlugins, listen: values.listen });
+    gateway = await Gateway.start({ configFile, plugins: builtinPlugins, admin: builtinAdminModules, listen: values.listen });
   } catch (err) {
     process.stderr.write(`switchyard: cannot start\n${err instanceof ConfigLoadError ? err.message : (err as Error).stack ?? String(err)}\n`);
     process.exit(1);

@@ -18,6 +18,8 @@ import { RawProxy } from './http/proxy.js';
 import type { GatewayEnv } from './env.js';
 import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
+import { AdminRouter } from './admin/router.js';
+import type { AdminModule, AdminServices } from './admin/contract.js';
 
 export interface GatewayOptions {
   configFile: string;
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   watch?: boolean;
   /** Collect Node process metrics; default true. */
   processMetrics?: boolean;
+  /** Admin API modules (`plugins/index.ts`); the core's own config routes are always there. */
+  admin?: readonly AdminModule[];
 }
 
 export type ReloadResult = { ok: true; changed: boolean; version: number } | { ok: false; error: ConfigLoadError };
@@ -51,6 +55,8 @@ export class Gateway implements ServerHost {
   readonly stores: Stores;
   /** The address asked for (`--listen`, `SWITCHYARD_LISTEN`, else `server.listen`). */
   readonly listenAddress: string;
+  /** The `/admin` API; set once start-up finished. */
+  admin!: AdminRouter;
   private version: ConfigVersion;
   private server: Server | undefined;
   private watcher: ConfigWatcher | undefined;
@@ -95,8 +101,10 @@ export class Gateway implements ServerHost {
     }
     const gateway = new Gateway(options, { loaded, version, upstream, metrics, log, stores, listen });
     try {
+      gateway.admin = await AdminRouter.create(options.admin ?? [], gateway.adminServices(), env);
       await gateway.listen(listen);
     } catch (err) {
+      await gateway.admin?.close();
       await version.close();
       await stores.close();
       await upstream.close();
@@ -111,6 +119,27 @@ export class Gateway implements ServerHost {
 
   current(): ConfigVersion {
     return this.version;
+  }
+
+  /** Problems that make the gateway not ready: unreachable stores. Empty when ready. */
+  checkReady(): Promise<string[]> {
+    return this.stores.check();
+  }
+
+  private adminServices(): AdminServices {
+    return {
+      log: this.log,
+      metrics: this.metrics,
+      kv: this.stores.kv,
+      sql: () => this.stores.sql(),
+      serverSecret: () => this.stores.serverSecret(),
+      config: () => this.version.loaded.config,
+      status: () => ({ version: this.version.id, loadedAt: this.version.loadedAt, file: this.version.loaded.file, ...(this.lastReload ? { lastReload: this.lastReload } : {}) }),
+      reload: async () => {
+        const r = await this.reload();
+        return r.ok ? r : { ok: false, changed: false, version: this.version.id, errors: r.error.issues.map(formatIssue) };
+      },
+    };
   }
 
   /** The address the server listens on. */
@@ -250,6 +279,7 @@ export class Gateway implements ServerHost {
     await this.reloading;
     await this.version.retire();
     this.proxy.close();
+    await this.admin.close();
     await this.upstream.close();
     await this.stores.close();
   }

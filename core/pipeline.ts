@@ -50,6 +50,8 @@ export class ConfigVersion {
   private inFlight = 0;
   private retired = false;
   private closed: Promise<void> | undefined;
+  /** When this version was compiled (ISO time). */
+  readonly loadedAt = new Date().toISOString();
 
   constructor(
     readonly id: number,

@@ -12,6 +12,7 @@ import { sseData, SSE_DONE } from './http/sse.js';
 import { ClientGoneError } from './http/upstream.js';
 import { matchEndpoint, normalisePath, checkRequestBody } from './api/endpoints.js';
 import type { RawProxy } from './http/proxy.js';
+import type { AdminRouter } from './admin/router.js';
 import { JsonResponse, type Context, type GatewayResponse, type RequestReport, type Endpoint } from './context.js';
 import type { ConfigVersion, ServerSettings, ProxyRoute } from './pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -27,6 +28,10 @@ export interface ServerHost {
   readonly draining: boolean;
   /** Called when a request starts and when it is completely done (for graceful drain). */
   trackRequest(delta: 1 | -1): void;
+  /** The `/admin` API. */
+  readonly admin: AdminRouter;
+  /** Why the gateway is not ready (unreachable stores); empty when ready. */
+  checkReady(): Promise<string[]>;
 }
 
 const JSON_TYPE = 'application/json';
@@ -100,6 +105,22 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
       await answerOperational(host, path, res);
       return;
     }
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      template = '/admin';
+      const answer = await host.admin.handle({
+        method,
+        path,
+        search,
+        headers: req.headers,
+        requestId: id,
+        readBody: async () => {
+          const raw = await readBody(req, version.settings.bodyLimit);
+          return raw.length === 0 ? undefined : parseJsonBody(req.headers['content-type'], raw);
+        },
+      });
+      writeJson(res, { status: answer.status, headers: { 'cache-control': 'no-store' }, body: answer.body });
+      return;
+    }
     const match = matchEndpoint(method, path);
     if (match instanceof GatewayError) throw match;
     const proxyRoute = match ? undefined : version.proxyRoutes.find((r) => r.matches(path));
@@ -165,8 +186,14 @@ async function answerOperational(host: ServerHost, path: string, res: ServerResp
     res.writeHead(200, { 'content-type': host.metrics.registry.contentType }).end(text);
     return;
   }
-  const ready = path === '/health' || !host.draining;
-  const body = JSON.stringify(path === '/health' ? { status: 'ok' } : { status: ready ? 'ready' : 'draining', config_version: host.current().id });
+  if (path === '/health') {
+    res.writeHead(200, { 'content-type': JSON_TYPE }).end('{"status":"ok"}');
+    return;
+  }
+  const problems = host.draining ? [] : await host.checkReady();
+  const ready = !host.draining && problems.length === 0;
+  const status = host.draining ? 'draining' : ready ? 'ready' : 'unavailable';
+  const body = JSON.stringify({ status, config_version: host.current().id, ...(problems.length ? { problems } : {}) });
   res.writeHead(ready ? 200 : 503, { 'content-type': JSON_TYPE }).end(body);
 }
 
@@ -182,11 +209,15 @@ async function proxyRequest(host: ServerHost, ctx: Context, route: ProxyRoute, r
   await host.proxy.forward(req, res, route, ctx);
 }
 
+function writeJson(res: ServerResponse, response: Extract<GatewayResponse, { stream?: undefined }>): void {
+  const text = response instanceof JsonResponse ? response.serialize() : response.body === undefined ? '' : JSON.stringify(response.body);
+  res.writeHead(response.status, { ...response.headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
 async function writeResponse(host: ServerHost, ctx: Context, res: ServerResponse, response: GatewayResponse): Promise<void> {
   if (response.stream === undefined) {
-    const text = response instanceof JsonResponse ? response.serialize() : response.body === undefined ? '' : JSON.stringify(response.body);
-    res.writeHead(response.status, { ...response.headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+    writeJson(res, response);
     return;
   }
   res.writeHead(response.status, {

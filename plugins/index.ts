@@ -3,9 +3,13 @@
  * scanning directories; a plugin that is not here is used with `use: ./path/to/plugin.ts`.
  */
 import type { PluginDefinition, PluginRegistry } from '../core/plugin.js';
+import type { AdminModule } from '../core/admin/contract.js';
 import route from './route/index.js';
 import transform from './transform/index.js';
 
 const definitions: PluginDefinition<never>[] = [route as PluginDefinition<never>, transform as PluginDefinition<never>];
 
 export const builtinPlugins: PluginRegistry = new Map(definitions.map((d) => [d.name, d]));
+
+/** Admin API modules (`/admin/...` routes), registered the same explicit way. */
+export const builtinAdminModules: readonly AdminModule[] = [];

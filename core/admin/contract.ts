@@ -71,7 +71,19 @@ export interface AdminServices {
   /** The config of the version serving right now. */
   config(): GatewayConfig;
   /** Config version and last reload result. */
-  status(): { version: number; loadedAt: string; file: string; lastReload?: { at: string; ok: boolean; version: number; errors?: string[] } };
+  status(): ConfigStatus;
+  /** Reloads the config file now (as a file change would); never throws. */
+  reload(): Promise<{ ok: boolean; changed: boolean; version: number; errors?: string[] }>;
+}
+
+export interface ConfigStatus {
+  /** Id of the serving config version (0 at start, +1 per successful reload). */
+  version: number;
+  /** When the serving version was loaded (ISO time). */
+  loadedAt: string;
+  file: string;
+  /** The last reload attempt, if any. */
+  lastReload?: { at: string; ok: boolean; version: number; errors?: string[] };
 }
 
 export interface AdminModule {
