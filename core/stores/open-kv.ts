@@ -1,7 +1,16 @@
-/** Opens the configured key-value store. (Placeholder: implemented with the memory and Redis stores.) */
+/** Opens the configured key-value store (`stores.kv`): in-process memory, or Redis. */
 import type { Logger } from '../log.js';
+import { parseBytes } from '../config/units.js';
 import type { KvConfig, KvStore } from './kv.js';
+import { MemoryKvStore } from './memory-kv.js';
 
-export function openKvStore(_config: KvConfig, _log: Logger): KvStore {
-  throw new Error('the key-value store is not implemented yet');
+export function openKvStore(config: KvConfig, log: Logger): KvStore {
+  if (config === 'memory') return new MemoryKvStore({ log });
+  if ('memory' in config) {
+    const raw = config.memory.max_bytes;
+    const maxBytes = raw === undefined ? undefined : parseBytes(raw);
+    if (maxBytes === undefined && raw !== undefined) throw new Error(`stores.kv.memory.max_bytes: not a size: ${String(raw)}`);
+    return new MemoryKvStore({ maxBytes, log });
+  }
+  throw new Error('stores.kv.redis is not implemented yet');
 }
