@@ -28,7 +28,8 @@ t.test('admin API', async (t) => {
   });
 
   t.test('rejects a wrong credential in every header form with the same 401', async (t) => {
-    for (const headers of [{ authorization: `Bearer ${ADMIN_KEY}x` }, { 'x-api-key': 'nope-nope-nope-nope' }, { 'api-key': ADMIN_KEY.slice(0, -1) }, { authorization: 'Basic Zm9vOmJhcg==' }]) {
+    const forms: Record<string, string>[] = [{ authorization: `Bearer ${ADMIN_KEY}x` }, { 'x-api-key': 'nope-nope-nope-nope' }, { 'api-key': ADMIN_KEY.slice(0, -1) }, { authorization: 'Basic Zm9vOmJhcg==' }];
+    for (const headers of forms) {
       const r = await call(gw, 'GET', '/admin/config/status', { headers });
       t.equal(r.status, 401, JSON.stringify(Object.keys(headers)));
       t.notMatch(r.text, ADMIN_KEY.slice(8), 'the secret is not echoed');
