@@ -1,0 +1,79 @@
+/**
+ * The embedded SQL driver: PGlite (PostgreSQL compiled to WASM) in this process, data in a
+ * directory or in memory. One connection by nature, so only one process may open a directory.
+ */
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { PGlite, types } from '@electric-sql/pglite';
+import type { SqlExecutor, SqlResult } from './sql.js';
+import type { SqlDriver, SqlSession } from './migrate.js';
+
+/** `memory` for a throw-away database; anything else is a directory, relative to `baseDir`. */
+export const PGLITE_MEMORY = 'memory';
+
+interface PgliteQueryable {
+  query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
+  exec(text: string): Promise<unknown>;
+}
+
+/**
+ * `bigint` comes back as a string, as it does from `pg`: money in micro-units can pass 2^53, and both
+ * drivers must hand callers the same types.
+ */
+const PARSERS = { [types.INT8]: (value: string) => value };
+
+export async function openPglite(location: string, baseDir: string): Promise<SqlDriver> {
+  let db: PGlite;
+  if (location === PGLITE_MEMORY) db = await PGlite.create({ parsers: PARSERS });
+  else {
+    const dir = isAbsolute(location) ? location : resolve(baseDir, location);
+    await mkdir(dir, { recursive: true });
+    db = await PGlite.create(dir, { parsers: PARSERS });
+  }
+  return new PgliteStore(db);
+}
+
+function executorFor(target: PgliteQueryable): SqlSession {
+  return {
+    async query<Row>(text: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
+      const result = await target.query<Row>(text, [...params]);
+      return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
+    },
+    async exec(script: string): Promise<void> {
+      await target.exec(script);
+    },
+  };
+}
+
+class PgliteStore implements SqlDriver {
+  readonly kind = 'pglite' as const;
+  private readonly executor: SqlSession;
+
+  constructor(private readonly db: PGlite) {
+    this.executor = executorFor(db);
+  }
+
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>> {
+    return this.executor.query<Row>(text, params);
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => fn(executorFor(tx)));
+  }
+
+  /**
+   * PGlite is a single session already. (Not `runExclusive`: queries made inside it would wait for
+   * it to end.) Only the migration runner uses this, before the store is handed to anyone else.
+   */
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    return fn(this.executor);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+}
