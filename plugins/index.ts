@@ -4,10 +4,17 @@
  */
 import type { PluginDefinition, PluginRegistry } from '../core/plugin.js';
 import type { AdminModule } from '../core/admin/contract.js';
+import auth from './auth/index.js';
+import ipAllowlist from './ip-allowlist/index.js';
 import route from './route/index.js';
 import transform from './transform/index.js';
 
-const definitions: PluginDefinition<never>[] = [route as PluginDefinition<never>, transform as PluginDefinition<never>];
+const definitions: PluginDefinition<never>[] = [
+  auth as PluginDefinition<never>,
+  ipAllowlist as PluginDefinition<never>,
+  route as PluginDefinition<never>,
+  transform as PluginDefinition<never>,
+];
 
 export const builtinPlugins: PluginRegistry = new Map(definitions.map((d) => [d.name, d]));
 

@@ -1,0 +1,173 @@
+/**
+ * `auth` — who is calling. Reads the credential (`Authorization: Bearer`, `x-api-key`, `api-key`),
+ * checks it against the configured sources in order (`sql` keys from the admin API, `static` keys
+ * from YAML) or, with `jwt:`, as a signed token; then checks scope, model and referrer, and sets
+ * `ctx.auth` for every later plugin. Unknown and wrong keys take the same path and get the same
+ * answer; the reason a known key is refused is logged by key id only, never the key.
+ */
+import { definePlugin } from '../../core/plugin.js';
+import { ConfigError, readSchema } from '../../core/config/schema.js';
+import { parseDuration } from '../../core/config/units.js';
+import { GatewayError } from '../../core/errors.js';
+import type { Context } from '../../core/context.js';
+import type { GatewayEnv } from '../../core/env.js';
+import { hasAnyScope, requestedModel, type Identity } from './access.js';
+import { CREDENTIAL_HEADERS, MAX_CREDENTIAL_LENGTH, presentedCredential } from './credentials.js';
+import { refuseDevKeyBeyondLoopback } from './dev-key.js';
+import { IDENTITY_CHANNEL, parseIdentityChange } from './events.js';
+import { compileJwtVerifier, looksLikeJwt, type JwtConfig } from './jwt.js';
+import { sha256Hex } from './keys.js';
+import { compileStaticKeys, type StaticKeyConfig } from './static-keys.js';
+import { SqlKeys } from './sql-keys.js';
+import type { Scope } from './types.js';
+
+export { DEV_KEY } from './dev-key.js';
+
+export interface AuthConfig {
+  /** Key sources, tried in this order. */
+  keys: ('sql' | 'static')[];
+  /** Keys declared in YAML (used when `keys` lists `static`). */
+  static: StaticKeyConfig[];
+  /** Accept JWT bearer tokens as well. */
+  jwt?: JwtConfig;
+  /** Scopes a key needs (any one of the list): `read` for GET/HEAD requests, `write` for the rest. */
+  required_scopes: { read: Scope[]; write: Scope[] };
+  /** How long a known SQL key stays cached; default 60s, or 1s when kv is memory but sql is postgres. */
+  cache_ttl?: string;
+  /** How long an unknown SQL key stays cached as unknown. */
+  negative_cache_ttl: string;
+  /** Most SQL keys cached (known and unknown each). */
+  cache_size: number;
+  /** How often `last_used_at` is written for the keys used since the last write. */
+  last_used_interval: string;
+}
+
+/** Failure reasons: the only values of the `reason` metric label. */
+type FailureReason = 'missing' | 'invalid' | 'revoked' | 'expired' | 'org_disabled' | 'invalid_token' | 'scope' | 'model' | 'referrer';
+
+const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer realm="switchyard"' };
+const INVALID_KEY = 'Incorrect API key provided.';
+
+/** Default SQL cache TTL when revocations fan out (redis kv) or there is one process (pglite). */
+const FANOUT_CACHE_TTL_MS = 60_000;
+/** Default when replicas may share postgres but have no fan-out: a revocation must still land within a second. */
+const NO_FANOUT_CACHE_TTL_MS = 1_000;
+
+type KeySource = (presented: string, ctx: Context) => Promise<Identity | undefined>;
+
+export default definePlugin<AuthConfig>({
+  name: 'auth',
+  schema: readSchema('plugins/auth'),
+  async create(config, env) {
+    const failures = env.metrics.counter('switchyard_auth_failures_total', 'Requests refused by auth, by reason.', ['reason']);
+    /** Counts a refusal and returns its error, for the caller to throw. */
+    const refuse = (reason: FailureReason, error: GatewayError): GatewayError => {
+      failures.labels(reason).inc();
+      return error;
+    };
+    const invalidKey = () => new GatewayError(401, 'authentication_error', 'invalid_api_key', INVALID_KEY, null, UNAUTHORIZED_HEADERS);
+
+    if (config.static.length > 0 && !config.keys.includes('static')) {
+      throw ConfigError.at(['static'], "static keys are declared but `keys` does not list 'static' (e.g. `keys: [static]`)");
+    }
+    const sources: KeySource[] = [];
+    let sqlKeys: SqlKeys | undefined;
+    let unsubscribe: (() => Promise<void>) | undefined;
+    for (const source of config.keys) {
+      if (source === 'static') {
+        const staticKeys = compileStaticKeys(config.static);
+        if (staticKeys.devKeyIndex >= 0) refuseDevKeyBeyondLoopback(env.listen, ['static', staticKeys.devKeyIndex, 'key']);
+        sources.push(async (presented) => staticKeys.find(sha256Hex(presented)));
+      } else {
+        sqlKeys = await openSqlKeys(config, env);
+        const keys = sqlKeys;
+        unsubscribe = await env.kv.subscribe(IDENTITY_CHANNEL, (message) => keys.invalidate(parseIdentityChange(message)));
+        sources.push(async (presented, ctx) => {
+          const result = await keys.find(presented);
+          if (result === undefined) return undefined;
+          if ('refused' in result) {
+            ctx.log.info({ key_id: result.keyId, reason: result.refused }, 'auth: key refused');
+            throw refuse(result.refused, invalidKey());
+          }
+          return result.identity;
+        });
+      }
+    }
+    const verifyJwt = config.jwt ? compileJwtVerifier(config.jwt) : undefined;
+    const { read: readScopes, write: writeScopes } = config.required_scopes;
+
+    async function identify(presented: string, ctx: Context): Promise<Identity> {
+      if (verifyJwt && looksLikeJwt(presented)) {
+        const identity = await verifyJwt(presented);
+        if (!identity) throw refuse('invalid_token', new GatewayError(401, 'authentication_error', 'invalid_token', 'The bearer token is invalid or expired.', null, UNAUTHORIZED_HEADERS));
+        return identity;
+      }
+      if (presented.length <= MAX_CREDENTIAL_LENGTH) {
+        for (const source of sources) {
+          const identity = await source(presented, ctx);
+          if (identity) return identity;
+        }
+      }
+      throw refuse('invalid', invalidKey());
+    }
+
+    return {
+      async handle(ctx, next) {
+        const presented = presentedCredential(ctx.headers);
+        if (presented === undefined) {
+          throw refuse(
+            'missing',
+            new GatewayError(401, 'authentication_error', 'missing_api_key', 'You did not provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key` / `api-key`).', null, UNAUTHORIZED_HEADERS),
+          );
+        }
+        const identity = await identify(presented, ctx);
+        const isRead = ctx.method === 'GET' || ctx.method === 'HEAD';
+        if (!hasAnyScope(identity.scopes, isRead ? readScopes : writeScopes)) {
+          throw refuse('scope', new GatewayError(403, 'permission_error', 'insufficient_scope', `This key lacks the scope this request needs (one of: ${(isRead ? readScopes : writeScopes).join(', ')}).`));
+        }
+        if (identity.modelAllowed) {
+          const model = requestedModel(ctx);
+          if (model !== undefined && !identity.modelAllowed(model)) {
+            throw refuse('model', new GatewayError(403, 'permission_error', 'model_not_allowed', 'This key may not use the requested model.', 'model'));
+          }
+        }
+        if (identity.referrerAllowed && !identity.referrerAllowed(ctx.headers)) {
+          throw refuse('referrer', new GatewayError(403, 'permission_error', 'referrer_not_allowed', 'This key may not be used from this origin.'));
+        }
+        ctx.auth = identity.state;
+        // Model routes build their own upstream headers; a raw proxy route forwards the client's, so
+        // the gateway credential is taken off there.
+        if (ctx.kind === 'proxy') for (const header of CREDENTIAL_HEADERS) ctx.upstreamHeaders[header] = null;
+        await next();
+      },
+      async close() {
+        await unsubscribe?.();
+        await sqlKeys?.close();
+      },
+    };
+  },
+});
+
+async function openSqlKeys(config: AuthConfig, env: GatewayEnv): Promise<SqlKeys> {
+  // Loaded here so a gateway with only static keys or JWTs never loads the SQL identity code.
+  const { IdentityStore } = await import('./identity-store.js');
+  const sql = await env.sql();
+  const secret = await env.serverSecret();
+  const cacheTtlMs =
+    config.cache_ttl !== undefined
+      ? parseDuration(config.cache_ttl)!
+      : env.kv.kind === 'memory' && sql.kind === 'postgres'
+        ? NO_FANOUT_CACHE_TTL_MS
+        : FANOUT_CACHE_TTL_MS;
+  return new SqlKeys(
+    new IdentityStore(sql),
+    secret,
+    {
+      cacheTtlMs,
+      negativeTtlMs: parseDuration(config.negative_cache_ttl)!,
+      maxEntries: config.cache_size,
+      lastUsedFlushMs: parseDuration(config.last_used_interval)!,
+    },
+    env.log,
+  );
+}

@@ -1,0 +1,79 @@
+/**
+ * Keys declared in YAML (`static:`), for small deployments with no admin API. A plain `key`
+ * (usually `${ENV}`) is hashed with SHA-256 at `create()` and only the hash is kept; `sha256:`
+ * declares the hash directly so the secret never sits in the config file.
+ */
+import { ConfigError } from '../../core/config/schema.js';
+import { compileCidrs } from '../../core/http/client-ip.js';
+import { buildIdentity, type Identity } from './access.js';
+import { DEV_KEY } from './dev-key.js';
+import { digestsEqual, sha256Hex } from './keys.js';
+import type { KeyEnvironment, LimitOverrides, Scope } from './types.js';
+
+/** One entry of `auth.static`. */
+export interface StaticKeyConfig {
+  /** Safe to log: used as the key id in `ctx.auth`, logs, metrics and rate-limit counters. */
+  name: string;
+  /** The key itself (use `${ENV}`); hashed at start-up. Exactly one of `key` and `sha256`. */
+  key?: string;
+  /** Hex SHA-256 of the key. */
+  sha256?: string;
+  /** Organization id the key belongs to. */
+  org: string;
+  scopes: Scope[];
+  environment: KeyEnvironment;
+  /** Model id globs; empty = all. */
+  allowed_models: string[];
+  /** CIDRs; empty = anywhere. */
+  allowed_ips: string[];
+  /** Referrer / Origin hosts; empty = any. */
+  allowed_referrers: string[];
+  limits: LimitOverrides;
+  metadata: Record<string, unknown>;
+}
+
+export interface StaticKeys {
+  /** The identity whose key hashes to `digest` (hex SHA-256 of the presented key), if any. */
+  find(digest: string): Identity | undefined;
+  /** Index of the entry whose key is the documented development key, or -1. */
+  readonly devKeyIndex: number;
+}
+
+export function compileStaticKeys(entries: readonly StaticKeyConfig[]): StaticKeys {
+  const byDigest = new Map<string, { digest: string; identity: Identity }>();
+  let devKeyIndex = -1;
+  const devDigest = sha256Hex(DEV_KEY);
+  entries.forEach((entry, i) => {
+    const at = (field: string) => ['static', i, field];
+    if ((entry.key === undefined) === (entry.sha256 === undefined)) throw ConfigError.at(['static', i], 'give exactly one of `key` and `sha256`');
+    if (entry.key !== undefined && entry.key.trim() === '') throw ConfigError.at(at('key'), 'is empty (is its environment variable set?)');
+    const digest = entry.key !== undefined ? sha256Hex(entry.key.trim()) : entry.sha256!.toLowerCase();
+    if (byDigest.has(digest)) throw ConfigError.at(['static', i], `has the same key as another entry ('${byDigest.get(digest)!.identity.state.keyId}')`);
+    if (digest === devDigest) devKeyIndex = i;
+    try {
+      compileCidrs(entry.allowed_ips);
+    } catch (err) {
+      throw ConfigError.at(at('allowed_ips'), (err as Error).message);
+    }
+    const identity = buildIdentity({
+      method: 'static_key',
+      orgId: entry.org,
+      keyId: entry.name,
+      scopes: entry.scopes,
+      environment: entry.environment,
+      allowedModels: entry.allowed_models,
+      allowedIps: entry.allowed_ips.length ? [entry.allowed_ips] : [],
+      allowedReferrers: entry.allowed_referrers,
+      limits: entry.limits,
+      metadata: entry.metadata,
+    });
+    byDigest.set(digest, { digest, identity });
+  });
+  return {
+    devKeyIndex,
+    find(digest) {
+      const hit = byDigest.get(digest);
+      return hit && digestsEqual(hit.digest, digest) ? hit.identity : undefined;
+    },
+  };
+}
