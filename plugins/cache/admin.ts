@@ -1,0 +1,89 @@
+/**
+ * Admin routes of the cache (tag `cache`): purge by organization, model, both or everything, and
+ * store statistics with the hit/miss counters.
+ *
+ * Entries are keyed org first, so a purge naming an org is one prefix delete (`kv.deletePrefix`,
+ * SCAN + UNLINK on Redis). A purge naming only a model deletes that model's prefix under every org
+ * this process has cached for since it started: exact for the memory store; with Redis, entries
+ * written only by other (or restarted) replicas for orgs this one never served stay until their TTL
+ * — name the org, or purge everything, to reach them for sure.
+ */
+import { defineAdminModule, type AdminRoute } from '../../core/admin/contract.js';
+import { CACHE_PREFIX, modelPrefix, orgPrefix } from './request-key.js';
+import { cacheRequestCounts } from './cache-metrics.js';
+import { knownOrgs } from './known-orgs.js';
+
+const purgeSchema = {
+  type: 'object',
+  required: ['object', 'deleted'],
+  properties: { object: { const: 'cache.purge' }, deleted: { type: 'integer', minimum: 0, description: 'Entries removed.' } },
+};
+
+const countsSchema = {
+  type: 'object',
+  properties: { hit: { type: 'number' }, miss: { type: 'number' }, bypass: { type: 'number' }, coalesced: { type: 'number' } },
+};
+
+const statsSchema = {
+  type: 'object',
+  required: ['object', 'store', 'requests'],
+  properties: {
+    object: { const: 'cache.stats' },
+    store: { enum: ['memory', 'redis'] },
+    entries: { type: 'integer', description: 'Values in the memory store (cache entries and rate-limit counters). Absent for Redis.' },
+    bytes: { type: 'integer', description: 'Bytes held by the memory store. Absent for Redis.' },
+    evictions: { type: 'integer', description: 'Values evicted to stay within the byte bound, since start. Absent for Redis.' },
+    requests: { ...countsSchema, description: 'Requests to cached endpoints by result, since start, in this process.' },
+  },
+};
+
+export default defineAdminModule({
+  name: 'cache',
+  create(services) {
+    const kv = services.kv;
+    const orgs = knownOrgs(kv);
+
+    const purge: AdminRoute = {
+      method: 'DELETE',
+      path: '/admin/cache',
+      summary: 'Purge cached answers of one organization, one model, both, or all.',
+      tag: 'cache',
+      queryParams: [
+        { name: 'org', description: 'Organization id (`_` for requests without identity).', schema: { type: 'string' } },
+        { name: 'model', description: 'A `models:` key (an exact id or a glob such as `anthropic/*`), not an alias.', schema: { type: 'string' } },
+      ],
+      responseSchema: purgeSchema,
+      async handle(req) {
+        const org = req.query.get('org') || undefined;
+        const model = req.query.get('model') || undefined;
+        let deleted: number;
+        if (model === undefined) {
+          deleted = await kv.deletePrefix(org === undefined ? CACHE_PREFIX : orgPrefix(org));
+        } else {
+          const targets = org !== undefined ? [org] : [...orgs];
+          const counts = await Promise.all(targets.map((o) => kv.deletePrefix(modelPrefix(o, model))));
+          deleted = counts.reduce((a, b) => a + b, 0);
+        }
+        req.log.info({ request_id: req.requestId, org, model, deleted }, 'cache purged');
+        return { status: 200, body: { object: 'cache.purge', deleted } };
+      },
+    };
+
+    const stats: AdminRoute = {
+      method: 'GET',
+      path: '/admin/cache/stats',
+      summary: 'Key-value store size (memory store) and cache hit/miss counters.',
+      tag: 'cache',
+      responseSchema: statsSchema,
+      async handle() {
+        const store = kv.stats?.();
+        return {
+          status: 200,
+          body: { object: 'cache.stats', store: kv.kind, ...(store ?? {}), requests: await cacheRequestCounts(services.metrics) },
+        };
+      },
+    };
+
+    return { routes: [purge, stats] };
+  },
+});

@@ -1,0 +1,132 @@
+/**
+ * What is cached and for how long, compiled once per config version: the endpoint list, the
+ * `when` / `ttl` rule for an (endpoint, model) pair, the request controls read from headers, and
+ * the model-name resolution the cache keys on (the same `ModelTable` `route` routes with).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Endpoint } from '../../core/context.js';
+import type { GatewayEnv } from '../../core/env.js';
+import { parseDuration } from '../../core/config/units.js';
+import type { LocalAdapter } from '../route/adapter.js';
+import { ModelTable, type Provider } from '../route/resolve.js';
+
+/** Which requests are cached: see `when` in `schemas/plugins/cache.schema.json`. */
+export type CachePolicy = 'deterministic' | 'always' | 'opt_in';
+
+/** `ttl` / `when` for one endpoint or model glob. */
+export interface CacheOverride {
+  /** Replaces the top-level `ttl`. */
+  ttl?: string | number;
+  /** Replaces the top-level `when`. */
+  when?: CachePolicy;
+}
+
+/** The rule a request is judged by. */
+export interface CacheRule {
+  when: CachePolicy;
+  ttlMs: number;
+}
+
+/** The cache's config as validated by its schema (defaults applied). */
+export interface CacheConfig {
+  /** Which requests are cached (default `deterministic`). */
+  when: CachePolicy;
+  /** How long an entry is served (default `10m`). */
+  ttl: string | number;
+  /** Answers larger than this are served but not stored (default `1mb`). */
+  max_entry_bytes: string | number;
+  /** Operations that are cached (default chat, completions, embeddings). */
+  endpoints: Endpoint[];
+  /** Rules per operation. */
+  per_endpoint: Partial<Record<Endpoint, CacheOverride>>;
+  /** Rules per model glob (after alias resolution); beat `per_endpoint`. */
+  models: Record<string, CacheOverride>;
+}
+
+/** The request header that opts a request in, and its value. */
+export const OPT_IN_HEADER = 'x-switchyard-cache';
+export const OPT_IN_VALUE = 'force';
+
+export interface RequestControls {
+  /** `Cache-Control: no-store`: neither read nor write. */
+  noStore: boolean;
+  /** `Cache-Control: no-cache`: skip the lookup, store the fresh answer. */
+  noCache: boolean;
+  /** `x-switchyard-cache: force`: cache this request whatever `when` says. */
+  force: boolean;
+}
+
+export function readControls(headers: IncomingHttpHeaders): RequestControls {
+  const cc = headers['cache-control'];
+  const directives = cc ? cc.toLowerCase() : '';
+  return {
+    noStore: directives.includes('no-store'),
+    noCache: directives.includes('no-cache'),
+    force: headers[OPT_IN_HEADER] === OPT_IN_VALUE,
+  };
+}
+
+/** Whether `rule` lets this request be cached. Embeddings are deterministic by nature. */
+export function isCacheable(rule: CacheRule, endpoint: Endpoint, body: Readonly<Record<string, unknown>>, force: boolean): boolean {
+  if (force || rule.when === 'always') return true;
+  if (rule.when === 'opt_in') return false;
+  return endpoint === 'embeddings' || body['temperature'] === 0 || typeof body['seed'] === 'number';
+}
+
+/** Compiles the `ttl` / `when` rules into a lookup by (endpoint, resolved model). */
+export function compileRules(config: CacheConfig): (endpoint: Endpoint, model: string) => CacheRule {
+  const base: CacheRule = { when: config.when, ttlMs: parseDuration(config.ttl)! };
+  const apply = (rule: CacheRule, o: CacheOverride | undefined): CacheRule =>
+    o ? { when: o.when ?? rule.when, ttlMs: o.ttl !== undefined ? parseDuration(o.ttl)! : rule.ttlMs } : rule;
+  const byEndpoint = new Map<Endpoint, CacheRule>(config.endpoints.map((e) => [e, apply(base, config.per_endpoint[e])]));
+  const byModel = Object.entries(config.models).map(([glob, o]) => ({ pattern: globPattern(glob), override: o }));
+  return (endpoint, model) => {
+    const rule = byEndpoint.get(endpoint) ?? base;
+    const match = byModel.find((m) => m.pattern.test(model));
+    return match ? apply(rule, match.override) : rule;
+  };
+}
+
+function globPattern(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+}
+
+/** A requested model id, resolved the way `route` resolves it. */
+export interface ResolvedModel {
+  /** The `models:` key that matched (bounded: a namespace for purges and a metrics label). */
+  key: string;
+  /** The model the answer depends on: the key for an exact id or alias, else the requested id (globs). */
+  model: string;
+}
+
+/** The cache never calls an adapter; the model table only needs provider names. */
+const NAMES_ONLY: LocalAdapter = {
+  kind: 'local',
+  supports: () => false,
+  serve: () => Promise.reject(new Error('the cache resolves model names only')),
+};
+
+/** Builds the model resolver from `models:`, `providers:` and the pipeline's `route.provider_prefix`. */
+export function compileModelResolver(env: GatewayEnv): (id: string) => ResolvedModel | undefined {
+  const providers = new Map<string, Provider>(Object.keys(env.config.providers).map((name) => [name, { name, adapter: NAMES_ONLY, catalog: name }]));
+  const table = new ModelTable(env.config.models, providers, routeProviderPrefix(env));
+  const memo = new Map<string, ResolvedModel | undefined>();
+  return (id) => {
+    if (memo.has(id)) return memo.get(id);
+    const resolution = table.resolve(id);
+    const resolved = resolution && { key: resolution.key, model: resolution.key.includes('*') ? id : resolution.key };
+    // Ids are client input: remember only a bounded number of them.
+    if (memo.size < 10_000) memo.set(id, resolved);
+    return resolved;
+  };
+}
+
+function routeProviderPrefix(env: GatewayEnv): boolean {
+  for (const entry of env.config.pipeline) {
+    if (typeof entry === 'object' && entry !== null && 'route' in entry) {
+      const route = entry['route'] as { provider_prefix?: unknown } | null | undefined;
+      if (route && typeof route.provider_prefix === 'boolean') return route.provider_prefix;
+    }
+  }
+  return true;
+}
