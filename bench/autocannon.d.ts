@@ -13,6 +13,8 @@ declare module 'autocannon' {
     pipelining?: number;
     /** Seconds. */
     timeout?: number;
+    /** Replace `[<id>]` in the body with a unique id per request. */
+    idReplacement?: boolean;
   }
 
   interface Histogram {

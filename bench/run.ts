@@ -23,6 +23,7 @@
  *                        than its compiled file (~10 s). dist: dist/ as it is. tsx: `node --import tsx
  *                        core/cli.ts` — the same code, but start-up compiles it and tsx's source maps
  *                        make every stack trace a Node error formats dearer
+ *   --only=core|plugins  run only the core comparison (a–d) or only the plugin overhead (e; bench/plugins.ts)
  *   --profile            instead of the comparison: run the gateway and the raw proxy under
  *                        `node --cpu-prof` through the non-streaming and the streaming saturation
  *                        loads, print where their time goes (per request too), write
@@ -34,7 +35,8 @@
  * the log goes, is /dev/null). Scenarios run one after the other, each against every target in
  * turn, so compared numbers are taken close together in time.
  *
- * Writes bench/results/latest.md and bench/results/<ISO date>.json.
+ * Writes bench/results/latest.md and bench/results/<ISO date>.json; the plugin overhead section
+ * writes bench/results/plugins-latest.md and bench/results/plugins-<ISO date>.json.
  */
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -46,6 +48,7 @@ import { freePort, startChild, staleDist, gatewayArgs, type Child, type Runtime 
 import { saturate, paced, chunkDelays, bestSaturation, bestPaced, CHAT_BODY, STREAM_BODY, CHAT_PATH, type Saturation } from './load.js';
 import { TARGETS, LABELS, renderMarkdown, summariseChunks, type BenchResults, type TargetName } from './report.js';
 import { summariseProfile } from './profile.js';
+import { benchPlugins, renderPluginMarkdown } from './plugins.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -64,6 +67,7 @@ const { values: flags } = parseArgs({
     streams: { type: 'string' },
     runtime: { type: 'string', default: 'auto' },
     profile: { type: 'boolean', default: false },
+    only: { type: 'string', default: 'all' },
   },
 });
 const quick = flags.quick!;
@@ -265,6 +269,29 @@ async function profile(runtime: Runtime): Promise<void> {
   }
 }
 
+async function plugins(runtime: Runtime): Promise<void> {
+  const upstream = await startUpstream();
+  try {
+    const { connections, warmup, duration, rounds } = params;
+    const results = await benchPlugins(runtime, ROOT, upstream.port, { connections, warmup, duration, rounds: Math.max(rounds, quick ? 1 : 3) }, log);
+    const markdown = `# Switchyard benchmark: plugin overhead${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtime === 'dist' ? 'node dist/core/cli.js' : 'node --import tsx core/cli.ts'}\`\n\n${renderPluginMarkdown(results)}`;
+    process.stdout.write(`\n${markdown}`);
+    if (!flags['dry-run'] && (!quick || flags.write)) {
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, 'plugins-latest.md'), markdown);
+      writeFileSync(join(RESULTS, `plugins-${results.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`), `${JSON.stringify(results, null, 2)}\n`);
+      log('\nwrote bench/results/plugins-latest.md');
+    }
+  } finally {
+    await upstream.child.stop();
+  }
+}
+
+if (!['all', 'core', 'plugins'].includes(flags.only!)) throw new Error(`--only must be core or plugins, not '${flags.only}'`);
 const runtime = chooseRuntime();
 log(`gateway runtime: ${runtime}; ${JSON.stringify(params)}`);
-await (flags.profile ? profile(runtime) : compare(runtime));
+if (flags.profile) await profile(runtime);
+else {
+  if (flags.only !== 'plugins') await compare(runtime);
+  if (flags.only !== 'core') await plugins(runtime);
+}
