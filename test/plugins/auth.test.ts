@@ -75,7 +75,8 @@ t.test('a request without a credential gets 401 missing_api_key in the OpenAI en
 t.test('accepts the key from Authorization: Bearer, x-api-key and api-key', async (t) => {
   const gw = await gatewayWith();
   t.teardown(() => gw.close());
-  for (const headers of [{ authorization: `Bearer ${FULL_KEY}` }, { authorization: `bearer ${FULL_KEY}` }, { 'x-api-key': FULL_KEY }, { 'api-key': FULL_KEY }]) {
+  const forms: Record<string, string>[] = [{ authorization: `Bearer ${FULL_KEY}` }, { authorization: `bearer ${FULL_KEY}` }, { 'x-api-key': FULL_KEY }, { 'api-key': FULL_KEY }];
+  for (const headers of forms) {
     const { res } = await call(gw, headers);
     t.equal(res.status, 200, Object.keys(headers)[0]);
   }
