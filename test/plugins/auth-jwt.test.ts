@@ -111,7 +111,7 @@ t.test('JWKS: RS256 and ES256 tokens verify, keys are cached, an unknown kid ref
   jwksFetches = 0;
   const gw = await gatewayWith(`{ jwks_url: "${jwksUrl}", issuer: "${ISSUER}", audience: ${AUDIENCE}, jwks_cooldown: 0s }`);
   t.teardown(() => gw.close());
-  const sign = (alg: string, kid: string, key: CryptoKey | Uint8Array) =>
+  const sign = (alg: string, kid: string, key: Parameters<SignJWT["sign"]>[0]) =>
     new SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(key);
   t.equal((await chat(gw, await sign('RS256', 'rsa-1', rsa.privateKey))).status, 200);
   t.equal((await chat(gw, await sign('RS256', 'rsa-1', rsa.privateKey))).status, 200);
