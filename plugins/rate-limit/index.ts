@@ -1,0 +1,192 @@
+/**
+ * `rate-limit` — requests and tokens per sliding window, and concurrent requests, per key, org,
+ * model, IP, route or globally (or combinations), with per-key overrides from `ctx.auth.limits`.
+ *
+ * Per request: concurrency slots are taken first, then ONE `consume()` checks every window
+ * all-or-nothing; tokens are reserved up front and settled with the real usage once the response
+ * is done (`ctx.done`, after the last streamed byte), when slots are released too. With the memory
+ * store limits hold per process; with Redis they hold across every replica.
+ */
+import { definePlugin } from '../../core/plugin.js';
+import { readSchema } from '../../core/config/schema.js';
+import { parseDuration } from '../../core/config/units.js';
+import type { Context } from '../../core/context.js';
+import type { GatewayEnv } from '../../core/env.js';
+import { StoreUnavailableError, type LimitCheck, type LimitDecision, type LimitStore } from '../../core/stores/kv.js';
+import { MemoryLimitStore } from '../../core/stores/memory-limits.js';
+import { compileRules, planRequest, routeMatcher, type LimitRule, type RequestPlan } from './rules.js';
+import { reserveTokens } from './tokens.js';
+import { concurrencyExceeded, deniedCheck, limiterUnavailable, rateLimitHeaders, windowExceeded } from './response.js';
+
+export interface RateLimitConfig {
+  /** The limits; each request counts against every one that applies to it. */
+  limits: LimitRule[];
+  /** When the store (Redis) cannot be reached: allow, enforcing limits per process (true), or answer 503 (false). */
+  fail_open: boolean;
+  /** Add OpenAI's `x-ratelimit-*` headers to responses. */
+  headers: boolean;
+  /** Completion tokens reserved when a request sets no `max_tokens` / `max_completion_tokens`. */
+  completion_allowance: number;
+}
+
+/** Log at most one store failure line per this interval: an outage must not flood the log. */
+const STORE_ERROR_LOG_INTERVAL_MS = 10_000;
+const BACKSTOP_SWEEP_MS = 10_000;
+
+/**
+ * Per-process limits used while the shared store is unreachable (fail-open). One per process, so
+ * that it keeps counting across config reloads.
+ */
+let backstop: MemoryLimitStore | undefined;
+function processBackstop(): MemoryLimitStore {
+  if (!backstop) {
+    const store = (backstop = new MemoryLimitStore());
+    setInterval(() => store.sweep(), BACKSTOP_SWEEP_MS).unref();
+  }
+  return backstop;
+}
+
+export default definePlugin<RateLimitConfig>({
+  name: 'rate-limit',
+  schema: readSchema('plugins/rate-limit'),
+  create(config, env) {
+    const rules = compileRules(config.limits);
+    const routeOf = routeMatcher(env.config.routes.map((r) => r.path));
+    const countsTokens = rules.some((r) => r.windows.some((w) => w.unit === 'tokens'));
+    // A safety net for a slot whose release never comes (a crashed replica): past any request's life.
+    const slotTtlMs = 2 * (parseDuration(env.config.upstream.total_timeout) ?? 600_000) + 60_000;
+    const limited = env.metrics.counter('switchyard_rate_limited_total', 'Requests refused by rate-limit, by the limit they hit.', ['dimension', 'limit']);
+    const storeErrors = env.metrics.counter('switchyard_rate_limit_store_errors_total', 'Rate-limit store calls that failed because the store was unreachable.', ['outcome']);
+    const guard = new StoreGuard(env, config.fail_open, (outcome) => storeErrors.inc({ outcome }));
+
+    return {
+      async handle(ctx, next) {
+        const plan = planRequest(ctx, rules, routeOf, countsTokens ? reserveTokens(ctx, config.completion_allowance) : 0);
+        if (!plan.checks.length && !plan.slots.length) return next();
+
+        const held = await takeSlots(plan, guard, slotTtlMs, (dimension) => limited.inc({ dimension, limit: 'concurrency' }));
+        let decision: LimitDecision | undefined;
+        let limits: LimitStore | undefined;
+        if (plan.checks.length) {
+          try {
+            ({ decision, store: limits } = await guard.consume(plan.checks));
+          } catch (err) {
+            releaseSlots(held);
+            throw err;
+          }
+          if (!decision.allowed) {
+            releaseSlots(held);
+            const i = deniedCheck(decision, plan.checks.map((c) => c.cost));
+            limited.inc({ dimension: plan.info[i]!.rule.label, limit: plan.info[i]!.unit });
+            const headers: Record<string, string> = {};
+            if (config.headers) rateLimitHeaders(decision, plan.info, headers);
+            throw windowExceeded(plan.info[i]!, decision.states[i]!, plan.checks[i]!.cost, decision.retryAfterMs, headers);
+          }
+        }
+
+        const outcome = { failed: true };
+        if (held.length || (limits && countsTokens)) {
+          void ctx.done.then(() => {
+            releaseSlots(held);
+            if (limits) settleTokens(ctx, plan, limits, outcome.failed);
+          });
+        }
+        await next();
+        outcome.failed = false;
+        if (decision && config.headers && ctx.response) rateLimitHeaders(decision, plan.info, ctx.response.headers);
+      },
+    };
+  },
+});
+
+interface HeldSlot {
+  key: string;
+  store: LimitStore;
+}
+
+/** Takes every concurrency slot of the plan, or none (and throws the 429). */
+async function takeSlots(plan: RequestPlan, guard: StoreGuard, ttlMs: number, onLimited: (dimension: string) => void): Promise<HeldSlot[]> {
+  const held: HeldSlot[] = [];
+  for (const slot of plan.slots) {
+    let taken;
+    try {
+      taken = await guard.acquire(slot.key, slot.max, ttlMs);
+    } catch (err) {
+      releaseSlots(held);
+      throw err;
+    }
+    if (!taken.acquired) {
+      releaseSlots(held);
+      onLimited(slot.rule.label);
+      throw concurrencyExceeded(slot.rule, slot.max, taken.inUse, {});
+    }
+    held.push({ key: slot.key, store: taken.store });
+  }
+  return held;
+}
+
+function releaseSlots(held: readonly HeldSlot[]): void {
+  // A release that fails leaves the slot to expire by its TTL; it never fails a request.
+  for (const slot of held) slot.store.release(slot.key).catch(() => {});
+}
+
+/**
+ * Replaces each token reservation with the real usage. Without a reported usage, a failed request
+ * gives its reservation back and a successful one (a stream the client abandoned) keeps it.
+ */
+function settleTokens(ctx: Context, plan: RequestPlan, limits: LimitStore, failed: boolean): void {
+  const used = ctx.report.usage?.total_tokens;
+  for (let i = 0; i < plan.checks.length; i++) {
+    if (plan.info[i]!.unit !== 'tokens') continue;
+    const check = plan.checks[i]!;
+    const delta = used !== undefined ? used - check.cost : failed ? -check.cost : 0;
+    if (delta !== 0) limits.adjust(check.key, check.windowMs, delta).catch(() => {});
+  }
+}
+
+/**
+ * Calls the shared store; when it is unreachable, counts and logs it (rate-limited) and either
+ * falls back to the per-process backstop (`fail_open`) or refuses the request with a 503.
+ */
+class StoreGuard {
+  private lastLogged = 0;
+
+  constructor(
+    private readonly env: GatewayEnv,
+    private readonly failOpen: boolean,
+    private readonly count: (outcome: 'allowed_by_backstop' | 'refused') => void,
+  ) {}
+
+  async consume(checks: LimitCheck[]): Promise<{ decision: LimitDecision; store: LimitStore }> {
+    const store = this.env.kv.limits;
+    try {
+      return { decision: await store.consume(checks), store };
+    } catch (err) {
+      const fallback = this.unavailable(err);
+      return { decision: await fallback.consume(checks), store: fallback };
+    }
+  }
+
+  async acquire(key: string, max: number, ttlMs: number): Promise<{ acquired: boolean; inUse: number; store: LimitStore }> {
+    const store = this.env.kv.limits;
+    try {
+      return { ...(await store.acquire(key, max, ttlMs)), store };
+    } catch (err) {
+      const fallback = this.unavailable(err);
+      return { ...(await fallback.acquire(key, max, ttlMs)), store: fallback };
+    }
+  }
+
+  /** The store to use instead, or throws (the 503, or the error itself when it is not an outage). */
+  private unavailable(err: unknown): LimitStore {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    this.count(this.failOpen ? 'allowed_by_backstop' : 'refused');
+    const now = Date.now();
+    if (now - this.lastLogged >= STORE_ERROR_LOG_INTERVAL_MS) {
+      this.lastLogged = now;
+      this.env.log.warn({ err: err.message, fail_open: this.failOpen }, this.failOpen ? 'rate-limit store unreachable: enforcing per-process limits' : 'rate-limit store unreachable: refusing requests');
+    }
+    if (!this.failOpen) throw limiterUnavailable();
+    return processBackstop();
+  }
+}

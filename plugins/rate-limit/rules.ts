@@ -1,0 +1,199 @@
+/**
+ * `rate-limit` rules: compiled once per config version from YAML, then turned per request into the
+ * counter checks of one `consume()` call and the concurrency slots to take. Counter keys look like
+ * `rl:key+model:k.k_123:gpt-4o:r3600000` — the dimensions, their values (escaped), the unit and the
+ * window (`:rpm` / `:tpm` for the per-key limits `ctx.auth` may override) — so the same rule on every replica shares one counter.
+ */
+import type { Context } from '../../core/context.js';
+import type { LimitCheck } from '../../core/stores/kv.js';
+import type { LimitOverrides } from '../auth/types.js';
+import { parseDuration } from '../../core/config/units.js';
+import { ConfigError } from '../../core/config/schema.js';
+import { createHash } from 'node:crypto';
+import { globToRegExp } from '../transform/index.js';
+
+/** What a limit counts per: each distinct value (or combination of values) gets its own counter. */
+export type Dimension = 'key' | 'org' | 'model' | 'ip' | 'route' | 'global';
+
+/** One entry of `limits:` in YAML. */
+export interface LimitRule {
+  /** One dimension, or several combined (`[key, model]`: one counter per key and model). */
+  per: Dimension | Dimension[];
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens per minute. */
+  tpm?: number;
+  /** Requests per `window`. */
+  requests?: number;
+  /** Tokens per `window`. */
+  tokens?: number;
+  /** Window of `requests` / `tokens`, e.g. `1h`. */
+  window?: string | number;
+  /** Concurrent in-flight requests. */
+  concurrency?: number;
+  /** Only requests for these model globs count against this limit. */
+  models?: string[];
+}
+
+export type Unit = 'requests' | 'tokens';
+
+interface CompiledWindow {
+  unit: Unit;
+  /** Undefined: only enforced when `ctx.auth.limits` supplies a value (the implicit per-key rule). */
+  limit: number | undefined;
+  windowMs: number;
+  suffix: string;
+  /** The `ctx.auth.limits` field that replaces `limit` for the request's key. */
+  override: 'rpm' | 'tpm' | undefined;
+}
+
+export interface CompiledRule {
+  dims: readonly Dimension[];
+  /** Bounded metric label and message text, e.g. `key+model`. */
+  label: string;
+  prefix: string;
+  models: RegExp[] | undefined;
+  windows: CompiledWindow[];
+  concurrency: number | undefined;
+  /** Whether `ctx.auth.limits.concurrency` replaces `concurrency` (then `concurrency` may be undefined). */
+  concurrencyOverride: boolean;
+}
+
+/** What one check or slot stands for, to word a 429 and label the metric. */
+export interface CheckInfo {
+  rule: CompiledRule;
+  unit: Unit;
+  windowMs: number;
+}
+
+export interface RequestPlan {
+  checks: LimitCheck[];
+  info: CheckInfo[];
+  slots: { key: string; max: number; rule: CompiledRule }[];
+}
+
+const MINUTE = 60_000;
+
+export function compileRules(limits: readonly LimitRule[]): CompiledRule[] {
+  const rules = limits.map(compileRule);
+  const seen = new Map<string, number>();
+  rules.forEach((rule, i) => {
+    const counted: { what: string; counter: string }[] = rule.windows.map((w) => ({ what: w.unit, counter: rule.prefix + w.suffix }));
+    if (rule.concurrency !== undefined) counted.push({ what: 'concurrency', counter: `${rule.prefix}:c` });
+    for (const { what, counter } of counted) {
+      const first = seen.get(counter);
+      if (first !== undefined) throw ConfigError.at(['limits', i], `limits the same ${what} per ${rule.label} as limits[${first}]; merge them into one entry`);
+      seen.set(counter, i);
+    }
+  });
+  // ctx.auth limits apply even with no `per: key` rule for them in YAML: an implicit rule holds them.
+  const keyWide = rules.filter((r) => r.dims.length === 1 && r.dims[0] === 'key' && !r.models);
+  const has = (o: 'rpm' | 'tpm') => keyWide.some((r) => r.windows.some((w) => w.override === o));
+  const implicit: CompiledWindow[] = [];
+  if (!has('rpm')) implicit.push(window('requests', undefined, MINUTE, 'rpm'));
+  if (!has('tpm')) implicit.push(window('tokens', undefined, MINUTE, 'tpm'));
+  const concurrency = keyWide.some((r) => r.concurrencyOverride);
+  if (implicit.length || !concurrency) {
+    rules.push({ dims: ['key'], label: 'key', prefix: 'rl:key', models: undefined, windows: implicit, concurrency: undefined, concurrencyOverride: !concurrency });
+  }
+  return rules;
+}
+
+function compileRule(rule: LimitRule): CompiledRule {
+  const dims = [...new Set(Array.isArray(rule.per) ? rule.per : [rule.per])].sort();
+  const keyWide = dims.length === 1 && dims[0] === 'key' && !rule.models?.length;
+  const windows: CompiledWindow[] = [];
+  if (rule.rpm !== undefined) windows.push(window('requests', rule.rpm, MINUTE, keyWide ? 'rpm' : undefined));
+  if (rule.tpm !== undefined) windows.push(window('tokens', rule.tpm, MINUTE, keyWide ? 'tpm' : undefined));
+  // The schema checked the format; a zero window would count nothing.
+  const windowMs = Math.max(1, rule.window === undefined ? MINUTE : parseDuration(rule.window)!);
+  if (rule.requests !== undefined) windows.push(window('requests', rule.requests, windowMs, undefined));
+  if (rule.tokens !== undefined) windows.push(window('tokens', rule.tokens, windowMs, undefined));
+  const label = dims.join('+');
+  // Rules limited to models count apart from the same dimensions without (or with other) models.
+  const modelsTag = rule.models?.length ? `~${createHash('sha256').update(rule.models.join('\n')).digest('base64url').slice(0, 8)}` : '';
+  return {
+    dims,
+    label,
+    prefix: `rl:${label}${modelsTag}`,
+    models: rule.models?.length ? rule.models.map(globToRegExp) : undefined,
+    windows,
+    concurrency: rule.concurrency,
+    concurrencyOverride: keyWide && rule.concurrency !== undefined,
+  };
+}
+
+function window(unit: Unit, limit: number | undefined, windowMs: number, override: 'rpm' | 'tpm' | undefined): CompiledWindow {
+  // Overridable windows have their own suffix: a plain `requests: N, window: 1m` rule never shares their counter.
+  const suffix = override ? `:${override}` : `:${unit === 'requests' ? 'r' : 't'}${windowMs}`;
+  return { unit, limit, windowMs, suffix, override };
+}
+
+/**
+ * Matches the configured raw proxy routes the way the core does, so that `per: route` counts per
+ * configured route path (a bounded value), never per client-chosen URL.
+ */
+export function routeMatcher(paths: readonly string[]): (ctx: Context) => string {
+  const matchers = paths.map((path) => {
+    const prefix = path.endsWith('/*') ? path.slice(0, -2) : undefined;
+    return { path, matches: prefix !== undefined ? (p: string) => p === prefix || p.startsWith(`${prefix}/`) : (p: string) => p === path };
+  });
+  return (ctx) => (ctx.kind === 'model' ? (ctx.endpoint ?? 'model') : (matchers.find((m) => m.matches(ctx.path))?.path ?? 'proxy'));
+}
+
+/** The checks and slots for one request. `tokenCost` is the reservation for token windows. */
+export function planRequest(ctx: Context, rules: readonly CompiledRule[], routeOf: (ctx: Context) => string, tokenCost: number): RequestPlan {
+  const plan: RequestPlan = { checks: [], info: [], slots: [] };
+  const model = typeof ctx.body?.['model'] === 'string' ? (ctx.body['model'] as string) : undefined;
+  const overrides: LimitOverrides | undefined = ctx.auth?.limits;
+  for (const rule of rules) {
+    if (rule.models && (model === undefined || !rule.models.some((m) => m.test(model)))) continue;
+    let key: string | undefined;
+    for (const w of rule.windows) {
+      const limit = (w.override ? overrides?.[w.override] : undefined) ?? w.limit;
+      if (limit === undefined) continue;
+      key ??= counterKey(ctx, rule, model, routeOf);
+      plan.checks.push({ key: key + w.suffix, limit, windowMs: w.windowMs, cost: w.unit === 'requests' ? 1 : Math.min(tokenCost, limit) });
+      plan.info.push({ rule, unit: w.unit, windowMs: w.windowMs });
+    }
+    const max = (rule.concurrencyOverride ? overrides?.concurrency : undefined) ?? rule.concurrency;
+    if (max !== undefined) {
+      key ??= counterKey(ctx, rule, model, routeOf);
+      plan.slots.push({ key: `${key}:c`, max, rule });
+    }
+  }
+  return plan;
+}
+
+function counterKey(ctx: Context, rule: CompiledRule, model: string | undefined, routeOf: (ctx: Context) => string): string {
+  let key = rule.prefix;
+  for (const dim of rule.dims) key += `:${escapeValue(dimensionValue(ctx, dim, model, routeOf))}`;
+  return key;
+}
+
+/**
+ * Without `ctx.auth` (no auth plugin, or an anonymous route), `key` and `org` fall back to the
+ * client IP: never to anything the client chooses, which it could vary to dodge the limit.
+ */
+function dimensionValue(ctx: Context, dim: Dimension, model: string | undefined, routeOf: (ctx: Context) => string): string {
+  switch (dim) {
+    case 'key':
+      return ctx.auth ? `k.${ctx.auth.keyId}` : `ip.${ctx.clientIp}`;
+    case 'org':
+      return ctx.auth ? `o.${ctx.auth.orgId}` : `ip.${ctx.clientIp}`;
+    case 'model':
+      return model ?? '-';
+    case 'ip':
+      return ctx.clientIp;
+    case 'route':
+      return routeOf(ctx);
+    case 'global':
+      return '*';
+  }
+}
+
+/** `:` separates values and `%` escapes; very long values (a client-chosen model id) are hashed. */
+function escapeValue(value: string): string {
+  if (value.length > 96) return `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
+  return value.includes(':') || value.includes('%') ? value.replaceAll('%', '%25').replaceAll(':', '%3A') : value;
+}
