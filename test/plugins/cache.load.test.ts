@@ -13,6 +13,15 @@ import { startMockOpenAI, chatCompletion, type MockOpenAI } from '../helpers/moc
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
+interface CacheStats {
+  object: string;
+  store: string;
+  entries: number;
+  bytes: number;
+  evictions: number;
+  requests: Record<'hit' | 'miss' | 'bypass' | 'coalesced', number>;
+}
+
 const ADMIN_KEY = 'sk-admin-cache-test-0123456789';
 
 let upstream: MockOpenAI;
@@ -115,7 +124,7 @@ t.test('a flood of unique keys stays within the memory bound, evicting, with mem
   t.comment(`after warm-up rss ${mb(warm.rss)} MB, external ${mb(warm.external)} MB; per round of 3,000 (~96 MB of answers): ${rounds.map((m) => `rss ${mb(m.rss)} / external ${mb(m.external)}`).join(', ')}`);
   const total = next;
 
-  const stats = await (await fetch(`${gw.url}/admin/cache/stats`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json();
+  const stats = (await (await fetch(`${gw.url}/admin/cache/stats`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as CacheStats;
   t.equal(stats.object, 'cache.stats');
   t.equal(stats.store, 'memory');
   t.ok(stats.bytes <= maxBytes, `bytes ${stats.bytes} ≤ ${maxBytes}`);
