@@ -8,10 +8,12 @@ import { Gateway } from './gateway.js';
 import { ConfigLoadError } from './config/load.js';
 import { defaultConfigFile, validate } from './commands.js';
 import { builtinPlugins, builtinAdminModules } from '../plugins/index.js';
+import { IDENTITY_COMMANDS, IDENTITY_USAGE, runIdentityCli, type IdentityCommand } from '../plugins/auth/cli.js';
 
 const USAGE = `Usage:
   switchyard start [--config FILE] [--listen HOST:PORT]   start the gateway
   switchyard validate FILE...                             check config files; exit 0 when all are valid
+${IDENTITY_USAGE}
 
 The config file is --config, else $SWITCHYARD_CONFIG, else ./config/gateway.yaml, else the bundled default.`;
 
@@ -56,6 +58,7 @@ async function main(argv: string[]): Promise<void> {
     }
     process.exit((await validate(rest, builtinPlugins)) ? 0 : 1);
   }
+  if ((IDENTITY_COMMANDS as readonly string[]).includes(command)) process.exit(await runIdentityCli(command as IdentityCommand, rest));
   process.stderr.write(`${command === '--help' || command === 'help' ? '' : `unknown command '${command}'\n`}${USAGE}\n`);
   process.exit(command === '--help' || command === 'help' ? 0 : 2);
 }
