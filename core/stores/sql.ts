@@ -1,7 +1,7 @@
 /**
  * The SQL store contract. Two drivers behind it — embedded PGlite (Postgres compiled to WASM; data in
  * a directory, nothing to install; the default) and PostgreSQL via `pg` (a pool) — run the same SQL
- * and the same versioned migrations (`core/stores/migrations/*.sql`), applied at open time under an
+ * and the same versioned migrations (`core/stores/migrations.ts`), applied at open time under an
  * advisory lock so two replicas starting together do not race.
  *
  * Placeholders are Postgres-style (`$1`). Money is integer micro-units (`bigint`), never floats;
