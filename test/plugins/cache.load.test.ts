@@ -134,9 +134,10 @@ t.test('a flood of unique keys stays within the memory bound, evicting, with mem
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   t.match(metrics, new RegExp(`switchyard_cache_evictions ${stats.evictions}`));
 
-  // Stored values are Buffers (external memory): kept unbounded they would add ~96 MB per round.
+  // Stored values are Buffers (external memory): kept unbounded they would add ~96 MB per round; the
+  // slack covers socket buffers still held under a loaded machine.
   const externalGrowth = Math.max(...rounds.map((m) => m.external)) - warm.external;
-  t.ok(externalGrowth < 24 * 2 ** 20, `external memory grew ${mb(externalGrowth)} MB over 9,000 unique entries`);
+  t.ok(externalGrowth < 64 * 2 ** 20, `external memory grew ${mb(externalGrowth)} MB over 9,000 unique entries`);
   // RSS also moves with the allocator's own bookkeeping: generous slack, still far below unbounded (~290 MB).
   const rssGrowth = rounds[2]!.rss - warm.rss;
   t.ok(rssGrowth < 160 * 2 ** 20, `RSS grew ${mb(rssGrowth)} MB over 9,000 unique entries`);
