@@ -83,12 +83,22 @@ export default definePlugin<CacheConfig>({
       }
     }
 
-    /** Answers from an entry: the stored bytes, or a replayed stream when the client asked for one. */
-    function serve(ctx: Context, entry: string, status: 'HIT' | 'COALESCED', stream: boolean): void {
+    /**
+     * Answers from an entry: the stored bytes, or a replayed stream when the client asked for one.
+     * Returns false for an entry that does not parse (written by something else), which then counts as a miss.
+     */
+    function serve(ctx: Context, entry: string, status: 'HIT' | 'COALESCED', stream: boolean): boolean {
       const newline = entry.indexOf('\n');
-      const meta = JSON.parse(entry.slice(0, newline)) as EntryMeta;
+      let meta: EntryMeta;
+      let value: Record<string, unknown>;
       const text = entry.slice(newline + 1);
-      const value = JSON.parse(text) as Record<string, unknown>;
+      try {
+        meta = JSON.parse(entry.slice(0, newline)) as EntryMeta;
+        value = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        log.warn({ request_id: ctx.id }, 'cache: an entry did not parse; calling upstream');
+        return false;
+      }
       const headers = { [CACHE_HEADER]: status, age: String(Math.max(0, Math.floor((Date.now() - meta.at) / 1000))) };
       const usage = value['usage'] as Usage | undefined;
       ctx.cache = { status, ...(usage ? { cachedUsage: usage } : {}) };
@@ -98,6 +108,7 @@ export default definePlugin<CacheConfig>({
       } else {
         ctx.response = new JsonResponse(200, headers, value, text);
       }
+      return true;
     }
 
     /** Wraps a streamed miss: forwards every chunk as it comes and stores the assembled answer if the stream ended cleanly. */
@@ -138,16 +149,16 @@ export default definePlugin<CacheConfig>({
         const stream = body['stream'] === true && STREAMING.has(endpoint);
         if (!controls.noCache) {
           const stored = await lookup(key);
-          if (stored !== undefined) {
+          if (stored !== undefined && serve(ctx, stored, 'HIT', stream)) {
             count.hit.inc();
-            return serve(ctx, stored, 'HIT', stream);
+            return;
           }
           const leader = inFlight.get(key);
           if (leader) {
             const shared = await leader;
-            if (shared !== undefined) {
+            if (shared !== undefined && serve(ctx, shared, 'COALESCED', stream)) {
               count.coalesced.inc();
-              return serve(ctx, shared, 'COALESCED', stream);
+              return;
             }
           }
         }
