@@ -76,7 +76,7 @@ export default definePlugin<RateLimitConfig>({
           }
           if (!decision.allowed) {
             releaseSlots(held);
-            const i = deniedCheck(decision, plan.checks.map((c) => c.cost));
+            const i = deniedCheck(decision, plan.checks, plan.info);
             limited.inc({ dimension: plan.info[i]!.rule.label, limit: plan.info[i]!.unit });
             const headers: Record<string, string> = {};
             if (config.headers) rateLimitHeaders(decision, plan.info, headers);

@@ -4,7 +4,7 @@
  * Messages name the dimension (`per key`), never a key or its id.
  */
 import { GatewayError } from '../../core/errors.js';
-import type { LimitDecision, LimitState } from '../../core/stores/kv.js';
+import type { LimitCheck, LimitDecision, LimitState } from '../../core/stores/kv.js';
 import type { CheckInfo, CompiledRule, Unit } from './rules.js';
 
 /** OpenAI's duration format: `20ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`. */
@@ -49,12 +49,12 @@ function windowText(ms: number): string {
   return `per ${formatReset(ms).replace(/([hm])0s$/, '$1').replace(/h0m$/, 'h')}`;
 }
 
-/** The index of the check that denied the request (the first without room, requests before tokens). */
-export function deniedCheck(decision: LimitDecision, costs: readonly number[]): number {
+/** The index of the check that denied the request: the first without room, request windows before token windows. */
+export function deniedCheck(decision: LimitDecision, checks: readonly LimitCheck[], info: readonly CheckInfo[]): number {
   let tokenDenial = -1;
-  for (let i = 0; i < decision.states.length; i++) {
-    if (decision.states[i]!.remaining >= costs[i]!) continue;
-    if (costs[i] === 1) return i;
+  for (let i = 0; i < checks.length; i++) {
+    if (decision.states[i]!.remaining >= checks[i]!.cost) continue;
+    if (info[i]!.unit === 'requests') return i;
     if (tokenDenial === -1) tokenDenial = i;
   }
   return tokenDenial === -1 ? 0 : tokenDenial;

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ConfigLoadError } from '../../core/config/load.js';
+import { formatReset } from '../../plugins/rate-limit/response.js';
 
 /** A fake `auth`: `x-test-key: name[:rpm[:tpm[:concurrency]]]` becomes `ctx.auth` with those limits. */
 const FAKE_AUTH = `
@@ -272,4 +273,13 @@ t.test('two limits that count the same thing are a config error naming the entry
   );
   t.ok(err instanceof ConfigLoadError);
   t.match((err as Error).message, /limits\[1\].*same requests per key as limits\[0\]/);
+});
+
+t.test('reset times are written the way OpenAI writes them', async (t) => {
+  t.equal(formatReset(17), '17ms');
+  t.equal(formatReset(1_000), '1s');
+  t.equal(formatReset(2_301), '2.31s');
+  t.equal(formatReset(360_000), '6m0s');
+  t.equal(formatReset(61_810), '1m1.81s');
+  t.equal(formatReset(3_723_000), '1h2m3s');
 });

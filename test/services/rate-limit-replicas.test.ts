@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -114,12 +114,13 @@ interface Answer {
 }
 
 async function chat(url: string, body: Record<string, unknown> = {}): Promise<Answer> {
-  const res = await fetch(`${url}/v1/chat/completions`, {
+  // undici's own fetch, to bound the connections 1,000 concurrent requests open.
+  const res = await undiciFetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY_A}` },
     body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hi' }], ...body }),
     dispatcher,
-  } as RequestInit);
+  });
   const json = (await res.json()) as { usage?: { total_tokens: number } };
   return { status: res.status, retryAfter: res.headers.get('retry-after'), tokens: json.usage?.total_tokens ?? 0 };
 }
