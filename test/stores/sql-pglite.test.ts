@@ -1,6 +1,6 @@
 /** The SQL store suite on embedded PGlite, plus what only PGlite does: a data directory. */
 import t from 'tap';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlStore } from '../../core/stores/open-sql.js';
@@ -45,4 +45,18 @@ t.test('a failing migration leaves the database at the last good one and names t
   t.same(rows, [], 'the half-applied migration was rolled back');
   t.same((await scratch.query('SELECT id FROM schema_migrations WHERE id = 1000')).rows, []);
   t.same(await migrate(scratch, MIGRATIONS, silentLog), [], 'the lock was released: a later run proceeds');
+});
+
+t.test('a data directory held by another live process is refused; a stale claim is taken over', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'switchyard-pglite-lock-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  await mkdir(join(base, 'data'));
+  await writeFile(join(base, 'data', 'switchyard.lock'), String(process.ppid));
+  await t.rejects(openSqlStore({ pglite: './data' }, base, silentLog), { message: new RegExp(`in use by process ${process.ppid}`) });
+
+  await writeFile(join(base, 'data', 'switchyard.lock'), '2147483646');
+  const store = await openSqlStore({ pglite: './data' }, base, silentLog);
+  t.equal((await readFile(join(base, 'data', 'switchyard.lock'), 'utf8')).trim(), String(process.pid), 'claimed by this process');
+  await store.close();
+  await t.rejects(stat(join(base, 'data', 'switchyard.lock')), { code: 'ENOENT' }, 'released on close');
 });
