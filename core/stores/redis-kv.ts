@@ -106,14 +106,32 @@ export class RedisKvStore implements KvStore {
     if (!set) {
       this.listeners.set(full, (set = new Set()));
       set.add(listener);
-      await this.run(() => subscriber.subscribe(full));
+      await this.subscribeOrDefer(subscriber, full);
     } else set.add(listener);
     return async () => {
       set.delete(listener);
       if (set.size || this.listeners.get(full) !== set) return;
       this.listeners.delete(full);
-      await this.run(() => subscriber.unsubscribe(full)).catch(() => {});
+      // Not awaited: in an outage the command waits in the subscriber's queue until Redis is back.
+      subscriber.unsubscribe(full).catch(() => {});
     };
+  }
+
+  /**
+   * Waits for SUBSCRIBE to take effect, but never longer than the first-connection wait: during an
+   * outage the command stays queued and ioredis subscribes once Redis is back (and again after every
+   * reconnect), so a plugin subscribing at start-up does not hang or fail with Redis down.
+   */
+  private async subscribeOrDefer(subscriber: Redis, channel: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deferred = new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_CONNECT_WAIT_MS)));
+    try {
+      await Promise.race([subscriber.subscribe(channel), deferred]);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'redis subscribe failed; it is retried on reconnect');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async ping(): Promise<void> {

@@ -82,3 +82,12 @@ t.test('openKvStore accepts a bare Redis URL', async (t) => {
   await store.ping();
   t.pass('ping answered');
 });
+
+t.test('subscribing with Redis down neither hangs nor fails: the subscription waits for Redis', async (t) => {
+  const store = openKvStore({ redis: { url: 'redis://127.0.0.1:1', prefix } }, log);
+  t.teardown(() => store.close());
+  const started = Date.now();
+  const off = await store.subscribe('identity', () => {});
+  t.ok(Date.now() - started < 3_000, `returned within ${Date.now() - started} ms`);
+  await off();
+});
