@@ -24,8 +24,7 @@ export class MemoryLimitStore implements LimitStore {
     return this.consumeNow(checks, Date.now());
   }
 
-  /** `consume` at a given time (the sweep and tests share the clock logic). */
-  consumeNow(checks: readonly LimitCheck[], now: number): LimitDecision {
+  private consumeNow(checks: readonly LimitCheck[], now: number): LimitDecision {
     const counters: WindowCounter[] = [];
     const used: number[] = [];
     let allowed = true;
@@ -61,7 +60,7 @@ export class MemoryLimitStore implements LimitStore {
     this.adjustNow(key, windowMs, delta, Date.now());
   }
 
-  adjustNow(key: string, windowMs: number, delta: number, now: number): void {
+  private adjustNow(key: string, windowMs: number, delta: number, now: number): void {
     if (delta === 0) return;
     const counter = this.counterFor(key, windowMs);
     prune(counter, now);
