@@ -153,7 +153,10 @@ export function planRequest(ctx: Context, rules: readonly CompiledRule[], routeO
       const limit = (w.override ? overrides?.[w.override] : undefined) ?? w.limit;
       if (limit === undefined) continue;
       key ??= counterKey(ctx, rule, model, routeOf);
-      plan.checks.push({ key: key + w.suffix, limit, windowMs: w.windowMs, cost: w.unit === 'requests' ? 1 : Math.min(tokenCost, limit) });
+      // A reservation above the whole limit is capped to it (admitted into an empty window, settled
+      // with the real usage), except at limit 0 (an override that blocks the key), which admits nothing.
+      const cost = w.unit === 'requests' ? 1 : limit > 0 ? Math.min(tokenCost, limit) : tokenCost;
+      plan.checks.push({ key: key + w.suffix, limit, windowMs: w.windowMs, cost });
       plan.info.push({ rule, unit: w.unit, windowMs: w.windowMs });
     }
     const max = (rule.concurrencyOverride ? overrides?.concurrency : undefined) ?? rule.concurrency;

@@ -234,9 +234,19 @@ t.test('ctx.auth limits are enforced even with no per-key limits in YAML', async
   t.equal((await chat(gw, {}, { 'x-test-key': 'a:1' })).status, 200);
   const denied = await chat(gw, {}, { 'x-test-key': 'a:1' });
   t.equal(denied.status, 429);
-  t.equal((await chat(gw, {}, { 'x-test-key': 'a::0:1' })).status, 200, 'a different key');
+  t.equal((await chat(gw, {}, { 'x-test-key': 'a2:1' })).status, 200, 'a different key');
   t.equal((await chat(gw, {}, { 'x-test-key': 'b' })).status, 200, 'no override, no limit');
   t.equal((await chat(gw, {}, { 'x-test-key': 'b' })).status, 200);
+});
+
+t.test('a ctx.auth limit of 0 blocks the key; a reservation above the limit is capped to it', async (t) => {
+  const gw = await gateway('limits:\n  - { per: key, tpm: 50 }', { fakeAuth: true });
+  t.teardown(() => gw.close());
+  t.equal((await chat(gw, {}, { 'x-test-key': 'z:0' })).status, 429, 'rpm 0');
+  t.equal((await chat(gw, {}, { 'x-test-key': 'z2::0' })).status, 429, 'tpm 0');
+  const big = await chat(gw, { max_tokens: 1000 }, { 'x-test-key': 'y' });
+  t.equal(big.status, 200, 'max_tokens above tpm is admitted into an empty window');
+  t.equal(big.headers.get('x-ratelimit-remaining-tokens'), '0');
 });
 
 t.test('ctx.auth concurrency override', async (t) => {
