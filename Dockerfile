@@ -2,7 +2,7 @@
 #
 # Switchyard gateway image.
 #   docker build -t switchyard .
-#   docker run -p 8080:8080 switchyard                      # bundled offline demo config
+#   docker run -p 8080:8080 -e SWITCHYARD_DEV_KEY=$(openssl rand -hex 24) switchyard   # bundled demo config
 #   docker run -p 8080:8080 -e OPENAI_API_KEY \
 #     -v "$PWD/examples:/etc/switchyard:ro" -e SWITCHYARD_CONFIG=/etc/switchyard/openai.yaml switchyard
 #
@@ -11,6 +11,10 @@
 # gateway watches the config's directory, and a single-file bind mount stops seeing edits once an
 # editor replaces the file on the host. Mounting over /app/config itself would also hide the
 # built-in model catalog in /app/config/catalog.
+#
+# The bundled config listens on 0.0.0.0 here, so it refuses the public development key: pass
+# SWITCHYARD_DEV_KEY (and SWITCHYARD_ADMIN_KEY for the admin API). Its embedded database lives in
+# the /var/lib/switchyard volume; replicas share PostgreSQL and Redis instead (`stores:`).
 
 # ---- build: compile TypeScript, then drop dev dependencies ----
 FROM node:24-slim AS build
@@ -28,7 +32,8 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 # ---- runtime: compiled code, production dependencies, schemas and default config ----
 FROM node:24-slim
 ENV NODE_ENV=production \
-    SWITCHYARD_LISTEN=0.0.0.0:8080
+    SWITCHYARD_LISTEN=0.0.0.0:8080 \
+    SWITCHYARD_DATA_DIR=/var/lib/switchyard
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -36,7 +41,10 @@ COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas
 COPY config ./config
-# The image's files stay root-owned and read-only to the process; it writes nothing to disk.
+# The image's files stay root-owned and read-only to the process; it writes only to the data volume
+# (PGlite, when the config uses the embedded database).
+RUN mkdir -p /var/lib/switchyard && chown node:node /var/lib/switchyard
+VOLUME /var/lib/switchyard
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

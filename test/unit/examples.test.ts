@@ -18,6 +18,8 @@ const gatewayConfigs = readdirSync(examplesDir)
 /** Stand-ins for the credentials the examples read; each must be required (no default) by the files that use it. */
 const dummyEnv: Record<string, string> = {
   OPENAI_API_KEY: 'sk-test-openai',
+  REDIS_URL: 'redis://127.0.0.1:1',
+  DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
   AZURE_OPENAI_API_KEY: 'test-azure',
   AZURE_OPENAI_ENDPOINT: 'https://example-resource.openai.azure.com',
   OPENROUTER_API_KEY: 'sk-or-test',
