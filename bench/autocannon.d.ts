@@ -13,8 +13,8 @@ declare module 'autocannon' {
     pipelining?: number;
     /** Seconds. */
     timeout?: number;
-    /** Replace `[<id>]` in the body with a unique id per request. */
-    idReplacement?: boolean;
+    /** Per-request overrides; `setupRequest` may return a new body for every request. */
+    requests?: { method?: string; setupRequest?: (req: { body?: string }) => { body?: string } }[];
   }
 
   interface Histogram {

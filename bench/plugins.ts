@@ -17,7 +17,8 @@ import { CHAT_PATH } from './load.js';
 
 /** The dev key style credential the bench configs accept (static key in bench/configs/plugins-*.yaml). */
 export const BENCH_KEY = 'sk-bench-0123456789abcdef0123456789abcdef';
-const UNIQUE_BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello to request [<id>].' }] });
+/** Marks a body whose every request must differ (each gets its own counter value). */
+const UNIQUE_BODY = 'unique';
 const SAME_BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] });
 
 export interface PluginLoad {
@@ -36,13 +37,18 @@ export interface PluginBenchResults {
   e3: { raw: PluginLoad; cacheHit: PluginLoad };
 }
 
+let sequence = 0;
+
+function uniqueBody(): string {
+  return JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Say hello to request ${++sequence}.` }] });
+}
+
 async function load(child: Child, body: string, unique: boolean, connections: number, warmupS: number, durationS: number): Promise<PluginLoad> {
   const options = {
     url: `${child.url}${CHAT_PATH}`,
     method: 'POST' as const,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
-    body,
-    idReplacement: unique,
+    ...(unique ? { requests: [{ method: 'POST', setupRequest: (req: { body?: string }) => ({ ...req, body: uniqueBody() }) }] } : { body }),
     connections,
     pipelining: 1,
     timeout: 10,
