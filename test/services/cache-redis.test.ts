@@ -5,24 +5,22 @@
  * (never skips) when Redis is down. The run uses its own key prefix and deletes its keys afterwards.
  */
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { createScratchRedis, REDIS_URL } from './scratch-redis.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startMockOpenAI, chatCompletion, type MockOpenAI } from '../helpers/mock-openai.js';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const ADMIN_KEY = 'sk-admin-cache-redis-0123456789';
-const prefix = `switchyard-test:cache:${process.pid}:${randomBytes(4).toString('hex')}:`;
+const scratch = createScratchRedis('cache');
+const { prefix, raw } = scratch;
 const orgPlugin = fileURLToPath(new URL('../plugins/cache-org-plugin.ts', import.meta.url));
-const raw = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => null });
 
 let upstream: MockOpenAI;
 let replicas: [TestGateway, TestGateway];
 let answered = 0;
 
 t.before(async () => {
-  t.equal(await raw.ping(), 'PONG', `Redis answers at ${REDIS_URL}`);
+  t.equal(await scratch.check(), 'PONG', `Redis answers at ${REDIS_URL}`);
   upstream = await startMockOpenAI();
   upstream.on('/v1/chat/completions', (_req, res, body) => {
     answered++;
@@ -47,13 +45,7 @@ pipeline:
 t.teardown(async () => {
   await Promise.all(replicas?.map((r) => r.close()) ?? []);
   await upstream?.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await raw.unlink(...keys);
-  } while (cursor !== '0');
-  raw.disconnect();
+  await scratch.drop();
 });
 
 async function chat(gw: TestGateway, content: string, options: { org?: string; model?: string } = {}) {

@@ -6,30 +6,23 @@
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createScratchRedis, REDIS_URL } from './scratch-redis.js';
 import { RedisKvStore } from '../../core/stores/redis-kv.js';
 import { StoreUnavailableError } from '../../core/stores/kv.js';
 import { openKvStore } from '../../core/stores/open-kv.js';
 import { createLogger } from '../../core/log.js';
 import { runKvSuite } from '../stores/kv-suite.js';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const prefix = `switchyard-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
+const scratch = createScratchRedis('kv');
+const { prefix, raw } = scratch;
 const log = createLogger({ level: 'silent' });
-const raw = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => null });
 
 t.before(async () => {
-  t.equal(await raw.ping(), 'PONG', `Redis answers at ${REDIS_URL}`);
+  t.equal(await scratch.check(), 'PONG', `Redis answers at ${REDIS_URL}`);
 });
 
 t.teardown(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await raw.unlink(...keys);
-  } while (cursor !== '0');
-  raw.disconnect();
+  await scratch.drop();
 });
 
 const open = (): RedisKvStore => new RedisKvStore({ url: REDIS_URL, prefix, log });

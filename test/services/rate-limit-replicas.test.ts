@@ -9,31 +9,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { createScratchRedis, REDIS_URL } from './scratch-redis.js';
 import { Agent, fetch as undiciFetch } from 'undici';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const prefix = `switchyard-test:replicas:${randomBytes(4).toString('hex')}:`;
-const raw = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+const scratch = createScratchRedis('replicas');
+const { prefix, raw } = scratch;
 const dispatcher = new Agent({ connections: 128 });
 
 let dir: string;
 t.before(async () => {
-  t.equal(await raw.ping(), 'PONG', `Redis answers at ${REDIS_URL}`);
+  t.equal(await scratch.check(), 'PONG', `Redis answers at ${REDIS_URL}`);
   dir = await mkdtemp(join(tmpdir(), 'switchyard-replicas-'));
 });
 t.teardown(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await raw.unlink(...keys);
-  } while (cursor !== '0');
-  raw.disconnect();
+  await scratch.drop();
   await dispatcher.close();
   await rm(dir, { recursive: true, force: true });
 });
