@@ -234,6 +234,38 @@ t.test('identity admin API', async (t) => {
     await call(gw, 'PATCH', '/admin/organizations/acme', { disabled: false });
   });
 
+  t.test('every admin route rejects missing, non-admin, revoked and expired credentials', async (t) => {
+    const nonAdmin = await call(gw, 'POST', '/admin/organizations/acme/keys', { scopes: ['read', 'write'], name: 'not-admin' });
+    const expired = await call(gw, 'POST', '/admin/organizations/acme/keys', { scopes: ['admin'], expires_at: '2001-01-01T00:00:00Z' });
+    const revoked = await call(gw, 'POST', '/admin/organizations/acme/keys', { scopes: ['admin'] });
+    t.equal((await call(gw, 'POST', `/admin/keys/${revoked.json.id}/revoke`, {})).status, 200);
+    const credentials: [string, string | undefined, number][] = [
+      ['no credential', undefined, 401],
+      ['a non-admin key', nonAdmin.json.key as string, 403],
+      ['a revoked admin key', revoked.json.key as string, 401],
+      ['an expired admin key', expired.json.key as string, 401],
+    ];
+    let checked = 0;
+    for (const [template, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      // A real id where the route takes one, so a refusal cannot be a 404 in disguise.
+      const path = template.replace('{id}', template.startsWith('/admin/keys') ? String(nonAdmin.json.id) : 'acme');
+      for (const method of Object.keys(ops)) {
+        for (const [label, key, status] of credentials) {
+          const headers: Record<string, string> = { 'content-type': 'application/json' };
+          if (key) headers['authorization'] = `Bearer ${key}`;
+          const res = await fetch(`${gw.url}${path}`, { method: method.toUpperCase(), headers, body: method === 'get' || method === 'delete' ? undefined : '{}' });
+          const body = (await res.json()) as Json;
+          t.equal(res.status, status, `${method.toUpperCase()} ${template} with ${label}`);
+          t.equal(body.error?.type, status === 401 ? 'authentication_error' : 'permission_error');
+          checked++;
+        }
+      }
+    }
+    t.ok(checked >= 4 * 20, `checked ${checked} route × credential pairs`);
+    const still = await call(gw, 'GET', `/admin/keys/${nonAdmin.json.id}`);
+    t.equal(still.json.revoked_at, null, 'and none of the refused calls changed anything');
+  });
+
   t.test('no key secret ever reaches the log', async (t) => {
     const issued = await call(gw, 'POST', '/admin/organizations/acme/keys', { name: 'logged?' });
     await call(gw, 'GET', '/admin/keys', undefined, issued.json.key);
