@@ -6,6 +6,7 @@
 import type { Logger } from '../log.js';
 import type { KvStats, KvStore } from './kv.js';
 import { MemoryLimitStore } from './memory-limits.js';
+import { RecencyList, type RecencyLinks } from './recency-list.js';
 
 /** Default `max_bytes`: 256 MiB of values (keys and bookkeeping included). */
 export const DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024;
@@ -14,7 +15,8 @@ const ENTRY_OVERHEAD_BYTES = 64;
 /** How often expired values and limit counters are swept (reads also drop expired values on sight). */
 const SWEEP_INTERVAL_MS = 10_000;
 
-interface Entry {
+interface Entry extends RecencyLinks<Entry> {
+  key: string;
   value: Buffer;
   expiresAt: number;
   bytes: number;
@@ -31,8 +33,9 @@ export class MemoryKvStore implements KvStore {
   readonly limits = new MemoryLimitStore();
   private readonly maxBytes: number;
   private readonly log: Logger | undefined;
-  /** Insertion order is recency order: a read moves an entry to the end; eviction takes from the front. */
   private readonly entries = new Map<string, Entry>();
+  /** A read moves an entry to the newest end; eviction takes the oldest. */
+  private readonly recency = new RecencyList<Entry>();
   private readonly channels = new Map<string, Set<(message: string) => void>>();
   private bytes = 0;
   private evictions = 0;
@@ -48,8 +51,7 @@ export class MemoryKvStore implements KvStore {
   async get(key: string): Promise<Buffer | undefined> {
     const entry = this.live(key, Date.now());
     if (!entry) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    this.recency.touch(entry);
     return entry.value;
   }
 
@@ -115,13 +117,18 @@ export class MemoryKvStore implements KvStore {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.entries.clear();
+    this.recency.clear();
     this.channels.clear();
     this.bytes = 0;
   }
 
   /** Drops expired values and expired limit counters. */
   sweep(now = Date.now()): void {
-    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.remove(key);
+    for (let entry = this.recency.oldest; entry; ) {
+      const newer = entry.newer;
+      if (entry.expiresAt <= now) this.remove(entry.key);
+      entry = newer;
+    }
     this.limits.sweep(now);
   }
 
@@ -132,12 +139,14 @@ export class MemoryKvStore implements KvStore {
     // A value bigger than the whole store is not kept (evicting everything for it would only thrash).
     if (bytes > this.maxBytes || ttlMs <= 0) return false;
     while (this.bytes + bytes > this.maxBytes) {
-      const oldest = this.entries.keys().next().value;
+      const oldest = this.recency.oldest;
       if (oldest === undefined) break;
-      this.remove(oldest);
+      this.remove(oldest.key);
       this.evictions++;
     }
-    this.entries.set(key, { value: buffer, expiresAt: Date.now() + ttlMs, bytes });
+    const entry: Entry = { key, value: buffer, expiresAt: Date.now() + ttlMs, bytes, older: undefined, newer: undefined };
+    this.entries.set(key, entry);
+    this.recency.append(entry);
     this.bytes += bytes;
     return true;
   }
@@ -154,6 +163,7 @@ export class MemoryKvStore implements KvStore {
     const entry = this.entries.get(key);
     if (!entry) return;
     this.entries.delete(key);
+    this.recency.remove(entry);
     this.bytes -= entry.bytes;
   }
 }

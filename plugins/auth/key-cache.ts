@@ -1,10 +1,20 @@
 /**
  * A bounded least-recently-used map whose entries expire. `auth` keeps two: known keys (long TTL,
  * dropped at once by identity-change events) and unknown ones (short TTL, bounded on their own so
- * a flood of made-up keys can neither grow memory nor push real keys out).
+ * a flood of made-up keys can neither grow memory nor push real keys out). Recency is a linked list
+ * (`RecencyList`), not the Map's insertion order: see there why.
  */
+import { RecencyList, type RecencyLinks } from '../../core/stores/recency-list.js';
+
+interface Entry<V> extends RecencyLinks<Entry<V>> {
+  key: string;
+  value: V;
+  expiresAt: number;
+}
+
 export class ExpiringLru<V> {
-  private readonly entries = new Map<string, { value: V; expiresAt: number }>();
+  private readonly entries = new Map<string, Entry<V>>();
+  private readonly recency = new RecencyList<Entry<V>>();
 
   constructor(
     /** Most entries kept; the least recently used goes first. */
@@ -15,27 +25,28 @@ export class ExpiringLru<V> {
     const hit = this.entries.get(key);
     if (hit === undefined) return undefined;
     if (hit.expiresAt <= now) {
-      this.entries.delete(key);
+      this.drop(hit);
       return undefined;
     }
-    // Re-inserting moves it to the end of the Map's order, which is the eviction order.
-    this.entries.delete(key);
-    this.entries.set(key, hit);
+    this.recency.touch(hit);
     return hit.value;
   }
 
   set(key: string, value: V, ttlMs: number, now: number): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: now + ttlMs });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    const old = this.entries.get(key);
+    if (old) this.drop(old);
+    const entry: Entry<V> = { key, value, expiresAt: now + ttlMs, older: undefined, newer: undefined };
+    this.entries.set(key, entry);
+    this.recency.append(entry);
+    if (this.entries.size > this.maxEntries) this.drop(this.recency.oldest!);
   }
 
   /** Drops every entry whose value matches; returns how many. */
   deleteWhere(matches: (value: V) => boolean): number {
     let dropped = 0;
-    for (const [key, entry] of this.entries) {
+    for (const entry of this.entries.values()) {
       if (matches(entry.value)) {
-        this.entries.delete(key);
+        this.drop(entry);
         dropped++;
       }
     }
@@ -44,9 +55,15 @@ export class ExpiringLru<V> {
 
   clear(): void {
     this.entries.clear();
+    this.recency.clear();
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  private drop(entry: Entry<V>): void {
+    this.entries.delete(entry.key);
+    this.recency.remove(entry);
   }
 }
