@@ -18,8 +18,8 @@ import { CHAT_PATH } from './load.js';
 /** The dev key style credential the bench configs accept (static key in bench/configs/plugins-*.yaml). */
 export const BENCH_KEY = 'sk-bench-0123456789abcdef0123456789abcdef';
 /** Marks a body whose every request must differ (each gets its own counter value). */
-const UNIQUE_BODY = 'unique';
-const SAME_BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] });
+export const UNIQUE_BODY = 'unique';
+export const SAME_BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] });
 
 export interface PluginLoad {
   rps: number;
@@ -43,7 +43,8 @@ function uniqueBody(): string {
   return JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Say hello to request ${++sequence}.` }] });
 }
 
-async function load(child: Child, body: string, unique: boolean, connections: number, warmupS: number, durationS: number): Promise<PluginLoad> {
+/** One closed-loop load against `child`: `unique` sends a different body per request (`body` is then ignored). */
+export async function load(child: Child, body: string, unique: boolean, connections: number, warmupS: number, durationS: number): Promise<PluginLoad> {
   const options = {
     url: `${child.url}${CHAT_PATH}`,
     method: 'POST' as const,

@@ -18,8 +18,27 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/**
+ * Only the samples taken between `fromUs` and `toUs` (the monotonic clock in µs, which
+ * `process.hrtime` in any process on the machine shares with V8's profile timestamps).
+ */
+function sliceProfile(profile: CpuProfile, fromUs: number, toUs: number): CpuProfile {
+  const samples: number[] = [];
+  const timeDeltas: number[] = [];
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t >= fromUs && t < toUs) {
+      samples.push(id);
+      timeDeltas.push(profile.timeDeltas[i] ?? 0);
+    }
+  });
+  return { ...profile, samples, timeDeltas };
 }
 
 const SPECIAL = new Set(['(program)', '(garbage collector)', '(root)']);
@@ -50,9 +69,13 @@ function top(map: Map<string, number>, n: number): [string, number][] {
   return [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
 }
 
-/** `requests`, when known, adds a µs-per-request column. */
-export function summariseProfile(file: string, root: string, title = file, requests?: number): string {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+/**
+ * `requests`, when known, adds a µs-per-request column. `window` ([from, to] on the monotonic clock
+ * in µs) keeps only the samples of one phase of a run.
+ */
+export function summariseProfile(file: string, root: string, title = file, requests?: number, window?: [number, number]): string {
+  const whole = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const profile = window ? sliceProfile(whole, window[0], window[1]) : whole;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
