@@ -18,7 +18,7 @@ export function presentedCredential(headers: IncomingHttpHeaders): string | unde
   const authorization = headers.authorization;
   if (authorization !== undefined) {
     // Scheme names are case-insensitive (RFC 9110 §11.1).
-    if (authorization.length > 7 && authorization.slice(0, 7).toLowerCase() === 'bearer ') {
+    if (authorization.length > 7 && (authorization.startsWith('Bearer ') || authorization.slice(0, 7).toLowerCase() === 'bearer ')) {
       const token = authorization.slice(7).trim();
       if (token) return token;
     }

@@ -16,7 +16,6 @@ import { CREDENTIAL_HEADERS, MAX_CREDENTIAL_LENGTH, presentedCredential } from '
 import { refuseDevKeyBeyondLoopback } from './dev-key.js';
 import { IDENTITY_CHANNEL, parseIdentityChange } from './events.js';
 import { compileJwtVerifier, looksLikeJwt, type JwtConfig } from './jwt.js';
-import { sha256Hex } from './keys.js';
 import { compileStaticKeys, type StaticKeyConfig } from './static-keys.js';
 import { SqlKeys } from './sql-keys.js';
 import type { Scope } from './types.js';
@@ -53,7 +52,8 @@ const FANOUT_CACHE_TTL_MS = 60_000;
 /** Default when replicas may share postgres but have no fan-out: a revocation must still land within a second. */
 const NO_FANOUT_CACHE_TTL_MS = 1_000;
 
-type KeySource = (presented: string, ctx: Context) => Promise<Identity | undefined>;
+/** Static keys answer at once; SQL keys may have to be loaded. */
+type KeySource = (presented: string, ctx: Context) => Identity | undefined | Promise<Identity | undefined>;
 
 export default definePlugin<AuthConfig>({
   name: 'auth',
@@ -77,7 +77,7 @@ export default definePlugin<AuthConfig>({
       if (source === 'static') {
         const staticKeys = compileStaticKeys(config.static);
         if (staticKeys.devKeyIndex >= 0) refuseDevKeyBeyondLoopback(env.listen, ['static', staticKeys.devKeyIndex, 'key']);
-        sources.push(async (presented) => staticKeys.find(sha256Hex(presented)));
+        sources.push((presented) => staticKeys.findPresented(presented));
       } else {
         sqlKeys = await openSqlKeys(config, env);
         const keys = sqlKeys;
@@ -96,19 +96,26 @@ export default definePlugin<AuthConfig>({
     const verifyJwt = config.jwt ? compileJwtVerifier(config.jwt) : undefined;
     const { read: readScopes, write: writeScopes } = config.required_scopes;
 
-    async function identify(presented: string, ctx: Context): Promise<Identity> {
-      if (verifyJwt && looksLikeJwt(presented)) {
-        const identity = await verifyJwt(presented);
-        if (!identity) throw refuse('invalid_token', new GatewayError(401, 'authentication_error', 'invalid_token', 'The bearer token is invalid or expired.', null, UNAUTHORIZED_HEADERS));
-        return identity;
-      }
-      if (presented.length <= MAX_CREDENTIAL_LENGTH) {
-        for (const source of sources) {
-          const identity = await source(presented, ctx);
-          if (identity) return identity;
-        }
+    async function identifyJwt(presented: string, verify: NonNullable<typeof verifyJwt>): Promise<Identity> {
+      const identity = await verify(presented);
+      if (!identity) throw refuse('invalid_token', new GatewayError(401, 'authentication_error', 'invalid_token', 'The bearer token is invalid or expired.', null, UNAUTHORIZED_HEADERS));
+      return identity;
+    }
+
+    /** Sources from `from` on, in order. Synchronous while they answer synchronously (a cached static key): no promise per request. */
+    function fromSources(presented: string, ctx: Context, from: number): Identity | Promise<Identity> {
+      for (let i = from; i < sources.length; i++) {
+        const found = sources[i]!(presented, ctx);
+        if (found instanceof Promise) return found.then((identity) => identity ?? fromSources(presented, ctx, i + 1));
+        if (found) return found;
       }
       throw refuse('invalid', invalidKey());
+    }
+
+    function identify(presented: string, ctx: Context): Identity | Promise<Identity> {
+      if (verifyJwt && looksLikeJwt(presented)) return identifyJwt(presented, verifyJwt);
+      if (presented.length > MAX_CREDENTIAL_LENGTH) throw refuse('invalid', invalidKey());
+      return fromSources(presented, ctx, 0);
     }
 
     return {
@@ -120,7 +127,8 @@ export default definePlugin<AuthConfig>({
             new GatewayError(401, 'authentication_error', 'missing_api_key', 'You did not provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key` / `api-key`).', null, UNAUTHORIZED_HEADERS),
           );
         }
-        const identity = await identify(presented, ctx);
+        const found = identify(presented, ctx);
+        const identity = found instanceof Promise ? await found : found;
         const isRead = ctx.method === 'GET' || ctx.method === 'HEAD';
         if (!hasAnyScope(identity.scopes, isRead ? readScopes : writeScopes)) {
           throw refuse('scope', new GatewayError(403, 'permission_error', 'insufficient_scope', `This key lacks the scope this request needs (one of: ${(isRead ? readScopes : writeScopes).join(', ')}).`));

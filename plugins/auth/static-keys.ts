@@ -35,6 +35,12 @@ export interface StaticKeyConfig {
 export interface StaticKeys {
   /** The identity whose key hashes to `digest` (hex SHA-256 of the presented key), if any. */
   find(digest: string): Identity | undefined;
+  /**
+   * The identity of the presented key, if any. A key that checked out once is remembered by its
+   * presented form (at most one per entry: only the declared key hashes to its digest), so a
+   * known key costs a Map lookup instead of a SHA-256; an unknown or wrong key is hashed every time.
+   */
+  findPresented(presented: string): Identity | undefined;
   /** Index of the entry whose key is the documented development key, or -1. */
   readonly devKeyIndex: number;
 }
@@ -69,11 +75,20 @@ export function compileStaticKeys(entries: readonly StaticKeyConfig[]): StaticKe
     });
     byDigest.set(digest, { digest, identity });
   });
+  const find = (digest: string): Identity | undefined => {
+    const hit = byDigest.get(digest);
+    return hit && digestsEqual(hit.digest, digest) ? hit.identity : undefined;
+  };
+  const byPresented = new Map<string, Identity>();
   return {
     devKeyIndex,
-    find(digest) {
-      const hit = byDigest.get(digest);
-      return hit && digestsEqual(hit.digest, digest) ? hit.identity : undefined;
+    find,
+    findPresented(presented) {
+      const known = byPresented.get(presented);
+      if (known !== undefined) return known;
+      const identity = find(sha256Hex(presented));
+      if (identity !== undefined && byPresented.size < entries.length) byPresented.set(presented, identity);
+      return identity;
     },
   };
 }

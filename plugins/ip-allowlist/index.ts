@@ -6,12 +6,12 @@
  * `allowed_ips` must match as well. Deny wins over allow; every list is compiled once per config
  * version (per-key lists once per cached key).
  */
-import type { BlockList } from 'node:net';
 import { definePlugin } from '../../core/plugin.js';
 import { ConfigError, readSchema } from '../../core/config/schema.js';
-import { compileCidrs, contains } from '../../core/http/client-ip.js';
+import { compileCidrs } from '../../core/http/client-ip.js';
 import { GatewayError } from '../../core/errors.js';
 import type {} from '../auth/types.js';
+import { compileIpMatcher, type IpMatcher } from './matcher.js';
 
 export interface IpAllowlistConfig {
   /** CIDRs (or bare addresses) allowed; empty = every address not denied. */
@@ -25,7 +25,7 @@ export interface IpAllowlistConfig {
 }
 
 /** Undefined for an empty list; a bad entry is a ConfigError at its index. */
-function compileList(cidrs: readonly string[], field: 'allow' | 'deny'): BlockList | undefined {
+function compileList(cidrs: readonly string[], field: 'allow' | 'deny'): IpMatcher | undefined {
   if (cidrs.length === 0) return undefined;
   cidrs.forEach((cidr, i) => {
     try {
@@ -34,23 +34,23 @@ function compileList(cidrs: readonly string[], field: 'allow' | 'deny'): BlockLi
       throw ConfigError.at([field, i], (err as Error).message);
     }
   });
-  return compileCidrs(cidrs);
+  return compileIpMatcher(cidrs);
 }
 
 /**
  * Compiled per-key / per-org lists, keyed by the list itself: `ctx.auth` of a cached key holds the
  * same array on every request, so each list compiles once. A WeakMap lets lists of evicted keys go.
  */
-const compiledKeyLists = new WeakMap<readonly string[], BlockList>();
+const compiledKeyLists = new WeakMap<readonly string[], IpMatcher>();
 
-function keyList(cidrs: readonly string[]): BlockList {
+function keyList(cidrs: readonly string[]): IpMatcher {
   let list = compiledKeyLists.get(cidrs);
   if (!list) {
     // A bad CIDR stored on a key must refuse, not fail open: such a list matches nothing.
     try {
-      list = compileCidrs(cidrs);
+      list = compileIpMatcher(cidrs);
     } catch {
-      list = compileCidrs([]);
+      list = compileIpMatcher([]);
     }
     compiledKeyLists.set(cidrs, list);
   }
@@ -67,10 +67,10 @@ export default definePlugin<IpAllowlistConfig>({
     return {
       async handle(ctx, next) {
         const ip = ctx.clientIp;
-        if (deny && contains(deny, ip)) throw refusal();
-        if (allow && !contains(allow, ip)) throw refusal();
+        if (deny?.(ip)) throw refusal();
+        if (allow && !allow(ip)) throw refusal();
         const keyLists = ctx.auth?.allowedIps;
-        if (keyLists) for (const cidrs of keyLists) if (!contains(keyList(cidrs), ip)) throw refusal();
+        if (keyLists) for (const cidrs of keyLists) if (!keyList(cidrs)(ip)) throw refusal();
         await next();
       },
     };
