@@ -15,12 +15,21 @@ interface WindowCounter {
   counts: number[];
 }
 
+/**
+ * Besides the async `LimitStore` methods, each operation has a synchronous twin (`consumeSync`, …)
+ * with the same effect: callers that know they hold the memory store (rate-limit's fast path) skip
+ * a promise and a microtask hop per call.
+ */
 export class MemoryLimitStore implements LimitStore {
   private readonly counters = new Map<string, WindowCounter>();
   /** Concurrency slots: the expiry time of each slot in use. */
   private readonly slots = new Map<string, number[]>();
 
   async consume(checks: readonly LimitCheck[]): Promise<LimitDecision> {
+    return this.consumeNow(checks, Date.now());
+  }
+
+  consumeSync(checks: readonly LimitCheck[]): LimitDecision {
     return this.consumeNow(checks, Date.now());
   }
 
@@ -60,6 +69,10 @@ export class MemoryLimitStore implements LimitStore {
     this.adjustNow(key, windowMs, delta, Date.now());
   }
 
+  adjustSync(key: string, windowMs: number, delta: number): void {
+    this.adjustNow(key, windowMs, delta, Date.now());
+  }
+
   private adjustNow(key: string, windowMs: number, delta: number, now: number): void {
     if (delta === 0) return;
     const counter = this.counterFor(key, windowMs);
@@ -79,6 +92,10 @@ export class MemoryLimitStore implements LimitStore {
   }
 
   async acquire(key: string, max: number, ttlMs: number): Promise<{ acquired: boolean; inUse: number }> {
+    return this.acquireSync(key, max, ttlMs);
+  }
+
+  acquireSync(key: string, max: number, ttlMs: number): { acquired: boolean; inUse: number } {
     const now = Date.now();
     let expiries = this.slots.get(key);
     if (!expiries) this.slots.set(key, (expiries = []));
@@ -89,13 +106,19 @@ export class MemoryLimitStore implements LimitStore {
   }
 
   async release(key: string): Promise<void> {
+    this.releaseSync(key);
+  }
+
+  releaseSync(key: string): void {
     const expiries = this.slots.get(key);
     if (!expiries?.length) return;
     // Slots are anonymous: give back the one closest to expiring (the same choice Redis makes).
     let oldest = 0;
     for (let i = 1; i < expiries.length; i++) if (expiries[i]! < expiries[oldest]!) oldest = i;
-    expiries.splice(oldest, 1);
-    if (!expiries.length) this.slots.delete(key);
+    // Swap-remove (order does not matter). An emptied key stays for `sweep()` to drop: deleting and
+    // re-adding a key on every request churns the Map.
+    expiries[oldest] = expiries[expiries.length - 1]!;
+    expiries.pop();
   }
 
   /** Drops counters whose usage has left their window and concurrency keys with no live slot. */

@@ -58,18 +58,27 @@ export default definePlugin<RateLimitConfig>({
     const limited = env.metrics.counter('switchyard_rate_limited_total', 'Requests refused by rate-limit, by the limit they hit.', ['dimension', 'limit']);
     const storeErrors = env.metrics.counter('switchyard_rate_limit_store_errors_total', 'Rate-limit store calls that failed because the store was unreachable.', ['outcome']);
     const guard = new StoreGuard(env, config.fail_open, (outcome) => storeErrors.inc({ outcome }));
+    const onConcurrencyLimited = (dimension: string) => limited.inc({ dimension, limit: 'concurrency' });
+    // The memory store is answered synchronously: no promise or microtask hop per call. It cannot
+    // be unreachable, so it needs no guard.
+    const memory = env.kv.limits instanceof MemoryLimitStore ? env.kv.limits : undefined;
 
     return {
       async handle(ctx, next) {
         const plan = planRequest(ctx, rules, routeOf, countsTokens ? reserveTokens(ctx, config.completion_allowance) : 0);
         if (!plan.checks.length && !plan.slots.length) return next();
 
-        const held = await takeSlots(plan, guard, slotTtlMs, (dimension) => limited.inc({ dimension, limit: 'concurrency' }));
+        const held = memory ? takeSlotsNow(plan, memory, slotTtlMs, onConcurrencyLimited) : await takeSlots(plan, guard, slotTtlMs, onConcurrencyLimited);
         let decision: LimitDecision | undefined;
         let limits: LimitStore | undefined;
         if (plan.checks.length) {
           try {
-            ({ decision, store: limits } = await guard.consume(plan.checks));
+            if (memory) {
+              decision = memory.consumeSync(plan.checks);
+              limits = memory;
+            } else {
+              ({ decision, store: limits } = await guard.consume(plan.checks));
+            }
           } catch (err) {
             releaseSlots(held);
             throw err;
@@ -125,9 +134,29 @@ async function takeSlots(plan: RequestPlan, guard: StoreGuard, ttlMs: number, on
   return held;
 }
 
+/** `takeSlots` for the memory store, synchronously. */
+function takeSlotsNow(plan: RequestPlan, store: MemoryLimitStore, ttlMs: number, onLimited: (dimension: string) => void): HeldSlot[] {
+  const held: HeldSlot[] = [];
+  for (const slot of plan.slots) {
+    const taken = store.acquireSync(slot.key, slot.max, ttlMs);
+    if (!taken.acquired) {
+      releaseSlots(held);
+      onLimited(slot.rule.label);
+      throw concurrencyExceeded(slot.rule, slot.max, taken.inUse, {});
+    }
+    held.push({ key: slot.key, store });
+  }
+  return held;
+}
+
+const ignore = (): void => {};
+
 function releaseSlots(held: readonly HeldSlot[]): void {
   // A release that fails leaves the slot to expire by its TTL; it never fails a request.
-  for (const slot of held) slot.store.release(slot.key).catch(() => {});
+  for (const slot of held) {
+    if (slot.store instanceof MemoryLimitStore) slot.store.releaseSync(slot.key);
+    else slot.store.release(slot.key).catch(ignore);
+  }
 }
 
 /**
@@ -140,7 +169,9 @@ function settleTokens(ctx: Context, plan: RequestPlan, limits: LimitStore, faile
     if (plan.info[i]!.unit !== 'tokens') continue;
     const check = plan.checks[i]!;
     const delta = used !== undefined ? used - check.cost : failed ? -check.cost : 0;
-    if (delta !== 0) limits.adjust(check.key, check.windowMs, delta).catch(() => {});
+    if (delta === 0) continue;
+    if (limits instanceof MemoryLimitStore) limits.adjustSync(check.key, check.windowMs, delta);
+    else limits.adjust(check.key, check.windowMs, delta).catch(ignore);
   }
 }
 
