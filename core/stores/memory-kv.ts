@@ -126,7 +126,7 @@ export class MemoryKvStore implements KvStore {
   sweep(now = Date.now()): void {
     for (let entry = this.recency.oldest; entry; ) {
       const newer = entry.newer;
-      if (entry.expiresAt <= now) this.remove(entry.key);
+      if (entry.expiresAt <= now) this.drop(entry);
       entry = newer;
     }
     this.limits.sweep(now);
@@ -135,13 +135,14 @@ export class MemoryKvStore implements KvStore {
   private put(key: string, value: Buffer | string, ttlMs: number): boolean {
     const buffer = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
     const bytes = buffer.byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES;
-    this.remove(key);
+    const old = this.entries.get(key);
+    if (old) this.drop(old);
     // A value bigger than the whole store is not kept (evicting everything for it would only thrash).
     if (bytes > this.maxBytes || ttlMs <= 0) return false;
     while (this.bytes + bytes > this.maxBytes) {
       const oldest = this.recency.oldest;
       if (oldest === undefined) break;
-      this.remove(oldest.key);
+      this.drop(oldest);
       this.evictions++;
     }
     const entry: Entry = { key, value: buffer, expiresAt: Date.now() + ttlMs, bytes, older: undefined, newer: undefined };
@@ -155,14 +156,17 @@ export class MemoryKvStore implements KvStore {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt > now) return entry;
-    this.remove(key);
+    this.drop(entry);
     return undefined;
   }
 
   private remove(key: string): void {
     const entry = this.entries.get(key);
-    if (!entry) return;
-    this.entries.delete(key);
+    if (entry) this.drop(entry);
+  }
+
+  private drop(entry: Entry): void {
+    this.entries.delete(entry.key);
     this.recency.remove(entry);
     this.bytes -= entry.bytes;
   }
