@@ -49,7 +49,8 @@ interface EntryMeta {
   at: number;
 }
 
-const encodeEntry = (text: string): string => `${JSON.stringify({ at: Date.now() } satisfies EntryMeta)}\n${text}`;
+/** `<meta JSON>\n<response text>`; the meta is written by hand (`{"at":…}`, what JSON.stringify gives) as it is one integer. */
+const encodeEntry = (text: string): string => `{"at":${Date.now()}}\n${text}`;
 
 export default definePlugin<CacheConfig>({
   name: 'cache',
@@ -69,9 +70,11 @@ export default definePlugin<CacheConfig>({
     /** Leaders' answers (encoded entries), by cache key; undefined when the leader got none to share. */
     const inFlight = new Map<string, Promise<string | undefined>>();
 
+    const storeFailed = (err: Error): void => log.warn({ err: err.message, store: kv.kind }, 'cache: storing an answer failed');
     function store(key: string, entry: string, ttlMs: number): Promise<void> {
-      if (Buffer.byteLength(entry) > maxEntryBytes) return Promise.resolve();
-      return kv.set(key, entry, ttlMs).catch((err: Error) => log.warn({ err: err.message, store: kv.kind }, 'cache: storing an answer failed'));
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: only an entry that might be too big is measured.
+      if (entry.length * 3 > maxEntryBytes && Buffer.byteLength(entry) > maxEntryBytes) return Promise.resolve();
+      return kv.set(key, entry, ttlMs).catch(storeFailed);
     }
 
     async function lookup(key: string): Promise<string | undefined> {

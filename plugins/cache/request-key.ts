@@ -3,7 +3,7 @@
  * that differ only in key order, in fields that cannot change the answer (`user`, `stream`, …) or
  * in the alias they used for a model share a key; anything else makes a different key.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Top-level request fields that never change the answer: delivery (`stream`, `stream_options`),
@@ -16,15 +16,47 @@ const IGNORED_FIELDS: ReadonlySet<string> = new Set(['model', 'stream', 'stream_
 /** JSON with object keys sorted at every level; `undefined` members are left out, as JSON.stringify does. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(record).sort()) {
-    const member = record[key];
-    if (member === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      out += (i === 0 ? '' : ',') + (item === undefined ? 'null' : canonicalJson(item));
+    }
+    return `${out}]`;
   }
-  return `{${parts.join(',')}}`;
+  return canonicalObject(value as Record<string, unknown>, undefined);
+}
+
+/**
+ * `{…}` with sorted keys, leaving out `undefined` members and, when `skip` is given (the top level
+ * of a request), ignored fields and `null` members.
+ */
+function canonicalObject(record: Record<string, unknown>, skip: ReadonlySet<string> | undefined): string {
+  const keys = sortedKeys(record);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const member = record[key];
+    if (member === undefined || (skip !== undefined && (member === null || skip.has(key)))) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
+  }
+  return `${out}}`;
+}
+
+/** Own keys in code-unit order (as `Array.prototype.sort` orders them). Request objects have a handful: an insertion sort in place, no copy. */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 /**
@@ -32,12 +64,8 @@ export function canonicalJson(value: unknown): string {
  * top-level `null` counts as absent (OpenAI treats them alike).
  */
 export function requestHash(endpoint: string, model: string, body: Readonly<Record<string, unknown>>): string {
-  const kept: Record<string, unknown> = {};
-  for (const key of Object.keys(body)) {
-    const value = body[key];
-    if (value !== null && !IGNORED_FIELDS.has(key)) kept[key] = value;
-  }
-  return createHash('sha256').update(endpoint).update('\n').update(model).update('\n').update(canonicalJson(kept)).digest('base64url');
+  // One-shot `crypto.hash`: no Hash object per request.
+  return hash('sha256', `${endpoint}\n${model}\n${canonicalObject(body, IGNORED_FIELDS)}`, 'base64url');
 }
 
 /** Namespace of one organization's entries (`cache:<org>:`); `_` when the request has no identity. */
