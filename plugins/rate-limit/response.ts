@@ -10,16 +10,20 @@ import type { CheckInfo, CompiledRule, Unit } from './rules.js';
 /** OpenAI's duration format: `20ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`. */
 export function formatReset(ms: number): string {
   if (ms < 1_000) return `${Math.max(0, Math.ceil(ms))}ms`;
-  const totalSeconds = Math.ceil(ms / 10) / 100;
-  if (totalSeconds < 60) return `${trim(totalSeconds)}s`;
-  const hours = Math.floor(totalSeconds / 3_600);
-  const minutes = Math.floor((totalSeconds % 3_600) / 60);
-  const seconds = trim(Math.round((totalSeconds % 60) * 100) / 100);
-  return hours ? `${hours}h${minutes}m${seconds}s` : `${minutes}m${seconds}s`;
+  // In whole hundredths of a second (rounded up), so no floating-point formatting per response.
+  const centis = Math.ceil(ms / 10);
+  if (centis < 6_000) return `${seconds(centis)}s`;
+  const hours = Math.floor(centis / 360_000);
+  const minutes = Math.floor((centis % 360_000) / 6_000);
+  return hours ? `${hours}h${minutes}m${seconds(centis % 6_000)}s` : `${minutes}m${seconds(centis % 6_000)}s`;
 }
 
-function trim(n: number): string {
-  return String(Number(n.toFixed(2)));
+/** Hundredths of a second as seconds without trailing zeros: 150 → `1.5`, 7 → `0.07`, 300 → `3`. */
+function seconds(centis: number): string {
+  const whole = Math.floor(centis / 100);
+  const fraction = centis % 100;
+  if (fraction === 0) return String(whole);
+  return fraction % 10 === 0 ? `${whole}.${fraction / 10}` : `${whole}.${fraction < 10 ? '0' : ''}${fraction}`;
 }
 
 /** Adds the headers of the most restrictive request window and token window (the one with least room). */
