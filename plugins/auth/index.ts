@@ -118,35 +118,45 @@ export default definePlugin<AuthConfig>({
       return fromSources(presented, ctx, 0);
     }
 
+    /** The checks on a known caller; sets `ctx.auth` and runs the rest of the pipeline. Throws the refusal. */
+    function admit(ctx: Context, identity: Identity, next: () => Promise<void>): Promise<void> {
+      const isRead = ctx.method === 'GET' || ctx.method === 'HEAD';
+      if (!hasAnyScope(identity.scopes, isRead ? readScopes : writeScopes)) {
+        throw refuse('scope', new GatewayError(403, 'permission_error', 'insufficient_scope', `This key lacks the scope this request needs (one of: ${(isRead ? readScopes : writeScopes).join(', ')}).`));
+      }
+      if (identity.modelAllowed) {
+        const model = requestedModel(ctx);
+        if (model !== undefined && !identity.modelAllowed(model)) {
+          throw refuse('model', new GatewayError(403, 'permission_error', 'model_not_allowed', 'This key may not use the requested model.', 'model'));
+        }
+      }
+      if (identity.referrerAllowed && !identity.referrerAllowed(ctx.headers)) {
+        throw refuse('referrer', new GatewayError(403, 'permission_error', 'referrer_not_allowed', 'This key may not be used from this origin.'));
+      }
+      ctx.auth = identity.state;
+      // Model routes build their own upstream headers; a raw proxy route forwards the client's, so
+      // the gateway credential is taken off there.
+      if (ctx.kind === 'proxy') for (const header of CREDENTIAL_HEADERS) ctx.upstreamHeaders[header] = null;
+      return next();
+    }
+
     return {
-      async handle(ctx, next) {
-        const presented = presentedCredential(ctx.headers);
-        if (presented === undefined) {
-          throw refuse(
-            'missing',
-            new GatewayError(401, 'authentication_error', 'missing_api_key', 'You did not provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key` / `api-key`).', null, UNAUTHORIZED_HEADERS),
-          );
-        }
-        const found = identify(presented, ctx);
-        const identity = found instanceof Promise ? await found : found;
-        const isRead = ctx.method === 'GET' || ctx.method === 'HEAD';
-        if (!hasAnyScope(identity.scopes, isRead ? readScopes : writeScopes)) {
-          throw refuse('scope', new GatewayError(403, 'permission_error', 'insufficient_scope', `This key lacks the scope this request needs (one of: ${(isRead ? readScopes : writeScopes).join(', ')}).`));
-        }
-        if (identity.modelAllowed) {
-          const model = requestedModel(ctx);
-          if (model !== undefined && !identity.modelAllowed(model)) {
-            throw refuse('model', new GatewayError(403, 'permission_error', 'model_not_allowed', 'This key may not use the requested model.', 'model'));
+      // Not `async`: a key answered from memory passes straight on to `next()`, with no promise or
+      // microtask hop of its own. Refusals still come back as a rejected promise.
+      handle(ctx, next) {
+        try {
+          const presented = presentedCredential(ctx.headers);
+          if (presented === undefined) {
+            throw refuse(
+              'missing',
+              new GatewayError(401, 'authentication_error', 'missing_api_key', 'You did not provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key` / `api-key`).', null, UNAUTHORIZED_HEADERS),
+            );
           }
+          const found = identify(presented, ctx);
+          return found instanceof Promise ? found.then((identity) => admit(ctx, identity, next)) : admit(ctx, found, next);
+        } catch (err) {
+          return Promise.reject(err);
         }
-        if (identity.referrerAllowed && !identity.referrerAllowed(ctx.headers)) {
-          throw refuse('referrer', new GatewayError(403, 'permission_error', 'referrer_not_allowed', 'This key may not be used from this origin.'));
-        }
-        ctx.auth = identity.state;
-        // Model routes build their own upstream headers; a raw proxy route forwards the client's, so
-        // the gateway credential is taken off there.
-        if (ctx.kind === 'proxy') for (const header of CREDENTIAL_HEADERS) ctx.upstreamHeaders[header] = null;
-        await next();
       },
       async close() {
         await unsubscribe?.();
