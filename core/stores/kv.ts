@@ -71,8 +71,12 @@ export interface KvStore {
   /** Stores `value` only if `key` is absent; returns whether it did (a lock / single-flight marker). */
   setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
-  /** Deletes every value whose key starts with `prefix`; returns how many. (Redis: SCAN + UNLINK, never KEYS.) */
-  deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Deletes every value whose key starts with `prefix` and, when `infix` is given, contains it
+   * after the prefix (`'cache:'`, `':gpt-4o:'` → every org's entries of one model); returns how
+   * many. Both are literal text. (Redis: SCAN MATCH + UNLINK, never KEYS.)
+   */
+  deletePrefix(prefix: string, infix?: string): Promise<number>;
   /** Fan-out to every subscriber of `channel`, in this process and (Redis) in every replica. */
   publish(channel: string, message: string): Promise<void>;
   /** Returns an unsubscribe function. */

@@ -70,11 +70,11 @@ export class MemoryKvStore implements KvStore {
     return entry !== undefined;
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, infix?: string): Promise<number> {
     const now = Date.now();
     let deleted = 0;
     for (const [key, entry] of this.entries) {
-      if (!key.startsWith(prefix)) continue;
+      if (!key.startsWith(prefix) || (infix !== undefined && key.indexOf(infix, prefix.length) === -1)) continue;
       if (entry.expiresAt > now) deleted++;
       this.remove(key);
     }

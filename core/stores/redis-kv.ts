@@ -82,8 +82,8 @@ export class RedisKvStore implements KvStore {
     return (await this.run(() => this.client.unlink(this.prefix + key))) > 0;
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
-    const match = `${escapeGlob(this.prefix + prefix)}*`;
+  async deletePrefix(prefix: string, infix?: string): Promise<number> {
+    const match = `${escapeGlob(this.prefix + prefix)}*${infix === undefined ? '' : `${escapeGlob(infix)}*`}`;
     let cursor = '0';
     let deleted = 0;
     do {

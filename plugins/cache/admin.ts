@@ -2,16 +2,13 @@
  * Admin routes of the cache (tag `cache`): purge by organization, model, both or everything, and
  * store statistics with the hit/miss counters.
  *
- * Entries are keyed org first, so a purge naming an org is one prefix delete (`kv.deletePrefix`,
- * SCAN + UNLINK on Redis). A purge naming only a model deletes that model's prefix under every org
- * this process has cached for since it started: exact for the memory store; with Redis, entries
- * written only by other (or restarted) replicas for orgs this one never served stay until their TTL
- * — name the org, or purge everything, to reach them for sure.
+ * Entries are `cache:<org>:<model>:<hash>` with org and model percent-encoded (no `:` inside), so
+ * a purge naming an org is a prefix delete and one naming only a model deletes `:<model>:` under
+ * `cache:` — exact on both stores, every replica's entries included (SCAN MATCH + UNLINK on Redis).
  */
 import { defineAdminModule, type AdminRoute } from '../../core/admin/contract.js';
-import { CACHE_PREFIX, modelPrefix, orgPrefix } from './request-key.js';
+import { CACHE_PREFIX, modelInfix, modelPrefix, orgPrefix } from './request-key.js';
 import { cacheRequestCounts } from './cache-metrics.js';
-import { knownOrgs } from './known-orgs.js';
 
 const purgeSchema = {
   type: 'object',
@@ -41,7 +38,6 @@ export default defineAdminModule({
   name: 'cache',
   create(services) {
     const kv = services.kv;
-    const orgs = knownOrgs(kv);
 
     const purge: AdminRoute = {
       method: 'DELETE',
@@ -59,10 +55,10 @@ export default defineAdminModule({
         let deleted: number;
         if (model === undefined) {
           deleted = await kv.deletePrefix(org === undefined ? CACHE_PREFIX : orgPrefix(org));
+        } else if (org !== undefined) {
+          deleted = await kv.deletePrefix(modelPrefix(org, model));
         } else {
-          const targets = org !== undefined ? [org] : [...orgs];
-          const counts = await Promise.all(targets.map((o) => kv.deletePrefix(modelPrefix(o, model))));
-          deleted = counts.reduce((a, b) => a + b, 0);
+          deleted = await kv.deletePrefix(CACHE_PREFIX, modelInfix(model));
         }
         req.log.info({ request_id: req.requestId, org, model, deleted }, 'cache purged');
         return { status: 200, body: { object: 'cache.purge', deleted } };

@@ -21,7 +21,6 @@ import { compileModelResolver, compileRules, isCacheable, readControls, type Cac
 import { replayStream } from './replay.js';
 import { StreamAssembly } from './stream-assembly.js';
 import { cacheRequestCounter, registerStoreGauges } from './cache-metrics.js';
-import { knownOrgs, rememberOrg } from './known-orgs.js';
 
 export type { CacheConfig } from './policy.js';
 
@@ -66,7 +65,6 @@ export default definePlugin<CacheConfig>({
     const counter = cacheRequestCounter(env.metrics);
     const count = { hit: counter.labels('hit'), miss: counter.labels('miss'), bypass: counter.labels('bypass'), coalesced: counter.labels('coalesced') };
     registerStoreGauges(env.metrics, kv);
-    const orgs = knownOrgs(kv);
     /** Leaders' answers (encoded entries), by cache key; undefined when the leader got none to share. */
     const inFlight = new Map<string, Promise<string | undefined>>();
 
@@ -168,7 +166,6 @@ export default definePlugin<CacheConfig>({
 
         count.miss.inc();
         ctx.cache = { status: 'MISS' };
-        rememberOrg(orgs, org ?? '_');
         let share: ((entry: string | undefined) => void) | undefined;
         if (!stream && !controls.noCache && !inFlight.has(key)) {
           inFlight.set(key, new Promise((resolve) => (share = resolve)));

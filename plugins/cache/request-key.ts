@@ -74,6 +74,11 @@ export function orgPrefix(orgId: string | undefined): string {
 }
 
 /** Namespace of one organization's entries for one `models:` key. */
+/** What stands between org and hash in every key of one model: `:<model key>:`. */
+export function modelInfix(modelKey: string): string {
+  return `:${encodeURIComponent(modelKey)}:`;
+}
+
 export function modelPrefix(orgId: string | undefined, modelKey: string): string {
   return `${orgPrefix(orgId)}${encodeURIComponent(modelKey)}:`;
 }

@@ -119,6 +119,17 @@ t.test('a purge through one replica removes what the other stored', async (t) =>
   t.equal((await chat(b, 'purge target', { org: 'umbrella', model: 'gpt-4o-mini' })).cache, 'MISS');
 });
 
+t.test('a purge by model alone reaches every org, including orgs only the other replica served', async (t) => {
+  const [a, b] = replicas;
+  for (const org of ['hooli', 'piedpiper']) for (const model of ['gpt-4o-mini', 'gpt-4o']) await chat(a, 'model purge', { org, model });
+  await settled();
+  t.same(await purge(b, '?model=gpt-4o'), { object: 'cache.purge', deleted: 2 }, 'b never served these orgs');
+  for (const org of ['hooli', 'piedpiper']) {
+    t.equal((await chat(b, 'model purge', { org, model: 'gpt-4o' })).cache, 'MISS', `${org}'s gpt-4o entry is gone`);
+    t.equal((await chat(b, 'model purge', { org, model: 'gpt-4o-mini' })).cache, 'HIT', `${org}'s gpt-4o-mini entry stays`);
+  }
+});
+
 t.test('stats report the Redis store without memory figures', async (t) => {
   const res = await fetch(`${replicas[0].url}/admin/cache/stats`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   const stats = (await res.json()) as Record<string, unknown>;

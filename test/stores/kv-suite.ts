@@ -74,6 +74,17 @@ export function runKvSuite(t: Test, options: KvSuiteOptions): void {
       t.equal(await store.deletePrefix(`${base}:`), 2);
       t.equal(await store.deletePrefix(`${base}:`), 0);
     });
+
+    t.test('deletePrefix with an infix deletes the keys under the prefix that contain it after the prefix', async (t) => {
+      const base = unique('dpi');
+      for (const key of ['o1:m*:h1', 'o2:m*:h2', 'o3:mx:h3', 'o4:m:h4', 'm*:o5:h5']) await store.set(`${base}:${key}`, key, 10_000);
+      t.equal(await store.deletePrefix(`${base}:`, ':m*:'), 2, 'the infix is literal text, glob characters too');
+      t.equal(await store.get(`${base}:o1:m*:h1`), undefined);
+      t.ok(await store.get(`${base}:o3:mx:h3`));
+      t.ok(await store.get(`${base}:m*:o5:h5`), 'the infix must come after the prefix, not be part of it');
+      t.equal(await store.deletePrefix(`${base}:`, ':m:'), 1);
+      t.equal(await store.deletePrefix(`${base}:`), 2);
+    });
   });
 
   t.test('pub/sub', async (t) => {
