@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { AdminCaller, AdminMethod, AdminModule, AdminModuleInstance, AdminRoute, AdminServices } from './contract.js';
 import { coreAdminRoutes } from './core-routes.js';
 import { buildOpenApi } from './openapi.js';
+import { MAX_CREDENTIAL_LENGTH, presentedCredential } from '../http/credentials.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 /** Request bodies are validated strictly: no type coercion ("5" is not 5), defaults applied. */
@@ -123,6 +124,7 @@ export class AdminRouter {
     if (presented === undefined) {
       throw new GatewayError(401, 'authentication_error', 'missing_api_key', 'The admin API needs an admin credential: `Authorization: Bearer <SWITCHYARD_ADMIN_KEY or an admin-scope API key>`.');
     }
+    if (presented.length > MAX_CREDENTIAL_LENGTH) throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect API key provided.');
     if (this.adminSecretDigest && timingSafeEqual(digest(presented), this.adminSecretDigest)) return { kind: 'admin_secret' };
     for (const instance of this.instances) {
       const caller = await instance.authenticate?.(headers);
@@ -142,17 +144,6 @@ export class AdminRouter {
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
-}
-
-/** The credential in `Authorization: Bearer`, `x-api-key` or `api-key`, if any. */
-export function presentedCredential(headers: IncomingHttpHeaders): string | undefined {
-  const authorization = headers.authorization;
-  if (authorization) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    return m ? m[1] : undefined;
-  }
-  const key = headers['x-api-key'] ?? headers['api-key'];
-  return typeof key === 'string' && key.length > 0 ? key : undefined;
 }
 
 function matchSegments(r: CompiledRoute, parts: string[]): Record<string, string> | undefined {

@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context } from '../../core/context.js';
 import type { AuthState, Scope } from './types.js';
+import { compileIpMatcher } from '../../core/http/ip-matcher.js';
 
 /** A caller after its credential checked out: the state `ctx.auth` gets, with its checks compiled. */
 export interface Identity {
@@ -15,6 +16,8 @@ export interface Identity {
   readonly modelAllowed: ((model: string) => boolean) | undefined;
   /** Undefined when any referrer (or none) is allowed. */
   readonly referrerAllowed: ((headers: IncomingHttpHeaders) => boolean) | undefined;
+  /** Undefined when the key and its org may be used from any address. */
+  readonly addressAllowed: ((ip: string) => boolean) | undefined;
 }
 
 export function buildIdentity(state: AuthState): Identity {
@@ -23,7 +26,26 @@ export function buildIdentity(state: AuthState): Identity {
     scopes: new Set(state.scopes),
     modelAllowed: compileGlobs(state.allowedModels),
     referrerAllowed: compileReferrers(state.allowedReferrers),
+    addressAllowed: compileAddressLists(state.allowedIps),
   };
+}
+
+/**
+ * The key's and its org's `allowed_ips`: the address must match every list given. Enforced by
+ * `auth` itself, so a key's list holds whether or not `ip-allowlist` is in the pipeline. A list
+ * with an entry that does not parse (only possible from outside the admin API) matches nothing:
+ * a restriction that cannot be read refuses rather than fails open.
+ */
+export function compileAddressLists(lists: readonly (readonly string[])[]): ((ip: string) => boolean) | undefined {
+  if (lists.length === 0) return undefined;
+  const matchers = lists.map((cidrs) => {
+    try {
+      return compileIpMatcher(cidrs);
+    } catch {
+      return () => false;
+    }
+  });
+  return (ip) => matchers.every((matches) => matches(ip));
 }
 
 /** `gpt-4o*`, `anthropic/*`, `demo`: `*` matches any run of characters. Undefined for an empty list (all allowed). */

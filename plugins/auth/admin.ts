@@ -8,7 +8,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { defineAdminModule, type AdminCaller, type AdminRequest, type AdminRoute, type AdminServices } from '../../core/admin/contract.js';
-import { presentedCredential } from '../../core/admin/router.js';
+import { presentedCredential } from '../../core/http/credentials.js';
 import { GatewayError } from '../../core/errors.js';
 import { compileCidrs } from '../../core/http/client-ip.js';
 import { publishIdentityChange, type IdentityChange } from './events.js';

@@ -12,7 +12,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { Context } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import { hasAnyScope, requestedModel, type Identity } from './access.js';
-import { CREDENTIAL_HEADERS, MAX_CREDENTIAL_LENGTH, presentedCredential } from './credentials.js';
+import { CREDENTIAL_HEADERS, MAX_CREDENTIAL_LENGTH, presentedCredential } from '../../core/http/credentials.js';
 import { refuseDevKeyBeyondLoopback } from './dev-key.js';
 import { IDENTITY_CHANNEL, parseIdentityChange } from './events.js';
 import { compileJwtVerifier, looksLikeJwt, type JwtConfig } from './jwt.js';
@@ -42,7 +42,7 @@ export interface AuthConfig {
 }
 
 /** Failure reasons: the only values of the `reason` metric label. */
-type FailureReason = 'missing' | 'invalid' | 'revoked' | 'expired' | 'org_disabled' | 'invalid_token' | 'scope' | 'model' | 'referrer';
+type FailureReason = 'missing' | 'invalid' | 'revoked' | 'expired' | 'org_disabled' | 'invalid_token' | 'scope' | 'model' | 'referrer' | 'ip';
 
 const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer realm="switchyard"' };
 const INVALID_KEY = 'Incorrect API key provided.';
@@ -133,10 +133,15 @@ export default definePlugin<AuthConfig>({
       if (identity.referrerAllowed && !identity.referrerAllowed(ctx.headers)) {
         throw refuse('referrer', new GatewayError(403, 'permission_error', 'referrer_not_allowed', 'This key may not be used from this origin.'));
       }
+      if (identity.addressAllowed && !identity.addressAllowed(ctx.clientIp)) {
+        throw refuse('ip', new GatewayError(403, 'permission_error', 'ip_not_allowed', 'This key may not be used from this address.'));
+      }
       ctx.auth = identity.state;
       // Model routes build their own upstream headers; a raw proxy route forwards the client's, so
       // the gateway credential is taken off there.
       if (ctx.kind === 'proxy') for (const header of CREDENTIAL_HEADERS) ctx.upstreamHeaders[header] = null;
+      // A key limited to some models sees only those in the model list.
+      if (identity.modelAllowed && ctx.endpoint === 'models.list') return next().then(() => keepAllowedModels(ctx, identity.modelAllowed!));
       return next();
     }
 
@@ -165,6 +170,12 @@ export default definePlugin<AuthConfig>({
     };
   },
 });
+
+/** Drops the models a key may not use from a `GET /v1/models` answer. */
+function keepAllowedModels(ctx: Context, allowed: (model: string) => boolean): void {
+  const body = ctx.response?.body as { data?: { id?: unknown }[] } | undefined;
+  if (Array.isArray(body?.data)) body.data = body.data.filter((card) => typeof card.id === 'string' && allowed(card.id));
+}
 
 async function openSqlKeys(config: AuthConfig, env: GatewayEnv): Promise<SqlKeys> {
   // Loaded here so a gateway with only static keys or JWTs never loads the SQL identity code.

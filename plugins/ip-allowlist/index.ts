@@ -1,17 +1,16 @@
 /**
  * `ip-allowlist` — which client addresses may call. The client address is `ctx.clientIp`, which
  * the core takes from the socket, or from `X-Forwarded-For` only when the hop is one of
- * `server.trusted_proxies`. Global lists come from this entry's config (place the plugin in a
- * route's `pipeline` for per-route lists); when `auth` ran earlier, the key's and the org's
- * `allowed_ips` must match as well. Deny wins over allow; every list is compiled once per config
- * version (per-key lists once per cached key).
+ * `server.trusted_proxies`. The lists come from this entry's config (place the plugin in a
+ * route's `pipeline` for per-route lists). Deny wins over allow; the lists are compiled once per
+ * config version. A key's and its org's own `allowed_ips` are enforced by `auth`, with or without
+ * this plugin.
  */
 import { definePlugin } from '../../core/plugin.js';
 import { ConfigError, readSchema } from '../../core/config/schema.js';
 import { compileCidrs } from '../../core/http/client-ip.js';
 import { GatewayError } from '../../core/errors.js';
-import type {} from '../auth/types.js';
-import { compileIpMatcher, type IpMatcher } from './matcher.js';
+import { compileIpMatcher, type IpMatcher } from '../../core/http/ip-matcher.js';
 
 export interface IpAllowlistConfig {
   /** CIDRs (or bare addresses) allowed; empty = every address not denied. */
@@ -37,26 +36,6 @@ function compileList(cidrs: readonly string[], field: 'allow' | 'deny'): IpMatch
   return compileIpMatcher(cidrs);
 }
 
-/**
- * Compiled per-key / per-org lists, keyed by the list itself: `ctx.auth` of a cached key holds the
- * same array on every request, so each list compiles once. A WeakMap lets lists of evicted keys go.
- */
-const compiledKeyLists = new WeakMap<readonly string[], IpMatcher>();
-
-function keyList(cidrs: readonly string[]): IpMatcher {
-  let list = compiledKeyLists.get(cidrs);
-  if (!list) {
-    // A bad CIDR stored on a key must refuse, not fail open: such a list matches nothing.
-    try {
-      list = compileIpMatcher(cidrs);
-    } catch {
-      list = compileIpMatcher([]);
-    }
-    compiledKeyLists.set(cidrs, list);
-  }
-  return list;
-}
-
 export default definePlugin<IpAllowlistConfig>({
   name: 'ip-allowlist',
   schema: readSchema('plugins/ip-allowlist'),
@@ -69,8 +48,6 @@ export default definePlugin<IpAllowlistConfig>({
       handle(ctx, next) {
         const ip = ctx.clientIp;
         if (deny?.(ip) || (allow && !allow(ip))) return Promise.reject(refusal());
-        const keyLists = ctx.auth?.allowedIps;
-        if (keyLists) for (const cidrs of keyLists) if (!keyList(cidrs)(ip)) return Promise.reject(refusal());
         return next();
       },
     };

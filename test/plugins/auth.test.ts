@@ -137,6 +137,17 @@ t.test('a model outside the key\'s globs gets 403 model_not_allowed naming the m
   t.equal(upstream.requests.length, 1);
 });
 
+t.test("GET /v1/models lists only the models a key may use; an unrestricted key sees them all", async (t) => {
+  const gw = await gatewayWith();
+  t.teardown(() => gw.close());
+  const ids = async (key: string) => ((await call(gw, { authorization: `Bearer ${key}` }, { method: 'GET', path: '/v1/models' })).json.data as { id: string }[]).map((m) => m.id).sort();
+  const all = await ids(READ_KEY);
+  t.ok(all.includes('text-embedding-3-small') && all.includes('gpt-4o-mini'), 'an unrestricted key sees every model');
+  const limited = await ids(FULL_KEY);
+  t.same(limited, all.filter((id) => id.startsWith('gpt-4o') || id === 'demo'), 'a key limited to gpt-4o* and demo sees exactly those');
+  t.ok(limited.length >= 2 && limited.length < all.length);
+});
+
 t.test('a referrer-restricted key needs a matching Origin or Referer', async (t) => {
   const gw = await gatewayWith();
   t.teardown(() => gw.close());

@@ -93,19 +93,23 @@ t.test('X-Forwarded-For is ignored unless the hop is a trusted proxy', async (t)
   t.equal((await chat(trusted, { 'x-forwarded-for': '203.0.113.9, 198.51.100.7' })).status, 403, 'the right-most untrusted hop is the client');
 });
 
-t.test('per-key and per-org lists from auth must each match', async (t) => {
-  const gw = await gatewayWith(`  - auth:
+t.test("a key's own allowed_ips are enforced by auth, with or without ip-allowlist in the pipeline", async (t) => {
+  for (const extra of ['  - ip-allowlist\n', '']) {
+    const gw = await gatewayWith(`  - auth:
       keys: [static]
       static:
         - { name: anywhere, key: ${KEY}, org: acme }
         - { name: office, key: ${OFFICE_KEY}, org: acme, allowed_ips: [10.1.0.0/16] }
-  - ip-allowlist
-`);
-  t.teardown(() => gw.close());
-  t.equal((await chat(gw, { authorization: `Bearer ${KEY}` })).status, 200, 'a key without a list is not limited');
-  const office = await chat(gw, { authorization: `Bearer ${OFFICE_KEY}` });
-  t.equal(office.status, 403, 'a key limited to 10.1.0.0/16 is refused from 127.0.0.1');
-  t.equal(office.json.error.code, 'ip_not_allowed');
+        - { name: loopback, key: ${KEY}-lo, org: acme, allowed_ips: ["127.0.0.0/8", "::1/128"] }
+${extra}`);
+    const label = extra ? 'with ip-allowlist' : 'auth alone';
+    t.equal((await chat(gw, { authorization: `Bearer ${KEY}` })).status, 200, `${label}: a key without a list is not limited`);
+    const office = await chat(gw, { authorization: `Bearer ${OFFICE_KEY}` });
+    t.equal(office.status, 403, `${label}: a key limited to 10.1.0.0/16 is refused from 127.0.0.1`);
+    t.equal(office.json.error.code, 'ip_not_allowed');
+    t.equal((await chat(gw, { authorization: `Bearer ${KEY}-lo` })).status, 200, `${label}: a key limited to loopback works from loopback`);
+    await gw.close();
+  }
 });
 
 t.test('per-route lists: the plugin in a raw proxy route pipeline guards that route only', async (t) => {

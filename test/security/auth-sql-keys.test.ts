@@ -102,6 +102,20 @@ t.test('disabling the org refuses its keys once the change is published', async 
   t.ok(gw.logs.some((l) => l['key_id'] === record.id && l['reason'] === 'org_disabled'));
 });
 
+t.test("the key's and its org's allowed_ips each bind, and an org change applies at once", async (t) => {
+  await store.createOrg({ slug: 'fenced', name: 'Fenced' });
+  const office = await store.createKey(secret, 'fenced', { allowed_ips: ['10.1.0.0/16'] });
+  const local = await store.createKey(secret, 'fenced', { allowed_ips: ['127.0.0.0/8'] });
+  const refused = await chat(office.secret);
+  t.equal(refused.status, 403, 'a key limited to 10.1.0.0/16 is refused from 127.0.0.1');
+  t.equal(refused.json.error.code, 'ip_not_allowed');
+  t.equal((await chat(local.secret)).status, 200);
+  const org = await store.updateOrg('fenced', { allowed_ips: ['192.0.2.0/24'] });
+  await publishIdentityChange(gw.gateway.stores.kv, { orgId: org.id });
+  const ms = await until(1000, async () => (await chat(local.secret)).status === 403);
+  t.ok(ms < 1000, `the org's list binds the key too, within ${ms} ms`);
+});
+
 t.test('an expired key is refused even while cached', async (t) => {
   const { secret: key, record } = await store.createKey(secret, 'acme', { expires_at: new Date(Date.now() + 600).toISOString() });
   t.equal((await chat(key)).status, 200);

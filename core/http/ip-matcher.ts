@@ -6,7 +6,7 @@
  * always exactly `BlockList.check`'s.
  */
 import { isIP } from 'node:net';
-import { compileCidrs, contains } from '../../core/http/client-ip.js';
+import { compileCidrs, contains } from './client-ip.js';
 
 export type IpMatcher = (ip: string) => boolean;
 

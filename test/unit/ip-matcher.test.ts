@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { compileCidrs, contains } from '../../core/http/client-ip.js';
-import { compileIpMatcher, parseIpv4 } from '../../plugins/ip-allowlist/matcher.js';
+import { compileIpMatcher, parseIpv4 } from '../../core/http/ip-matcher.js';
 
 const LISTS: string[][] = [
   [],
