@@ -73,12 +73,14 @@ export class GatewayMetrics {
   /**
    * A plugin's own counter, created on first use and shared by later config versions (a plugin's
    * `create()` runs on every reload; registering the same name twice would throw). Name it
-   * `switchyard_<plugin>_…`; label values must be bounded and never carry a secret.
+   * `switchyard_<plugin>_…`; label values must be bounded and never carry a secret. A hot path can
+   * count in plain numbers and hand them over in `collect`, which runs at scrape time (an `inc` on
+   * a bound child still hashes its labels).
    */
-  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Counter<L>) => void | Promise<void>): Counter<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Counter<L>;
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
+    return new Counter({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) });
   }
 
   /** A plugin's own gauge; see `counter`. `collect` runs at scrape time (e.g. to read a store's size). */

@@ -17,7 +17,11 @@ const SWEEP_INTERVAL_MS = 10_000;
 
 interface Entry extends RecencyLinks<Entry> {
   key: string;
-  value: Buffer;
+  /**
+   * Text is kept as the string it was given: one heap object per value (a Buffer is a typed-array
+   * object plus a share of a pooled ArrayBuffer), and a text reader gets it back without decoding.
+   */
+  value: Buffer | string;
   expiresAt: number;
   bytes: number;
 }
@@ -49,14 +53,26 @@ export class MemoryKvStore implements KvStore {
   }
 
   async get(key: string): Promise<Buffer | undefined> {
-    const entry = this.live(key, Date.now());
-    if (!entry) return undefined;
-    this.recency.touch(entry);
-    return entry.value;
+    const value = this.read(key);
+    return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   }
 
   async set(key: string, value: Buffer | string, ttlMs: number): Promise<void> {
     this.put(key, value, ttlMs);
+  }
+
+  /**
+   * `get` as UTF-8 text, synchronously: callers that know they hold the memory store (the cache's
+   * fast path) skip a promise, and text stored as text comes back without a copy.
+   */
+  getTextSync(key: string): string | undefined {
+    const value = this.read(key);
+    return typeof value === 'string' || value === undefined ? value : value.toString('utf8');
+  }
+
+  /** `set`, synchronously; returns whether the value was kept (false: larger than the store, or no TTL). */
+  setSync(key: string, value: Buffer | string, ttlMs: number): boolean {
+    return this.put(key, value, ttlMs);
   }
 
   async setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean> {
@@ -132,9 +148,17 @@ export class MemoryKvStore implements KvStore {
     this.limits.sweep(now);
   }
 
+  private read(key: string): Buffer | string | undefined {
+    const entry = this.live(key, Date.now());
+    if (!entry) return undefined;
+    this.recency.touch(entry);
+    return entry.value;
+  }
+
   private put(key: string, value: Buffer | string, ttlMs: number): boolean {
-    const buffer = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    const bytes = buffer.byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES;
+    // Measuring a string flattens it in place (a concatenation becomes one string, which the GC
+    // then keeps alone), so what stays in the store is one object per value.
+    const bytes = (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength) + key.length * 2 + ENTRY_OVERHEAD_BYTES;
     const old = this.entries.get(key);
     if (old) this.drop(old);
     // A value bigger than the whole store is not kept (evicting everything for it would only thrash).
@@ -145,7 +169,7 @@ export class MemoryKvStore implements KvStore {
       this.drop(oldest);
       this.evictions++;
     }
-    const entry: Entry = { key, value: buffer, expiresAt: Date.now() + ttlMs, bytes, older: undefined, newer: undefined };
+    const entry: Entry = { key, value, expiresAt: Date.now() + ttlMs, bytes, older: undefined, newer: undefined };
     this.entries.set(key, entry);
     this.recency.append(entry);
     this.bytes += bytes;

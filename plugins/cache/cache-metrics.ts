@@ -11,8 +11,29 @@ export type CacheResult = 'hit' | 'miss' | 'bypass' | 'coalesced';
 
 export const CACHE_RESULTS: readonly CacheResult[] = ['hit', 'miss', 'bypass', 'coalesced'];
 
-export function cacheRequestCounter(metrics: GatewayMetrics): Counter<'result'> {
-  return metrics.counter('switchyard_cache_requests_total', 'Requests to cached endpoints, by what the cache did (hit|miss|bypass|coalesced).', ['result']);
+/** Requests by result since start, counted in plain numbers on the hot path (no label hashing per request). */
+export type CacheTally = Record<CacheResult, number>;
+
+/** One tally per gateway: config versions come and go, the counts and the metric stay. */
+const tallies = new WeakMap<GatewayMetrics, CacheTally>();
+
+/**
+ * The gateway's tally, whose counts `switchyard_cache_requests_total` reports at scrape time (every
+ * result has a series, from 0).
+ */
+export function cacheRequestTally(metrics: GatewayMetrics): CacheTally {
+  let tally = tallies.get(metrics);
+  if (tally) return tally;
+  const counts: CacheTally = (tally = { hit: 0, miss: 0, bypass: 0, coalesced: 0 });
+  const reported: CacheTally = { hit: 0, miss: 0, bypass: 0, coalesced: 0 };
+  tallies.set(metrics, counts);
+  metrics.counter('switchyard_cache_requests_total', 'Requests to cached endpoints, by what the cache did (hit|miss|bypass|coalesced).', ['result'], function (this: Counter<'result'>) {
+    for (const result of CACHE_RESULTS) {
+      this.inc({ result }, counts[result] - reported[result]);
+      reported[result] = counts[result];
+    }
+  });
+  return counts;
 }
 
 /**
@@ -34,11 +55,6 @@ export function registerStoreGauges(metrics: GatewayMetrics, kv: KvStore): void 
 }
 
 /** Current value of each result counter. */
-export async function cacheRequestCounts(metrics: GatewayMetrics): Promise<Record<CacheResult, number>> {
-  const counts: Record<CacheResult, number> = { hit: 0, miss: 0, bypass: 0, coalesced: 0 };
-  for (const v of (await cacheRequestCounter(metrics).get()).values) {
-    const result = v.labels.result as CacheResult | undefined;
-    if (result && result in counts) counts[result] += v.value;
-  }
-  return counts;
+export function cacheRequestCounts(metrics: GatewayMetrics): Record<CacheResult, number> {
+  return { ...cacheRequestTally(metrics) };
 }

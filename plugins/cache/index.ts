@@ -16,11 +16,13 @@ import { definePlugin } from '../../core/plugin.js';
 import { readSchema } from '../../core/config/schema.js';
 import { parseBytes } from '../../core/config/units.js';
 import { JsonResponse, type Context, type Endpoint, type Usage } from '../../core/context.js';
-import { cacheKey, requestHash } from './request-key.js';
+import type { Next } from '../../core/plugin.js';
+import { keyPrefixes, requestHash } from './request-key.js';
 import { compileModelResolver, compileRules, isCacheable, readControls, type CacheConfig } from './policy.js';
 import { replayStream } from './replay.js';
 import { StreamAssembly } from './stream-assembly.js';
-import { cacheRequestCounter, registerStoreGauges } from './cache-metrics.js';
+import { cacheRequestTally, registerStoreGauges } from './cache-metrics.js';
+import { MemoryKvStore } from '../../core/stores/memory-kv.js';
 
 export type { CacheConfig } from './policy.js';
 
@@ -51,27 +53,49 @@ interface EntryMeta {
 /** `<meta JSON>\n<response text>`; the meta is written by hand (`{"at":…}`, what JSON.stringify gives) as it is one integer. */
 const encodeEntry = (text: string): string => `{"at":${Date.now()}}\n${text}`;
 
+/** What the cache did, for requests whose state carries nothing else (shared: never changed after). */
+const MISS: CacheState = Object.freeze({ status: 'MISS' });
+const BYPASS: CacheState = Object.freeze({ status: 'BYPASS' });
+
+/**
+ * A miss in progress for one cache key, once an identical request waits for it: the leader hands
+ * its entry (or undefined) to `answer`'s waiters. Until then the in-flight map holds `LEADING`, so
+ * a miss nobody waits for costs no promise.
+ */
+class Flight {
+  share!: (entry: string | undefined) => void;
+  readonly answer = new Promise<string | undefined>((resolve) => (this.share = resolve));
+}
+const LEADING = 'leading';
+
 export default definePlugin<CacheConfig>({
   name: 'cache',
   schema: readSchema('plugins/cache'),
   kinds: ['model'],
   create(config, env) {
     const kv = env.kv;
+    // The memory store answers synchronously: no promise or microtask hop per lookup or write.
+    const memory = kv instanceof MemoryKvStore ? kv : undefined;
     const log = env.log;
     const endpoints = new Set(config.endpoints);
     const ruleFor = compileRules(config);
     const resolveModel = compileModelResolver(env);
+    const prefixFor = keyPrefixes();
     const maxEntryBytes = parseBytes(config.max_entry_bytes)!;
-    const counter = cacheRequestCounter(env.metrics);
-    const count = { hit: counter.labels('hit'), miss: counter.labels('miss'), bypass: counter.labels('bypass'), coalesced: counter.labels('coalesced') };
+    const count = cacheRequestTally(env.metrics);
     registerStoreGauges(env.metrics, kv);
-    /** Leaders' answers (encoded entries), by cache key; undefined when the leader got none to share. */
-    const inFlight = new Map<string, Promise<string | undefined>>();
+    /** Misses in progress by cache key: `LEADING` until a follower arrives and makes it a `Flight`. */
+    const inFlight = new Map<string, Flight | typeof LEADING>();
 
     const storeFailed = (err: Error): void => log.warn({ err: err.message, store: kv.kind }, 'cache: storing an answer failed');
-    function store(key: string, entry: string, ttlMs: number): Promise<void> {
+    /** Stores an entry; resolves once the write landed (at once for the memory store). */
+    function store(key: string, entry: string, ttlMs: number): Promise<void> | undefined {
       // UTF-8 takes at most 3 bytes per UTF-16 unit: only an entry that might be too big is measured.
-      if (entry.length * 3 > maxEntryBytes && Buffer.byteLength(entry) > maxEntryBytes) return Promise.resolve();
+      if (entry.length * 3 > maxEntryBytes && Buffer.byteLength(entry) > maxEntryBytes) return undefined;
+      if (memory) {
+        memory.setSync(key, entry, ttlMs);
+        return undefined;
+      }
       return kv.set(key, entry, ttlMs).catch(storeFailed);
     }
 
@@ -124,8 +148,86 @@ export default definePlugin<CacheConfig>({
       if (answer) void store(key, encodeEntry(JSON.stringify(answer)), ttlMs);
     }
 
+    async function bypass(ctx: Context, next: Next): Promise<void> {
+      count.bypass++;
+      ctx.cache = BYPASS;
+      await next();
+      if (ctx.response) ctx.response.headers[CACHE_HEADER] = 'BYPASS';
+    }
+
+    /** Waits for the leader of `key`; false when it got no answer to share (the caller then misses on its own). */
+    async function follow(ctx: Context, key: string, flight: Flight | typeof LEADING, stream: boolean): Promise<boolean> {
+      if (flight === LEADING) inFlight.set(key, (flight = new Flight()));
+      const shared = await flight.answer;
+      if (shared === undefined || !serve(ctx, shared, 'COALESCED', stream)) return false;
+      count.coalesced++;
+      return true;
+    }
+
+    /** A lookup through the store's promise API (Redis), then a follow or a miss. */
+    async function lookupThenMiss(ctx: Context, next: Next, key: string, ttlMs: number, stream: boolean): Promise<void> {
+      const stored = await lookup(key);
+      if (stored !== undefined && serve(ctx, stored, 'HIT', stream)) {
+        count.hit++;
+        return;
+      }
+      const flight = inFlight.get(key);
+      if (flight !== undefined && (await follow(ctx, key, flight, stream))) return;
+      return miss(ctx, next, key, ttlMs, stream, true);
+    }
+
+    async function followThenMiss(ctx: Context, next: Next, key: string, flight: Flight | typeof LEADING, ttlMs: number, stream: boolean): Promise<void> {
+      if (await follow(ctx, key, flight, stream)) return;
+      return miss(ctx, next, key, ttlMs, stream, true);
+    }
+
+    /** Calls upstream and stores a 200 answer; a non-streamed lookup miss leads any identical request that arrives meanwhile. */
+    async function miss(ctx: Context, next: Next, key: string, ttlMs: number, stream: boolean, looked: boolean): Promise<void> {
+      count.miss++;
+      ctx.cache = MISS;
+      const leads = !stream && looked && !inFlight.has(key);
+      if (leads) inFlight.set(key, LEADING);
+      let entry: string | undefined;
+      let stored: Promise<void> | undefined;
+      try {
+        await next();
+        const response = ctx.response;
+        if (!response || response.status !== 200) return;
+        response.headers[CACHE_HEADER] = 'MISS';
+        if (response.stream) {
+          ctx.response = { ...response, stream: teeStream(ctx, response.stream, key, ttlMs) };
+          return;
+        }
+        // The bytes this client gets are the bytes stored: later plugins that touch the body make
+        // the core re-serialise it, so the response is rebuilt around the text kept here.
+        const text = response instanceof JsonResponse ? response.serialize() : JSON.stringify(response.body);
+        ctx.response = new JsonResponse(200, response.headers, response.body, text);
+        entry = encodeEntry(text);
+        stored = store(key, entry, ttlMs);
+      } finally {
+        if (leads) settle(key, entry, stored);
+      }
+    }
+
+    /** The leader is done: hands `entry` to any follower; the key stays in flight until the write landed. */
+    function settle(key: string, entry: string | undefined, stored: Promise<void> | undefined): void {
+      const flight = inFlight.get(key);
+      if (flight instanceof Flight) flight.share(entry);
+      if (!stored || entry === undefined) {
+        inFlight.delete(key);
+        return;
+      }
+      // Followers arriving before the write lands still find the leader's answer here.
+      const landed = flight instanceof Flight ? flight : new Flight();
+      if (landed !== flight) {
+        landed.share(entry);
+        inFlight.set(key, landed);
+      }
+      void stored.then(() => inFlight.delete(key));
+    }
+
     return {
-      async handle(ctx, next) {
+      handle(ctx, next) {
         const endpoint = ctx.endpoint;
         const body = ctx.body;
         const requested = body?.['model'];
@@ -137,63 +239,20 @@ export default definePlugin<CacheConfig>({
         ctx.report.modelKey = resolved.key;
         const rule = ruleFor(endpoint, resolved.model);
         const controls = readControls(ctx.headers);
-        if (controls.noStore || !isCacheable(rule, endpoint, body, controls.force)) {
-          count.bypass.inc();
-          ctx.cache = { status: 'BYPASS' };
-          await next();
-          if (ctx.response) ctx.response.headers[CACHE_HEADER] = 'BYPASS';
-          return;
-        }
+        if (controls.noStore || !isCacheable(rule, endpoint, body, controls.force)) return bypass(ctx, next);
 
-        const org = ctx.auth?.orgId;
-        const key = cacheKey(org, resolved.key, requestHash(endpoint, resolved.model, body));
+        const key = prefixFor(ctx.auth?.orgId, resolved.key) + requestHash(endpoint, resolved.model, body);
         const stream = body['stream'] === true && STREAMING.has(endpoint);
-        if (!controls.noCache) {
-          const stored = await lookup(key);
-          if (stored !== undefined && serve(ctx, stored, 'HIT', stream)) {
-            count.hit.inc();
-            return;
-          }
-          const leader = inFlight.get(key);
-          if (leader) {
-            const shared = await leader;
-            if (shared !== undefined && serve(ctx, shared, 'COALESCED', stream)) {
-              count.coalesced.inc();
-              return;
-            }
-          }
+        if (controls.noCache) return miss(ctx, next, key, rule.ttlMs, stream, false);
+        if (!memory) return lookupThenMiss(ctx, next, key, rule.ttlMs, stream);
+        const stored = memory.getTextSync(key);
+        if (stored !== undefined && serve(ctx, stored, 'HIT', stream)) {
+          count.hit++;
+          return Promise.resolve();
         }
-
-        count.miss.inc();
-        ctx.cache = { status: 'MISS' };
-        let share: ((entry: string | undefined) => void) | undefined;
-        if (!stream && !controls.noCache && !inFlight.has(key)) {
-          inFlight.set(key, new Promise((resolve) => (share = resolve)));
-        }
-        let stored: Promise<void> | undefined;
-        try {
-          await next();
-          const response = ctx.response;
-          if (!response || response.status !== 200) return;
-          response.headers[CACHE_HEADER] = 'MISS';
-          if (response.stream) {
-            ctx.response = { ...response, stream: teeStream(ctx, response.stream, key, rule.ttlMs) };
-            return;
-          }
-          // The bytes this client gets are the bytes stored: later plugins that touch the body make
-          // the core re-serialise it, so the response is rebuilt around the text kept here.
-          const text = response instanceof JsonResponse ? response.serialize() : JSON.stringify(response.body);
-          ctx.response = new JsonResponse(200, response.headers, response.body, text);
-          const entry = encodeEntry(text);
-          share?.(entry);
-          stored = store(key, entry, rule.ttlMs);
-        } finally {
-          if (share) {
-            share(undefined);
-            // Followers arriving before the write lands still find the leader's answer here.
-            void (stored ?? Promise.resolve()).then(() => inFlight.delete(key));
-          }
-        }
+        const flight = inFlight.get(key);
+        if (flight !== undefined) return followThenMiss(ctx, next, key, flight, rule.ttlMs, stream);
+        return miss(ctx, next, key, rule.ttlMs, stream, true);
       },
     };
   },

@@ -73,12 +73,12 @@ export function orgPrefix(orgId: string | undefined): string {
   return `cache:${encodeURIComponent(orgId ?? '_')}:`;
 }
 
-/** Namespace of one organization's entries for one `models:` key. */
 /** What stands between org and hash in every key of one model: `:<model key>:`. */
 export function modelInfix(modelKey: string): string {
   return `:${encodeURIComponent(modelKey)}:`;
 }
 
+/** Namespace of one organization's entries for one `models:` key. */
 export function modelPrefix(orgId: string | undefined, modelKey: string): string {
   return `${orgPrefix(orgId)}${encodeURIComponent(modelKey)}:`;
 }
@@ -92,4 +92,33 @@ export const CACHE_PREFIX = 'cache:';
  */
 export function cacheKey(orgId: string | undefined, modelKey: string, hash: string): string {
   return `${modelPrefix(orgId, modelKey)}${hash}`;
+}
+
+/** How many (org, model) namespaces `keyPrefixes` remembers before it starts over. */
+const REMEMBERED_PREFIXES = 10_000;
+
+/**
+ * `modelPrefix`, remembered per (org, model key), so that a request's key is one concatenation
+ * instead of two percent-encodings and three. Bounded: past `REMEMBERED_PREFIXES` it starts over.
+ */
+export function keyPrefixes(): (orgId: string | undefined, modelKey: string) => string {
+  const anonymous = new Map<string, string>();
+  const byOrg = new Map<string, Map<string, string>>();
+  let remembered = 0;
+  return (orgId, modelKey) => {
+    let models = orgId === undefined ? anonymous : byOrg.get(orgId);
+    let prefix = models?.get(modelKey);
+    if (prefix !== undefined) return prefix;
+    if (remembered >= REMEMBERED_PREFIXES) {
+      anonymous.clear();
+      byOrg.clear();
+      remembered = 0;
+      models = orgId === undefined ? anonymous : undefined;
+    }
+    if (!models) byOrg.set(orgId!, (models = new Map()));
+    prefix = modelPrefix(orgId, modelKey);
+    models.set(modelKey, prefix);
+    remembered++;
+    return prefix;
+  };
 }
