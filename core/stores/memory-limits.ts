@@ -34,23 +34,26 @@ export class MemoryLimitStore implements LimitStore {
   }
 
   private consumeNow(checks: readonly LimitCheck[], now: number): LimitDecision {
-    const counters: WindowCounter[] = [];
-    const used: number[] = [];
+    // Calls never interleave (they are synchronous), so one pair of scratch arrays serves them all.
+    const counters = scratchCounters;
+    const used = scratchUsed;
     let allowed = true;
-    for (const check of checks) {
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i]!;
       const counter = this.counterFor(check.key, check.windowMs);
       prune(counter, now);
       let sum = 0;
       for (const c of counter.counts) sum += c;
-      counters.push(counter);
-      used.push(sum);
+      counters[i] = counter;
+      used[i] = sum;
       if (sum + check.cost > check.limit) allowed = false;
     }
-    const states: LimitState[] = [];
+    const states: LimitState[] = new Array<LimitState>(checks.length);
     let retryAfterMs = 0;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i]!;
       const counter = counters[i]!;
+      counters[i] = undefined;
       let usage = used[i]!;
       if (allowed && check.cost !== 0) {
         addToSlot(counter, Math.floor(now / counter.slotMs), check.cost);
@@ -60,7 +63,7 @@ export class MemoryLimitStore implements LimitStore {
         const wait = waitForRoom(counter.indices, counter.counts, usage, check.cost, check.limit, now, counter.windowMs, counter.slotMs);
         retryAfterMs = Math.max(retryAfterMs, wait);
       }
-      states.push({ limit: check.limit, remaining: Math.max(0, check.limit - usage), resetMs: resetAfter(counter, usage, now) });
+      states[i] = { limit: check.limit, remaining: Math.max(0, check.limit - usage), resetMs: resetAfter(counter, usage, now) };
     }
     return { allowed, states, retryAfterMs };
   }
@@ -148,6 +151,10 @@ export class MemoryLimitStore implements LimitStore {
     return counter;
   }
 }
+
+/** `consumeNow`'s per-check counters and usage (emptied after each call, so no counter is kept alive). */
+const scratchCounters: (WindowCounter | undefined)[] = [];
+const scratchUsed: number[] = [];
 
 function prune(counter: WindowCounter, now: number): void {
   const oldest = oldestCountedSlot(now, counter.windowMs, counter.slotMs);

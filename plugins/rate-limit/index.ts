@@ -14,7 +14,7 @@ import type { Context } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import { StoreUnavailableError, type LimitCheck, type LimitDecision, type LimitStore } from '../../core/stores/kv.js';
 import { MemoryLimitStore } from '../../core/stores/memory-limits.js';
-import { compileRules, planRequest, routeMatcher, type LimitRule, type RequestPlan } from './rules.js';
+import { compileRules, RequestPlanner, routeMatcher, type LimitRule, type RequestPlan } from './rules.js';
 import { reserveTokens } from './tokens.js';
 import { concurrencyExceeded, deniedCheck, limiterUnavailable, rateLimitHeaders, windowExceeded } from './response.js';
 
@@ -51,7 +51,7 @@ export default definePlugin<RateLimitConfig>({
   schema: readSchema('plugins/rate-limit'),
   create(config, env) {
     const rules = compileRules(config.limits);
-    const routeOf = routeMatcher(env.config.routes.map((r) => r.path));
+    const planner = new RequestPlanner(rules, routeMatcher(env.config.routes.map((r) => r.path)));
     const countsTokens = rules.some((r) => r.windows.some((w) => w.unit === 'tokens'));
     // A safety net for a slot whose release never comes (a crashed replica): past any request's life.
     const slotTtlMs = 2 * (parseDuration(env.config.upstream.total_timeout) ?? 600_000) + 60_000;
@@ -65,7 +65,7 @@ export default definePlugin<RateLimitConfig>({
 
     return {
       async handle(ctx, next) {
-        const plan = planRequest(ctx, rules, routeOf, countsTokens ? reserveTokens(ctx, config.completion_allowance) : 0);
+        const plan = planner.plan(ctx, countsTokens ? reserveTokens(ctx, config.completion_allowance) : 0);
         if (!plan.checks.length && !plan.slots.length) return next();
 
         const held = memory ? takeSlotsNow(plan, memory, slotTtlMs, onConcurrencyLimited) : await takeSlots(plan, guard, slotTtlMs, onConcurrencyLimited);
@@ -93,15 +93,15 @@ export default definePlugin<RateLimitConfig>({
           }
         }
 
-        const outcome = { failed: true };
+        let failed = true;
         if (held.length || (limits && countsTokens)) {
           void ctx.done.then(() => {
             releaseSlots(held);
-            if (limits) settleTokens(ctx, plan, limits, outcome.failed);
+            if (limits) settleTokens(ctx, plan, limits, failed);
           });
         }
         await next();
-        outcome.failed = false;
+        failed = false;
         if (decision && config.headers && ctx.response) rateLimitHeaders(decision, plan.info, ctx.response.headers);
       },
     };

@@ -42,10 +42,17 @@ function addUnit(unit: Unit, decision: LimitDecision, info: readonly CheckInfo[]
   }
   if (best === -1) return;
   const state = decision.states[best]!;
-  headers[`x-ratelimit-limit-${unit}`] = String(state.limit);
-  headers[`x-ratelimit-remaining-${unit}`] = String(state.remaining);
-  headers[`x-ratelimit-reset-${unit}`] = formatReset(state.resetMs);
+  const names = HEADER_NAMES[unit];
+  headers[names.limit] = String(state.limit);
+  headers[names.remaining] = String(state.remaining);
+  headers[names.reset] = formatReset(state.resetMs);
 }
+
+/** Header names as constants: a name built per response would be a new string to hash as a property key. */
+const HEADER_NAMES = {
+  requests: { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
+  tokens: { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
+} as const;
 
 /** `per minute`, `per 1h`, `per 30s`. */
 function windowText(ms: number): string {

@@ -72,6 +72,30 @@ export interface RequestPlan {
   slots: { key: string; max: number; rule: CompiledRule }[];
 }
 
+/** The counter keys of one rule for one set of dimension values: one per window, and the slot key. */
+interface RuleKeys {
+  windows: string[];
+  slot: string;
+}
+
+/** How many dimension values a rule remembers the keys of before it starts over. */
+const REMEMBERED_VALUES = 10_000;
+
+/**
+ * A compiled rule with what a request needs from it ready made: the `CheckInfo` of each window and,
+ * for one-dimension rules, the counter keys per dimension value (no key building per request).
+ */
+interface PlannedRule {
+  rule: CompiledRule;
+  infos: CheckInfo[];
+  /** Keys for one-dimension rules by the value's raw form (`ip`, `model`, `route`; `key`/`org` with `ctx.auth`). */
+  byValue: Map<string, RuleKeys> | undefined;
+  /** Keys of `key` / `org` rules for requests without `ctx.auth`, by client IP. */
+  byIp: Map<string, RuleKeys> | undefined;
+  /** Keys of a `global` rule. */
+  constant: RuleKeys | undefined;
+}
+
 const MINUTE = 60_000;
 
 export function compileRules(limits: readonly LimitRule[]): CompiledRule[] {
@@ -141,31 +165,76 @@ export function routeMatcher(paths: readonly string[]): (ctx: Context) => string
   return (ctx) => (ctx.kind === 'model' ? (ctx.endpoint ?? 'model') : (matchers.find((m) => m.matches(ctx.path))?.path ?? 'proxy'));
 }
 
-/** The checks and slots for one request. `tokenCost` is the reservation for token windows. */
-export function planRequest(ctx: Context, rules: readonly CompiledRule[], routeOf: (ctx: Context) => string, tokenCost: number): RequestPlan {
-  const plan: RequestPlan = { checks: [], info: [], slots: [] };
-  const model = typeof ctx.body?.['model'] === 'string' ? (ctx.body['model'] as string) : undefined;
-  const overrides: LimitOverrides | undefined = ctx.auth?.limits;
-  for (const rule of rules) {
-    if (rule.models && (model === undefined || !rule.models.some((m) => m.test(model)))) continue;
-    let key: string | undefined;
-    for (const w of rule.windows) {
-      const limit = (w.override ? overrides?.[w.override] : undefined) ?? w.limit;
-      if (limit === undefined) continue;
-      key ??= counterKey(ctx, rule, model, routeOf);
-      // A reservation above the whole limit is capped to it (admitted into an empty window, settled
-      // with the real usage), except at limit 0 (an override that blocks the key), which admits nothing.
-      const cost = w.unit === 'requests' ? 1 : limit > 0 ? Math.min(tokenCost, limit) : tokenCost;
-      plan.checks.push({ key: key + w.suffix, limit, windowMs: w.windowMs, cost });
-      plan.info.push({ rule, unit: w.unit, windowMs: w.windowMs });
-    }
-    const max = (rule.concurrencyOverride ? overrides?.concurrency : undefined) ?? rule.concurrency;
-    if (max !== undefined) {
-      key ??= counterKey(ctx, rule, model, routeOf);
-      plan.slots.push({ key: `${key}:c`, max, rule });
-    }
+/** Turns each request into the checks and slots of the compiled rules. */
+export class RequestPlanner {
+  private readonly planned: PlannedRule[];
+
+  constructor(
+    rules: readonly CompiledRule[],
+    private readonly routeOf: (ctx: Context) => string,
+  ) {
+    this.planned = rules.map((rule) => {
+      const single = rule.dims.length === 1 ? rule.dims[0] : undefined;
+      return {
+        rule,
+        infos: rule.windows.map((w) => ({ rule, unit: w.unit, windowMs: w.windowMs })),
+        byValue: single !== undefined && single !== 'global' ? new Map() : undefined,
+        byIp: single === 'key' || single === 'org' ? new Map() : undefined,
+        constant: single === 'global' ? ruleKeys(rule, `${rule.prefix}:*`) : undefined,
+      };
+    });
   }
-  return plan;
+
+  /** The checks and slots for one request. `tokenCost` is the reservation for token windows. */
+  plan(ctx: Context, tokenCost: number): RequestPlan {
+    const plan: RequestPlan = { checks: [], info: [], slots: [] };
+    const model = typeof ctx.body?.['model'] === 'string' ? (ctx.body['model'] as string) : undefined;
+    const overrides: LimitOverrides | undefined = ctx.auth?.limits;
+    for (const planned of this.planned) {
+      const rule = planned.rule;
+      if (rule.models && (model === undefined || !rule.models.some((m) => m.test(model)))) continue;
+      let keys: RuleKeys | undefined;
+      for (let i = 0; i < rule.windows.length; i++) {
+        const w = rule.windows[i]!;
+        const limit = (w.override ? overrides?.[w.override] : undefined) ?? w.limit;
+        if (limit === undefined) continue;
+        keys ??= this.keysFor(planned, ctx, model);
+        // A reservation above the whole limit is capped to it (admitted into an empty window, settled
+        // with the real usage), except at limit 0 (an override that blocks the key), which admits nothing.
+        const cost = w.unit === 'requests' ? 1 : limit > 0 ? Math.min(tokenCost, limit) : tokenCost;
+        plan.checks.push({ key: keys.windows[i]!, limit, windowMs: w.windowMs, cost });
+        plan.info.push(planned.infos[i]!);
+      }
+      const max = (rule.concurrencyOverride ? overrides?.concurrency : undefined) ?? rule.concurrency;
+      if (max !== undefined) {
+        keys ??= this.keysFor(planned, ctx, model);
+        plan.slots.push({ key: keys.slot, max, rule });
+      }
+    }
+    return plan;
+  }
+
+  private keysFor(planned: PlannedRule, ctx: Context, model: string | undefined): RuleKeys {
+    if (planned.constant) return planned.constant;
+    const rule = planned.rule;
+    if (!planned.byValue) return ruleKeys(rule, counterKey(ctx, rule, model, this.routeOf));
+    const dim = rule.dims[0]!;
+    // `key` / `org` without ctx.auth count per client IP: those keys are remembered apart.
+    const byIp = planned.byIp && !ctx.auth ? planned.byIp : undefined;
+    const raw = byIp ? ctx.clientIp : dim === 'key' ? ctx.auth!.keyId : dim === 'org' ? ctx.auth!.orgId : dimensionValue(ctx, dim, model, this.routeOf);
+    const remembered = byIp ?? planned.byValue;
+    let keys = remembered.get(raw);
+    if (keys === undefined) {
+      if (remembered.size >= REMEMBERED_VALUES) remembered.clear();
+      keys = ruleKeys(rule, counterKey(ctx, rule, model, this.routeOf));
+      remembered.set(raw, keys);
+    }
+    return keys;
+  }
+}
+
+function ruleKeys(rule: CompiledRule, key: string): RuleKeys {
+  return { windows: rule.windows.map((w) => key + w.suffix), slot: `${key}:c` };
 }
 
 function counterKey(ctx: Context, rule: CompiledRule, model: string | undefined, routeOf: (ctx: Context) => string): string {
