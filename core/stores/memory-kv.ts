@@ -6,7 +6,7 @@
 import type { Logger } from '../log.js';
 import type { KvStats, KvStore } from './kv.js';
 import { MemoryLimitStore } from './memory-limits.js';
-import { RecencyList, type RecencyLinks } from './recency-list.js';
+import { hashKey, ValueTable } from './value-table.js';
 
 /** Default `max_bytes`: 256 MiB of values (keys and bookkeeping included). */
 export const DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024;
@@ -14,17 +14,6 @@ export const DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024;
 const ENTRY_OVERHEAD_BYTES = 64;
 /** How often expired values and limit counters are swept (reads also drop expired values on sight). */
 const SWEEP_INTERVAL_MS = 10_000;
-
-interface Entry extends RecencyLinks<Entry> {
-  key: string;
-  /**
-   * Text is kept as the string it was given: one heap object per value (a Buffer is a typed-array
-   * object plus a share of a pooled ArrayBuffer), and a text reader gets it back without decoding.
-   */
-  value: Buffer | string;
-  expiresAt: number;
-  bytes: number;
-}
 
 export interface MemoryKvOptions {
   /** Upper bound on stored values in bytes; least recently used values are evicted past it. */
@@ -37,9 +26,12 @@ export class MemoryKvStore implements KvStore {
   readonly limits = new MemoryLimitStore();
   private readonly maxBytes: number;
   private readonly log: Logger | undefined;
-  private readonly entries = new Map<string, Entry>();
-  /** A read moves an entry to the newest end; eviction takes the oldest. */
-  private readonly recency = new RecencyList<Entry>();
+  /**
+   * Values by key in LRU order: a read moves an entry to the newest end, eviction takes the
+   * oldest. Text is kept as the string it was given (one heap object per value, and a text reader
+   * gets it back without decoding).
+   */
+  private readonly table = new ValueTable<Buffer | string>();
   private readonly channels = new Map<string, Set<(message: string) => void>>();
   private bytes = 0;
   private evictions = 0;
@@ -81,18 +73,24 @@ export class MemoryKvStore implements KvStore {
   }
 
   async delete(key: string): Promise<boolean> {
-    const entry = this.live(key, Date.now());
-    this.remove(key);
-    return entry !== undefined;
+    const entry = this.table.find(key, hashKey(key));
+    if (entry === -1) return false;
+    const live = this.table.expiresAt(entry) > Date.now();
+    this.drop(entry);
+    return live;
   }
 
   async deletePrefix(prefix: string, infix?: string): Promise<number> {
     const now = Date.now();
     let deleted = 0;
-    for (const [key, entry] of this.entries) {
-      if (!key.startsWith(prefix) || (infix !== undefined && key.indexOf(infix, prefix.length) === -1)) continue;
-      if (entry.expiresAt > now) deleted++;
-      this.remove(key);
+    for (let entry = this.table.oldest; entry !== -1; ) {
+      const newer = this.table.newer(entry);
+      const key = this.table.key(entry);
+      if (key.startsWith(prefix) && (infix === undefined || key.indexOf(infix, prefix.length) !== -1)) {
+        if (this.table.expiresAt(entry) > now) deleted++;
+        this.drop(entry);
+      }
+      entry = newer;
     }
     return deleted;
   }
@@ -125,73 +123,67 @@ export class MemoryKvStore implements KvStore {
   }
 
   stats(): KvStats {
-    return { entries: this.entries.size, bytes: this.bytes, evictions: this.evictions };
+    return { entries: this.table.size, bytes: this.bytes, evictions: this.evictions };
   }
 
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    this.entries.clear();
-    this.recency.clear();
+    this.table.clear();
     this.channels.clear();
     this.bytes = 0;
   }
 
   /** Drops expired values and expired limit counters. */
   sweep(now = Date.now()): void {
-    for (let entry = this.recency.oldest; entry; ) {
-      const newer = entry.newer;
-      if (entry.expiresAt <= now) this.drop(entry);
+    for (let entry = this.table.oldest; entry !== -1; ) {
+      const newer = this.table.newer(entry);
+      if (this.table.expiresAt(entry) <= now) this.drop(entry);
       entry = newer;
     }
     this.limits.sweep(now);
   }
 
   private read(key: string): Buffer | string | undefined {
-    const entry = this.live(key, Date.now());
-    if (!entry) return undefined;
-    this.recency.touch(entry);
-    return entry.value;
+    const entry = this.table.find(key, hashKey(key));
+    if (entry === -1) return undefined;
+    if (this.table.expiresAt(entry) <= Date.now()) {
+      this.drop(entry);
+      return undefined;
+    }
+    this.table.touch(entry);
+    return this.table.value(entry);
   }
 
   private put(key: string, value: Buffer | string, ttlMs: number): boolean {
     // Measuring a string flattens it in place (a concatenation becomes one string, which the GC
     // then keeps alone), so what stays in the store is one object per value.
     const bytes = (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength) + key.length * 2 + ENTRY_OVERHEAD_BYTES;
-    const old = this.entries.get(key);
-    if (old) this.drop(old);
+    const hash = hashKey(key);
+    const old = this.table.find(key, hash);
+    if (old !== -1) this.drop(old);
     // A value bigger than the whole store is not kept (evicting everything for it would only thrash).
     if (bytes > this.maxBytes || ttlMs <= 0) return false;
-    while (this.bytes + bytes > this.maxBytes) {
-      const oldest = this.recency.oldest;
-      if (oldest === undefined) break;
-      this.drop(oldest);
+    while (this.bytes + bytes > this.maxBytes && this.table.oldest !== -1) {
+      this.drop(this.table.oldest);
       this.evictions++;
     }
-    const entry: Entry = { key, value, expiresAt: Date.now() + ttlMs, bytes, older: undefined, newer: undefined };
-    this.entries.set(key, entry);
-    this.recency.append(entry);
+    this.table.insert(key, hash, value, Date.now() + ttlMs, bytes);
     this.bytes += bytes;
     return true;
   }
 
-  private live(key: string, now: number): Entry | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt > now) return entry;
+  private live(key: string, now: number): boolean {
+    const entry = this.table.find(key, hashKey(key));
+    if (entry === -1) return false;
+    if (this.table.expiresAt(entry) > now) return true;
     this.drop(entry);
-    return undefined;
+    return false;
   }
 
-  private remove(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry) this.drop(entry);
-  }
-
-  private drop(entry: Entry): void {
-    this.entries.delete(entry.key);
-    this.recency.remove(entry);
-    this.bytes -= entry.bytes;
+  private drop(entry: number): void {
+    this.bytes -= this.table.bytes(entry);
+    this.table.remove(entry);
   }
 }

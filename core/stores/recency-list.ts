@@ -1,7 +1,7 @@
 /**
- * Least-recently-used order as a doubly linked list threaded through the entries themselves: the
- * memory store's values and `auth`'s key caches keep their entries in a `Map` for lookup and in
- * this list for recency.
+ * Least-recently-used order as a doubly linked list threaded through the entries themselves:
+ * `auth`'s key caches keep their entries in a `Map` for lookup and in this list for recency. (The
+ * memory store, with far more entries, keeps its own rows in `value-table.ts`.)
  *
  * Why not the `Map`'s own insertion order (delete + re-set on every read, evict the first key)? In
  * V8 a deleted `Map` entry stays in the table as a hole until the table is rebuilt, which happens
