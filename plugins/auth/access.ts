@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Context } from '../../core/context.js';
 import type { AuthState, Scope } from './types.js';
 import { compileIpMatcher } from '../../core/http/ip-matcher.js';
+import { globToRegExp } from '../../core/config/glob.js';
 
 /** A caller after its credential checked out: the state `ctx.auth` gets, with its checks compiled. */
 export interface Identity {
@@ -54,7 +55,7 @@ export function compileGlobs(globs: readonly string[]): ((value: string) => bool
   const exact = new Set(globs.filter((g) => !g.includes('*')));
   const patterns = globs
     .filter((g) => g.includes('*'))
-    .map((g) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's'));
+    .map(globToRegExp);
   return (value) => exact.has(value) || patterns.some((p) => p.test(value));
 }
 

@@ -3,6 +3,7 @@
  * `when` / `ttl` rule for an (endpoint, model) pair, the request controls read from headers, and
  * the model-name resolution the cache keys on (the same `ModelTable` `route` routes with).
  */
+import { globToRegExp } from '../../core/config/glob.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
@@ -79,16 +80,12 @@ export function compileRules(config: CacheConfig): (endpoint: Endpoint, model: s
   const apply = (rule: CacheRule, o: CacheOverride | undefined): CacheRule =>
     o ? { when: o.when ?? rule.when, ttlMs: o.ttl !== undefined ? parseDuration(o.ttl)! : rule.ttlMs } : rule;
   const byEndpoint = new Map<Endpoint, CacheRule>(config.endpoints.map((e) => [e, apply(base, config.per_endpoint[e])]));
-  const byModel = Object.entries(config.models).map(([glob, o]) => ({ pattern: globPattern(glob), override: o }));
+  const byModel = Object.entries(config.models).map(([glob, o]) => ({ pattern: globToRegExp(glob), override: o }));
   return (endpoint, model) => {
     const rule = byEndpoint.get(endpoint) ?? base;
     const match = byModel.find((m) => m.pattern.test(model));
     return match ? apply(rule, match.override) : rule;
   };
-}
-
-function globPattern(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
 }
 
 /** A requested model id, resolved the way `route` resolves it. */

@@ -10,7 +10,7 @@ import type { LimitOverrides } from '../auth/types.js';
 import { parseDuration } from '../../core/config/units.js';
 import { ConfigError } from '../../core/config/schema.js';
 import { createHash } from 'node:crypto';
-import { globToRegExp } from '../transform/index.js';
+import { globToRegExp } from '../../core/config/glob.js';
 
 /** What a limit counts per: each distinct value (or combination of values) gets its own counter. */
 export type Dimension = 'key' | 'org' | 'model' | 'ip' | 'route' | 'global';

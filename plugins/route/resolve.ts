@@ -6,6 +6,7 @@
  *      the `*` matched; for any other glob it is the whole requested id);
  *   3. `provider/model`, when `provider` is a configured provider and `provider_prefix` is on.
  */
+import { escapeRegExp } from '../../core/config/glob.js';
 import type { ModelConfig, TargetConfig } from '../../core/config/types.js';
 import type { ProviderAdapter } from './adapter.js';
 
@@ -120,6 +121,3 @@ function pickWeighted(targets: TargetConfig[]): TargetConfig {
   return targets[targets.length - 1]!;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -2,6 +2,7 @@
  * `transform` — rewrite requests before routing and responses on the way back. Rules are compiled
  * once per config version into small closures; a request runs only the rules that match it.
  */
+import { globToRegExp } from '../../core/config/glob.js';
 import { definePlugin } from '../../core/plugin.js';
 import { readSchema } from '../../core/config/schema.js';
 import type { Context, Endpoint } from '../../core/context.js';
@@ -44,10 +45,6 @@ interface CompiledRule {
   /** Rewrites one JSON value (a whole body or one stream chunk). */
   body?(value: Json, requestedModel: string | undefined): void;
   headers?(headers: Record<string, string>): void;
-}
-
-export function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
 }
 
 function compileMatch(match: TransformRule['match']): (ctx: Context) => boolean {
