@@ -6,13 +6,14 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { GatewayError, errors } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AdminCaller, AdminMethod, AdminModule, AdminModuleInstance, AdminRoute, AdminServices } from './contract.js';
 import { coreAdminRoutes } from './core-routes.js';
 import { buildOpenApi } from './openapi.js';
+import { invalidBody } from '../api/endpoints.js';
 import { MAX_CREDENTIAL_LENGTH, presentedCredential } from '../http/credentials.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -164,19 +165,4 @@ function matchSegments(r: CompiledRoute, parts: string[]): Record<string, string
     } else if (want !== parts[i]) return undefined;
   }
   return params;
-}
-
-function invalidBody(e: ErrorObject): GatewayError {
-  const segments = e.instancePath.split('/').slice(1);
-  const p = e.params as Record<string, unknown>;
-  if (e.keyword === 'required') segments.push(String(p['missingProperty']));
-  if (e.keyword === 'additionalProperties') segments.push(String(p['additionalProperty']));
-  const param = segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('') || null;
-  const message =
-    e.keyword === 'required'
-      ? `Missing required parameter: '${param}'.`
-      : e.keyword === 'additionalProperties'
-        ? `Unrecognized parameter: '${param}'.`
-        : `Invalid value for '${param ?? 'body'}': ${e.message ?? 'invalid'}.`;
-  return errors.badRequest('invalid_request_body', message, param);
 }

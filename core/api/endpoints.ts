@@ -61,13 +61,20 @@ const validators: Partial<Record<Endpoint, ValidateFunction>> = {
 export function checkRequestBody(endpoint: Endpoint, body: Record<string, unknown>): void {
   const validate = validators[endpoint];
   if (!validate || validate(body)) return;
-  const e = validate.errors![0]!;
-  throw errors.badRequest('invalid_request_body', describe(e), paramOf(e));
+  throw invalidBody(validate.errors![0]!);
+}
+
+/** A 400 `invalid_request_body` naming the field an ajv error points at, worded like OpenAI's. Shared with the admin API. */
+export function invalidBody(e: ErrorObject): GatewayError {
+  const param = paramOf(e);
+  return errors.badRequest('invalid_request_body', describe(e), param || null);
 }
 
 function paramOf(e: ErrorObject): string {
   const segments = e.instancePath.split('/').slice(1);
-  if (e.keyword === 'required') segments.push(String((e.params as { missingProperty: string }).missingProperty));
+  const p = e.params as Record<string, unknown>;
+  if (e.keyword === 'required') segments.push(String(p['missingProperty']));
+  if (e.keyword === 'additionalProperties') segments.push(String(p['additionalProperty']));
   return segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
 }
 
@@ -77,6 +84,8 @@ function describe(e: ErrorObject): string {
   switch (e.keyword) {
     case 'required':
       return `Missing required parameter: '${param}'.`;
+    case 'additionalProperties':
+      return `Unrecognized parameter: '${param}'.`;
     case 'type':
       return `Invalid type for '${param}': expected ${String(p['type']).replace(',', ' or ')}.`;
     case 'enum':
