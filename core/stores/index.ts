@@ -42,11 +42,6 @@ export class Stores {
     return this.sqlOpening;
   }
 
-  /** True once something opened the SQL store. */
-  get sqlOpened(): boolean {
-    return this.sqlOpening !== undefined;
-  }
-
   /**
    * The secret API keys are HMAC'd with: `SWITCHYARD_SECRET` when set (all replicas must share it),
    * else one generated on first use and kept in the SQL store, so that every replica reading the

@@ -53,6 +53,26 @@ export interface LimitStore {
   acquire(key: string, max: number, ttlMs: number): Promise<{ acquired: boolean; inUse: number }>;
   /** Gives back a slot taken by `acquire`. */
   release(key: string): Promise<void>;
+  /** Present on an in-process store (memory): the same calls answered synchronously. */
+  readonly sync?: SyncLimitStore;
+}
+
+/**
+ * Synchronous twins of the `LimitStore` calls, with the same effect, offered only by a store that
+ * does no I/O: hot paths skip a promise and a microtask hop per call (rate-limit uses them).
+ */
+export interface SyncLimitStore {
+  consumeSync(checks: readonly LimitCheck[]): LimitDecision;
+  adjustSync(key: string, windowMs: number, delta: number): void;
+  acquireSync(key: string, max: number, ttlMs: number): { acquired: boolean; inUse: number };
+  releaseSync(key: string): void;
+}
+
+/** Synchronous twins of `get` (as text) and `set`, offered only by a store that does no I/O (the cache uses them). */
+export interface SyncKvStore {
+  getTextSync(key: string): string | undefined;
+  /** Returns whether the value was kept (false: larger than the whole store, or no TTL). */
+  setSync(key: string, value: Buffer | string, ttlMs: number): boolean;
 }
 
 /** Memory-store statistics (Redis reports none: its memory is Redis's own business). */
@@ -82,6 +102,8 @@ export interface KvStore {
   /** Returns an unsubscribe function. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
   readonly limits: LimitStore;
+  /** Present on an in-process store (memory): `get`/`set` answered synchronously. */
+  readonly sync?: SyncKvStore;
   /** Memory store only. */
   stats?(): KvStats;
   /** Throws when the store is unreachable (for `/ready`). */

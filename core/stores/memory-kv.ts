@@ -4,7 +4,7 @@
  * replicas each one keeps its own state (use Redis to share it).
  */
 import type { Logger } from '../log.js';
-import type { KvStats, KvStore } from './kv.js';
+import type { KvStats, KvStore, SyncKvStore } from './kv.js';
 import { MemoryLimitStore } from './memory-limits.js';
 import { hashKey, ValueTable } from './value-table.js';
 
@@ -21,7 +21,8 @@ export interface MemoryKvOptions {
   log?: Logger;
 }
 
-export class MemoryKvStore implements KvStore {
+export class MemoryKvStore implements KvStore, SyncKvStore {
+  readonly sync: SyncKvStore = this;
   readonly kind = 'memory' as const;
   readonly limits = new MemoryLimitStore();
   private readonly maxBytes: number;
@@ -54,8 +55,8 @@ export class MemoryKvStore implements KvStore {
   }
 
   /**
-   * `get` as UTF-8 text, synchronously: callers that know they hold the memory store (the cache's
-   * fast path) skip a promise, and text stored as text comes back without a copy.
+   * `get` as UTF-8 text, synchronously (`SyncKvStore`): the cache's fast path skips a promise,
+   * and text stored as text comes back without a copy.
    */
   getTextSync(key: string): string | undefined {
     const value = this.read(key);

@@ -4,7 +4,7 @@
  * counters are swept by `sweep()` (the memory store calls it on a timer), so many distinct keys do
  * not grow the process without bound. JavaScript runs one call at a time, so every call is atomic.
  */
-import type { LimitCheck, LimitDecision, LimitState, LimitStore } from './kv.js';
+import type { LimitCheck, LimitDecision, LimitState, LimitStore, SyncLimitStore } from './kv.js';
 import { oldestCountedSlot, slotLeavesAt, slotWidth, waitForRoom } from './sliding-window.js';
 
 interface WindowCounter {
@@ -16,11 +16,12 @@ interface WindowCounter {
 }
 
 /**
- * Besides the async `LimitStore` methods, each operation has a synchronous twin (`consumeSync`, …)
- * with the same effect: callers that know they hold the memory store (rate-limit's fast path) skip
- * a promise and a microtask hop per call.
+ * Besides the async `LimitStore` methods, each operation has a synchronous twin (`consumeSync`, …;
+ * `SyncLimitStore`, offered as `sync`) with the same effect: rate-limit's fast path skips a promise
+ * and a microtask hop per call.
  */
-export class MemoryLimitStore implements LimitStore {
+export class MemoryLimitStore implements LimitStore, SyncLimitStore {
+  readonly sync: SyncLimitStore = this;
   private readonly counters = new Map<string, WindowCounter>();
   /** Concurrency slots: the expiry time of each slot in use. */
   private readonly slots = new Map<string, number[]>();

@@ -22,7 +22,6 @@ import { compileModelResolver, compileRules, isCacheable, readControls, type Cac
 import { replayStream } from './replay.js';
 import { StreamAssembly } from './stream-assembly.js';
 import { cacheRequestTally, registerStoreGauges } from './cache-metrics.js';
-import { MemoryKvStore } from '../../core/stores/memory-kv.js';
 
 export type { CacheConfig } from './policy.js';
 
@@ -75,7 +74,7 @@ export default definePlugin<CacheConfig>({
   create(config, env) {
     const kv = env.kv;
     // The memory store answers synchronously: no promise or microtask hop per lookup or write.
-    const memory = kv instanceof MemoryKvStore ? kv : undefined;
+    const memory = kv.sync;
     const log = env.log;
     const endpoints = new Set(config.endpoints);
     const ruleFor = compileRules(config);

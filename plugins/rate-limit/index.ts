@@ -12,7 +12,7 @@ import { readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
 import type { Context } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
-import { StoreUnavailableError, type LimitCheck, type LimitDecision, type LimitStore } from '../../core/stores/kv.js';
+import { StoreUnavailableError, type LimitCheck, type LimitDecision, type LimitStore, type SyncLimitStore } from '../../core/stores/kv.js';
 import { MemoryLimitStore } from '../../core/stores/memory-limits.js';
 import { compileRules, RequestPlanner, routeMatcher, type LimitRule, type RequestPlan } from './rules.js';
 import { reserveTokens } from './tokens.js';
@@ -61,7 +61,7 @@ export default definePlugin<RateLimitConfig>({
     const onConcurrencyLimited = (dimension: string) => limited.inc({ dimension, limit: 'concurrency' });
     // The memory store is answered synchronously: no promise or microtask hop per call. It cannot
     // be unreachable, so it needs no guard.
-    const memory = env.kv.limits instanceof MemoryLimitStore ? env.kv.limits : undefined;
+    const memory = env.kv.limits.sync ? (env.kv.limits as LimitStore & { sync: SyncLimitStore }) : undefined;
 
     return {
       async handle(ctx, next) {
@@ -74,7 +74,7 @@ export default definePlugin<RateLimitConfig>({
         if (plan.checks.length) {
           try {
             if (memory) {
-              decision = memory.consumeSync(plan.checks);
+              decision = memory.sync.consumeSync(plan.checks);
               limits = memory;
             } else {
               ({ decision, store: limits } = await guard.consume(plan.checks));
@@ -135,10 +135,10 @@ async function takeSlots(plan: RequestPlan, guard: StoreGuard, ttlMs: number, on
 }
 
 /** `takeSlots` for the memory store, synchronously. */
-function takeSlotsNow(plan: RequestPlan, store: MemoryLimitStore, ttlMs: number, onLimited: (dimension: string) => void): HeldSlot[] {
+function takeSlotsNow(plan: RequestPlan, store: LimitStore & { sync: SyncLimitStore }, ttlMs: number, onLimited: (dimension: string) => void): HeldSlot[] {
   const held: HeldSlot[] = [];
   for (const slot of plan.slots) {
-    const taken = store.acquireSync(slot.key, slot.max, ttlMs);
+    const taken = store.sync.acquireSync(slot.key, slot.max, ttlMs);
     if (!taken.acquired) {
       releaseSlots(held);
       onLimited(slot.rule.label);
@@ -154,7 +154,7 @@ const ignore = (): void => {};
 function releaseSlots(held: readonly HeldSlot[]): void {
   // A release that fails leaves the slot to expire by its TTL; it never fails a request.
   for (const slot of held) {
-    if (slot.store instanceof MemoryLimitStore) slot.store.releaseSync(slot.key);
+    if (slot.store.sync) slot.store.sync.releaseSync(slot.key);
     else slot.store.release(slot.key).catch(ignore);
   }
 }
@@ -170,7 +170,7 @@ function settleTokens(ctx: Context, plan: RequestPlan, limits: LimitStore, faile
     const check = plan.checks[i]!;
     const delta = used !== undefined ? used - check.cost : failed ? -check.cost : 0;
     if (delta === 0) continue;
-    if (limits instanceof MemoryLimitStore) limits.adjustSync(check.key, check.windowMs, delta);
+    if (limits.sync) limits.sync.adjustSync(check.key, check.windowMs, delta);
     else limits.adjust(check.key, check.windowMs, delta).catch(ignore);
   }
 }
