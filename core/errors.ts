@@ -63,6 +63,8 @@ export const errors = {
     new GatewayError(400, 'invalid_request_error', code, message, param),
   notFound: (code: string, message: string, param: string | null = null) =>
     new GatewayError(404, 'invalid_request_error', code, message, param),
+  conflict: (code: string, message: string, param: string | null = null) =>
+    new GatewayError(409, 'invalid_request_error', code, message, param),
   internal: (message = 'The gateway hit an internal error; it has been logged.') =>
     new GatewayError(500, 'server_error', 'internal_error', message),
   badGateway: (code: string, message: string) => new GatewayError(502, 'upstream_error', code, message),

@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { defineAdminModule, type AdminCaller, type AdminRequest, type AdminRoute, type AdminServices } from '../../core/admin/contract.js';
 import { presentedCredential } from '../../core/http/credentials.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, errors } from '../../core/errors.js';
 import { compileCidrs } from '../../core/http/client-ip.js';
 import { publishIdentityChange, type IdentityChange } from './events.js';
 import { hashKey } from './keys.js';
@@ -104,7 +104,7 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       requestSchema: schemas.keyCreateSchema, responseSchema: schemas.issuedKeyResponseSchema, successStatus: 201,
       handle: async (req) => {
         const { expires_in, ...options } = req.body as KeyOptions & { expires_in?: string };
-        if (expires_in !== undefined && options.expires_at != null) throw badRequest('conflicting_expiry', 'Give either expires_at or expires_in, not both.', 'expires_in');
+        if (expires_in !== undefined && options.expires_at != null) throw errors.badRequest('conflicting_expiry', 'Give either expires_at or expires_in, not both.', 'expires_in');
         if (expires_in !== undefined) options.expires_at = new Date(Date.now() + lifetimeSeconds(expires_in, 'expires_in') * 1000).toISOString();
         checkCidrs(options.allowed_ips, 'allowed_ips');
         const issued = await (await store()).createKey(await services.serverSecret(), req.params['id']!, options);
@@ -212,7 +212,7 @@ function pageOf(req: AdminRequest): { limit?: number; after?: string } {
   const page: { limit?: number; after?: string } = {};
   if (limitText !== null) {
     const limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 100) throw badRequest('invalid_limit', `limit must be an integer from 1 to 100, not '${limitText.slice(0, 20)}'.`, 'limit');
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 100) throw errors.badRequest('invalid_limit', `limit must be an integer from 1 to 100, not '${limitText.slice(0, 20)}'.`, 'limit');
     page.limit = limit;
   }
   if (after) page.after = after;
@@ -225,17 +225,13 @@ function checkCidrs(cidrs: readonly string[] | undefined, field: string): void {
     try {
       compileCidrs([cidr]);
     } catch (err) {
-      throw badRequest('invalid_cidr', `Invalid value for '${field}[${i}]': ${(err as Error).message}.`, `${field}[${i}]`);
+      throw errors.badRequest('invalid_cidr', `Invalid value for '${field}[${i}]': ${(err as Error).message}.`, `${field}[${i}]`);
     }
   });
 }
 
 function lifetimeSeconds(text: string, param: string): number {
   const seconds = schemas.parseLifetime(text);
-  if (seconds === undefined) throw badRequest('invalid_duration', `'${text.slice(0, 20)}' is not a duration like 30d, 12h or 0s.`, param);
+  if (seconds === undefined) throw errors.badRequest('invalid_duration', `'${text.slice(0, 20)}' is not a duration like 30d, 12h or 0s.`, param);
   return seconds;
-}
-
-function badRequest(code: string, message: string, param: string): GatewayError {
-  return new GatewayError(400, 'invalid_request_error', code, message, param);
 }

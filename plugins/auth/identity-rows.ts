@@ -3,7 +3,7 @@
  * strings), how their ids are made, and the errors the repository answers with.
  */
 import { randomBytes } from 'node:crypto';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, errors } from '../../core/errors.js';
 import type { KeyEnvironment, KeyRecord, LimitOverrides, OrgRecord, PlanRecord, Scope } from './types.js';
 
 export type Row = Record<string, unknown>;
@@ -71,16 +71,10 @@ export function toKey(r: Row): KeyRecord {
 export function throwNotFound(thing: 'organization' | 'plan' | 'key', ref: string): never {
   throw new GatewayError(404, 'not_found_error', `${thing}_not_found`, `No ${thing} '${ref.slice(0, 100)}' exists.`);
 }
-export function conflict(code: string, message: string, param: string | null = null): GatewayError {
-  return new GatewayError(409, 'invalid_request_error', code, message, param);
-}
-export function badRequest(code: string, message: string, param: string): GatewayError {
-  return new GatewayError(400, 'invalid_request_error', code, message, param);
-}
 /** Turns the database's unique-violation (23505) into a 409; rethrows anything else. */
 export function onUniqueViolation(message: string, code: string, param: string) {
   return (err: unknown): never => {
-    if ((err as { code?: unknown }).code === '23505') throw conflict(code, message, param);
+    if ((err as { code?: unknown }).code === '23505') throw errors.conflict(code, message, param);
     throw err;
   };
 }

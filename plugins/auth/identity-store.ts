@@ -13,7 +13,8 @@
 import type { SqlStore } from '../../core/stores/sql.js';
 import { generateKey, hashKey } from './keys.js';
 import type { KeyEnvironment, KeyRecord, LimitOverrides, OrgRecord, PlanRecord, Scope } from './types.js';
-import { badRequest, conflict, newId, onUniqueViolation, throwNotFound, toKey, toOrg, toPlan, type Row } from './identity-rows.js';
+import { newId, onUniqueViolation, throwNotFound, toKey, toOrg, toPlan, type Row } from './identity-rows.js';
+import { errors } from '../../core/errors.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -96,7 +97,7 @@ export class IdentityStore {
   // Organizations
 
   async createOrg(input: NewOrg): Promise<OrgRecord> {
-    if (!SLUG.test(input.slug)) throw badRequest('invalid_slug', `'${input.slug}' is not a valid slug: use lowercase letters, digits and dashes.`, 'slug');
+    if (!SLUG.test(input.slug)) throw errors.badRequest('invalid_slug', `'${input.slug}' is not a valid slug: use lowercase letters, digits and dashes.`, 'slug');
     const planId = input.plan_id ? (await this.requirePlanRef(input.plan_id)).id : null;
     const { rows } = await this.sql
       .query<Row>(
@@ -137,7 +138,7 @@ export class IdentityStore {
       await tx.query('SELECT id FROM organizations WHERE id = $1 FOR UPDATE', [org.id]);
       const active = await tx.query<{ n: string }>(`SELECT count(*) AS n FROM api_keys WHERE org_id = $1 AND ${ACTIVE_KEY}`, [org.id]);
       const n = Number(active.rows[0]!.n);
-      if (n > 0) throw conflict('organization_has_active_keys', `Organization '${org.slug}' still has ${n} active key(s); revoke them before deleting it.`);
+      if (n > 0) throw errors.conflict('organization_has_active_keys', `Organization '${org.slug}' still has ${n} active key(s); revoke them before deleting it.`);
       await tx.query('DELETE FROM organizations WHERE id = $1', [org.id]);
       return org;
     });
@@ -184,7 +185,7 @@ export class IdentityStore {
       await tx.query('SELECT id FROM plans WHERE id = $1 FOR UPDATE', [plan.id]);
       const used = await tx.query<{ n: string }>('SELECT count(*) AS n FROM organizations WHERE plan_id = $1', [plan.id]);
       const n = Number(used.rows[0]!.n);
-      if (n > 0) throw conflict('plan_in_use', `Plan '${plan.name}' is assigned to ${n} organization(s); move them to another plan first.`);
+      if (n > 0) throw errors.conflict('plan_in_use', `Plan '${plan.name}' is assigned to ${n} organization(s); move them to another plan first.`);
       await tx.query('DELETE FROM plans WHERE id = $1', [plan.id]);
       return plan;
     });
@@ -248,8 +249,8 @@ export class IdentityStore {
     return this.sql.transaction(async (tx) => {
       const { rows: current } = await tx.query<Row>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
       const old = toKey(current[0] ?? throwNotFound('key', id));
-      if (old.revoked_at !== null) throw conflict('key_revoked', `Key '${id}' is revoked; create a new key instead.`);
-      if (old.expires_at !== null && Date.parse(old.expires_at) <= Date.now()) throw conflict('key_expired', `Key '${id}' has expired; create a new key instead.`);
+      if (old.revoked_at !== null) throw errors.conflict('key_revoked', `Key '${id}' is revoked; create a new key instead.`);
+      if (old.expires_at !== null && Date.parse(old.expires_at) <= Date.now()) throw errors.conflict('key_expired', `Key '${id}' has expired; create a new key instead.`);
       const { secret, prefix } = generateKey(old.environment);
       const { rows: created } = await tx.query<Row>(
         `INSERT INTO api_keys (id, org_id, name, key_hash, prefix, scopes, environment, expires_at, allowed_models, allowed_ips, allowed_referrers, limits, metadata)
@@ -288,7 +289,7 @@ export class IdentityStore {
 
   private async requirePlanRef(ref: string): Promise<PlanRecord> {
     const plan = await this.getPlan(ref);
-    if (!plan) throw badRequest('plan_not_found', `No plan '${ref}' exists.`, 'plan_id');
+    if (!plan) throw errors.badRequest('plan_not_found', `No plan '${ref}' exists.`, 'plan_id');
     return plan;
   }
 
