@@ -45,7 +45,7 @@ export class GatewayError extends Error {
     /** The request field at fault, when there is one. */
     readonly param: string | null = null,
     /** Extra response headers (e.g. `retry-after`). */
-    readonly headers: Record<string, string> = {},
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
@@ -57,6 +57,9 @@ export class GatewayError extends Error {
   }
 }
 
+/** RFC 9110 §11.6.1: a 401 names the scheme the client should use. */
+export const UNAUTHORIZED: Readonly<Record<string, string>> = { 'www-authenticate': 'Bearer realm="switchyard"' };
+
 /** Shorthands for the errors the gateway makes most often. */
 export const errors = {
   badRequest: (code: string, message: string, param: string | null = null) =>
@@ -65,6 +68,11 @@ export const errors = {
     new GatewayError(404, 'invalid_request_error', code, message, param),
   conflict: (code: string, message: string, param: string | null = null) =>
     new GatewayError(409, 'invalid_request_error', code, message, param),
+  /**
+   * 401 for an unknown, wrong, revoked or expired credential: one message for every case, so a
+   * caller learns nothing about which (the reason is logged by key id).
+   */
+  invalidApiKey: () => new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect API key provided.', null, UNAUTHORIZED),
   internal: (message = 'The gateway hit an internal error; it has been logged.') =>
     new GatewayError(500, 'server_error', 'internal_error', message),
   badGateway: (code: string, message: string) => new GatewayError(502, 'upstream_error', code, message),

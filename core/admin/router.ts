@@ -125,7 +125,7 @@ export class AdminRouter {
     if (presented === undefined) {
       throw new GatewayError(401, 'authentication_error', 'missing_api_key', 'The admin API needs an admin credential: `Authorization: Bearer <SWITCHYARD_ADMIN_KEY or an admin-scope API key>`.');
     }
-    if (presented.length > MAX_CREDENTIAL_LENGTH) throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect API key provided.');
+    if (presented.length > MAX_CREDENTIAL_LENGTH) throw errors.invalidApiKey();
     if (this.adminSecretDigest && timingSafeEqual(digest(presented), this.adminSecretDigest)) return { kind: 'admin_secret' };
     for (const instance of this.instances) {
       const caller = await instance.authenticate?.(headers);
@@ -135,7 +135,7 @@ export class AdminRouter {
       }
       return caller;
     }
-    throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect API key provided.');
+    throw errors.invalidApiKey();
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { defineAdminModule, type AdminCaller, type AdminRequest, type AdminRoute, type AdminServices } from '../../core/admin/contract.js';
 import { presentedCredential } from '../../core/http/credentials.js';
-import { GatewayError, errors } from '../../core/errors.js';
+import { errors } from '../../core/errors.js';
 import { compileCidrs } from '../../core/http/client-ip.js';
 import { publishIdentityChange, type IdentityChange } from './events.js';
 import { hashKey } from './keys.js';
@@ -17,7 +17,6 @@ import { IdentityStore, type KeyChanges, type KeyOptions, type NewOrg, type NewP
 import * as schemas from './admin-schemas.js';
 import type { KeyRecord } from './types.js';
 
-const INVALID_KEY = () => new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect API key provided.');
 
 export default defineAdminModule({
   name: 'identity',
@@ -41,7 +40,7 @@ async function authenticate(services: AdminServices, store: () => Promise<Identi
   const now = Date.now();
   if (!found || found.key.revoked_at !== null || found.org.disabled || (found.key.expires_at !== null && Date.parse(found.key.expires_at) <= now)) {
     if (found) services.log.info({ keyId: found.key.id, prefix: found.key.prefix }, 'admin: refused an inactive key');
-    throw INVALID_KEY();
+    throw errors.invalidApiKey();
   }
   return { kind: 'api_key', orgId: found.org.id, keyId: found.key.id, scopes: found.key.scopes };
 }

@@ -8,7 +8,7 @@
 import { definePlugin } from '../../core/plugin.js';
 import { ConfigError, readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, UNAUTHORIZED, errors } from '../../core/errors.js';
 import type { Context } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import { hasAnyScope, requestedModel, type Identity } from './access.js';
@@ -44,8 +44,6 @@ export interface AuthConfig {
 /** Failure reasons: the only values of the `reason` metric label. */
 type FailureReason = 'missing' | 'invalid' | 'revoked' | 'expired' | 'org_disabled' | 'invalid_token' | 'scope' | 'model' | 'referrer' | 'ip';
 
-const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer realm="switchyard"' };
-const INVALID_KEY = 'Incorrect API key provided.';
 
 /** Default SQL cache TTL when revocations fan out (redis kv) or there is one process (pglite). */
 const FANOUT_CACHE_TTL_MS = 60_000;
@@ -65,7 +63,7 @@ export default definePlugin<AuthConfig>({
       failures.labels(reason).inc();
       return error;
     };
-    const invalidKey = () => new GatewayError(401, 'authentication_error', 'invalid_api_key', INVALID_KEY, null, UNAUTHORIZED_HEADERS);
+    const invalidKey = errors.invalidApiKey;
 
     if (config.static.length > 0 && !config.keys.includes('static')) {
       throw ConfigError.at(['static'], "static keys are declared but `keys` does not list 'static' (e.g. `keys: [static]`)");
@@ -98,7 +96,7 @@ export default definePlugin<AuthConfig>({
 
     async function identifyJwt(presented: string, verify: NonNullable<typeof verifyJwt>): Promise<Identity> {
       const identity = await verify(presented);
-      if (!identity) throw refuse('invalid_token', new GatewayError(401, 'authentication_error', 'invalid_token', 'The bearer token is invalid or expired.', null, UNAUTHORIZED_HEADERS));
+      if (!identity) throw refuse('invalid_token', new GatewayError(401, 'authentication_error', 'invalid_token', 'The bearer token is invalid or expired.', null, UNAUTHORIZED));
       return identity;
     }
 
@@ -154,7 +152,7 @@ export default definePlugin<AuthConfig>({
           if (presented === undefined) {
             throw refuse(
               'missing',
-              new GatewayError(401, 'authentication_error', 'missing_api_key', 'You did not provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key` / `api-key`).', null, UNAUTHORIZED_HEADERS),
+              new GatewayError(401, 'authentication_error', 'missing_api_key', 'You did not provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key` / `api-key`).', null, UNAUTHORIZED),
             );
           }
           const found = identify(presented, ctx);
