@@ -7,7 +7,6 @@
  * and `message-end` with `finish_reason` and `usage`, which ends the stream.
  */
 import type { Usage } from '../../../../core/context.js';
-import { errors } from '../../../../core/errors.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
 import type { StreamContext, StreamTranslator } from '../../adapter.js';
 import { ChunkFactory, type FinishReason } from '../../openai-shape.js';

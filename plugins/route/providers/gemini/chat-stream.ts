@@ -7,7 +7,6 @@
  * finished, so an upstream body that ends before that was cut off.
  */
 import type { Usage } from '../../../../core/context.js';
-import { errors } from '../../../../core/errors.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
 import { ChunkFactory, type FinishReason } from '../../openai-shape.js';
 import type { StreamContext, StreamTranslator } from '../../adapter.js';
