@@ -1,30 +1,78 @@
 /**
- * `switchyard start [--config FILE] [--listen HOST:PORT]` and `switchyard validate FILE...`.
- * The composition root: the only core file that names the built-in plugin registry.
+ * `switchyard start|validate|keys|orgs|plans …`, `--help` and `--version`. The composition root:
+ * the only core file that names the built-in plugin registry. A mistake on the command line is one
+ * line on stderr and exit code 2; a gateway that cannot start says why in one line and exits 1.
  */
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Gateway } from './gateway.js';
 import { ConfigLoadError } from './config/load.js';
-import { defaultConfigFile, validate } from './commands.js';
+import { packageRoot } from './config/schema.js';
+import { argumentProblem, defaultConfigFile, validate } from './commands.js';
 import { builtinPlugins, builtinAdminModules } from '../plugins/index.js';
 import { IDENTITY_COMMANDS, IDENTITY_USAGE, runIdentityCli, type IdentityCommand } from '../plugins/auth/cli.js';
 
 const USAGE = `Usage:
-  switchyard start [--config FILE] [--listen HOST:PORT]   start the gateway
+  switchyard start [--config FILE] [--listen HOST:PORT]   start the gateway (the default command)
   switchyard validate FILE...                             check config files; exit 0 when all are valid
 ${IDENTITY_USAGE}
+  switchyard COMMAND --help · switchyard --version
 
 The config file is --config, else $SWITCHYARD_CONFIG, else ./config/gateway.yaml, else the bundled default.`;
 
+const START_USAGE = `Usage: switchyard start [--config FILE] [--listen HOST:PORT]
+  -c, --config FILE        the config file (default $SWITCHYARD_CONFIG, else ./config/gateway.yaml, else the bundled default)
+  -l, --listen HOST:PORT   the address to listen on (default $SWITCHYARD_LISTEN, else server.listen)`;
+
+const VALIDATE_USAGE = `Usage: switchyard validate FILE...
+  Loads and compiles each config file without serving it and prints \`file: ok\` or every problem as
+  \`file:line:col: path: message\`. Exit code 0 when all are valid, 1 otherwise.`;
+
+/** Why `listen()` failed, by error code, for the one line the CLI prints. */
+const LISTEN_PROBLEMS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use (is another gateway running? use --listen)',
+  EACCES: 'permission denied (ports below 1024 need privileges; use --listen)',
+  EADDRNOTAVAIL: 'this machine has no such address (use --listen)',
+};
+
+function printAndExit(text: string): never {
+  process.stdout.write(`${text}\n`);
+  process.exit(0);
+}
+
+/** One line naming the mistake and where help is, then exit code 2. */
+function exitWithUsageError(command: string, problem: string): never {
+  process.stderr.write(`switchyard ${command}: ${problem} (see \`switchyard ${command} --help\`)\n`);
+  process.exit(2);
+}
+
+/** Why the gateway did not start: one line (a config error: one per problem); the stack only at debug level. */
+function startFailure(err: unknown): string {
+  if (err instanceof ConfigLoadError) return `switchyard: cannot start\n${err.message}`;
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.syscall === 'listen' && e.code) {
+    const where = e.address?.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+    return `switchyard: cannot listen on ${where}: ${LISTEN_PROBLEMS[e.code] ?? e.message}`;
+  }
+  const debug = /^(debug|trace)$/.test(process.env['SWITCHYARD_LOG_LEVEL'] ?? '');
+  return `switchyard: cannot start: ${(debug ? e.stack : e.message) ?? String(err)}`;
+}
+
 async function start(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, listen: { type: 'string', short: 'l' } } });
+  let values: { config?: string; listen?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, listen: { type: 'string', short: 'l' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    exitWithUsageError('start', argumentProblem(err));
+  }
+  if (values.help) printAndExit(START_USAGE);
   const configFile = values.config ? resolve(values.config) : defaultConfigFile();
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({ configFile, plugins: builtinPlugins, admin: builtinAdminModules, listen: values.listen });
   } catch (err) {
-    process.stderr.write(`switchyard: cannot start\n${err instanceof ConfigLoadError ? err.message : (err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`${startFailure(err)}\n`);
     process.exit(1);
   }
   const v = gateway.current();
@@ -37,7 +85,8 @@ async function start(args: string[]): Promise<void> {
     }
     stopping = true;
     gateway.log.info({ signal }, 'shutting down: draining in-flight requests');
-    void gateway.close().then(() => {
+    // SIGTERM (orchestrators, load balancers) first waits `server.drain_delay`; Ctrl-C does not.
+    void gateway.close(undefined, { drainDelay: signal === 'SIGTERM' }).then(() => {
       gateway.log.info('stopped');
       gateway.log.flush();
       process.exit(0);
@@ -48,19 +97,36 @@ async function start(args: string[]): Promise<void> {
   process.on('SIGHUP', () => void gateway.reload());
 }
 
+async function validateCommand(args: string[]): Promise<void> {
+  let parsed: { values: { help?: boolean }; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  } catch (err) {
+    exitWithUsageError('validate', argumentProblem(err));
+  }
+  if (parsed.values.help) printAndExit(VALIDATE_USAGE);
+  if (parsed.positionals.length === 0) {
+    process.stderr.write(`switchyard validate: no config file given\n${VALIDATE_USAGE}\n`);
+    process.exit(2);
+  }
+  process.exit((await validate(parsed.positionals, builtinPlugins)) ? 0 : 1);
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === 'start' || command === undefined) return start(rest);
-  if (command === 'validate') {
-    if (rest.length === 0) {
-      process.stderr.write(`${USAGE}\n`);
-      process.exit(2);
-    }
-    process.exit((await validate(rest, builtinPlugins)) ? 0 : 1);
-  }
+  if (command === 'help' || command === '--help' || command === '-h') printAndExit(USAGE);
+  if (command === 'version' || command === '--version' || command === '-v' || command === '-V') printAndExit(`switchyard ${version()}`);
+  // `start` is the default command, so options alone (`switchyard --listen …`) are its options.
+  if (command === undefined || command.startsWith('-')) return start(argv);
+  if (command === 'start') return start(rest);
+  if (command === 'validate') return validateCommand(rest);
   if ((IDENTITY_COMMANDS as readonly string[]).includes(command)) process.exit(await runIdentityCli(command as IdentityCommand, rest));
-  process.stderr.write(`${command === '--help' || command === 'help' ? '' : `unknown command '${command}'\n`}${USAGE}\n`);
-  process.exit(command === '--help' || command === 'help' ? 0 : 2);
+  process.stderr.write(`switchyard: unknown command '${command}' (see \`switchyard --help\`)\n`);
+  process.exit(2);
 }
 
 await main(process.argv.slice(2));

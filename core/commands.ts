@@ -1,5 +1,6 @@
 /**
- * Commands shared by the CLI and tests: which config file to use, and `validate`.
+ * Commands shared by the CLI and tests: which config file to use, `validate`, and how a command
+ * line mistake is worded.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,17 @@ import { UpstreamClient } from './http/upstream.js';
 import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
 import { envFor } from './gateway.js';
+
+/**
+ * A `parseArgs` error (unknown option, missing value, stray argument) as one short line —
+ * "unknown option '--bogus'" — for the CLI to print instead of a stack trace. Anything else is rethrown.
+ */
+export function argumentProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) throw err;
+  const sentence = (err as Error).message.split('. ')[0]!.replace(/\.$/, '');
+  return sentence.charAt(0).toLowerCase() + sentence.slice(1);
+}
 
 export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   if (env['SWITCHYARD_CONFIG']) return resolve(env['SWITCHYARD_CONFIG']);

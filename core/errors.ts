@@ -27,7 +27,7 @@ export interface ErrorEnvelope {
 const BRAND = Symbol.for('switchyard.GatewayError');
 
 export class GatewayError extends Error {
-  override readonly name = 'GatewayError';
+  override readonly name: string = 'GatewayError';
   readonly [BRAND] = true;
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -78,6 +78,26 @@ export const errors = {
   badGateway: (code: string, message: string) => new GatewayError(502, 'upstream_error', code, message),
   timeout: (message: string) => new GatewayError(504, 'timeout_error', 'upstream_timeout', message),
 };
+
+/**
+ * A store (Redis, PostgreSQL) cannot be reached or did not answer in time. Callers that can do
+ * without it (`rate-limit`'s `fail_open`, a recently seen API key) catch exactly this; anywhere else
+ * it reaches the client as 503 `store_unavailable` with `Retry-After`, never as a 500. The client
+ * learns only which store; `detail` (for logs) says what failed.
+ */
+export class StoreUnavailableError extends GatewayError {
+  override readonly name = 'StoreUnavailableError';
+
+  constructor(
+    readonly store: 'kv' | 'sql',
+    /** What failed, e.g. `postgres: Query read timeout`; logged, never sent to the client. */
+    readonly detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(503, 'server_error', 'store_unavailable', `The gateway cannot reach its ${store} store right now; please try again shortly.`, null, { 'retry-after': '1' });
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
 
 /** Converts anything thrown into a GatewayError; unknown errors become a 500 that reveals nothing. */
 export function toGatewayError(err: unknown): GatewayError {

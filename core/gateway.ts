@@ -6,11 +6,13 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolve } from 'node:path';
 import { loadConfig, ConfigLoadError, formatIssue, type LoadedConfig } from './config/load.js';
-import { ConfigWatcher } from './config/watch.js';
+import { ConfigWatcher, type WatchTargets } from './config/watch.js';
 import { compileConfig, resolveServerSettings, type ConfigVersion } from './pipeline.js';
-import { createGatewayServer, type ServerHost } from './server.js';
+import { createGatewayServer, type CutRequest, type ServerHost } from './server.js';
+import { GatewayError } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { UpstreamClient } from './http/upstream.js';
@@ -38,6 +40,21 @@ export interface GatewayOptions {
   admin?: readonly AdminModule[];
 }
 
+export interface CloseOptions {
+  /**
+   * First keep serving, with `/ready` answering 503 `draining`, for this many milliseconds (`true`:
+   * `server.drain_delay`), so that load balancers stop sending traffic before the listener closes.
+   * Default 0: a programmatic close, and Ctrl-C, stop accepting at once. The CLI passes `true` on SIGTERM.
+   */
+  drainDelay?: boolean | number;
+}
+
+/** What requests still running at the shutdown deadline end with. */
+const shuttingDown = () => new GatewayError(503, 'server_error', 'server_shutting_down', 'The gateway is shutting down and ended this request; please retry it.');
+
+/** How long requests cut at the deadline get to write their error before their connections are closed. */
+const CUT_GRACE_MS = 500;
+
 export type ReloadResult = { ok: true; changed: boolean; version: number } | { ok: false; error: ConfigLoadError };
 
 export interface ReloadStatus {
@@ -62,7 +79,8 @@ export class Gateway implements ServerHost {
   private watcher: ConfigWatcher | undefined;
   private reloading: Promise<ReloadResult> | undefined;
   private reloadAgain = false;
-  private active = 0;
+  /** Requests in flight, each with the function that ends it at the shutdown deadline. */
+  private readonly inFlight = new Set<CutRequest>();
   private idle: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private nextId = 1;
@@ -110,10 +128,7 @@ export class Gateway implements ServerHost {
       await upstream.close();
       throw err;
     }
-    if (options.watch ?? true) {
-      gateway.watcher = new ConfigWatcher(watchedDirs(loaded), () => void gateway.reload());
-      await gateway.watcher.ready();
-    }
+    if (options.watch ?? true) gateway.watcher = await ConfigWatcher.start(watchTargets(loaded), () => void gateway.reload());
     return gateway;
   }
 
@@ -153,11 +168,15 @@ export class Gateway implements ServerHost {
     return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
-  trackRequest(delta: 1 | -1): void {
-    this.active += delta;
-    if (this.draining && delta === -1) {
+  requestStarted(cut: CutRequest): void {
+    this.inFlight.add(cut);
+  }
+
+  requestEnded(cut: CutRequest): void {
+    this.inFlight.delete(cut);
+    if (this.draining) {
       this.server?.closeIdleConnections();
-      if (this.active === 0) this.idle?.();
+      if (this.inFlight.size === 0) this.idle?.();
     }
   }
 
@@ -195,6 +214,8 @@ export class Gateway implements ServerHost {
         return { ok: true, changed: false, version: old.id };
       }
       const next = await compileConfig(this.nextId++, loaded, this.options.plugins, envFor(loaded, this.log, this.metrics, this.upstream, this.stores, this.listenAddress, env));
+      // Watched before it serves, so that an edit right after this reload is not missed.
+      await this.watcher?.add(watchTargets(loaded));
       if (this.draining) {
         // close() started while this version was built; it would never be retired, so close it here.
         await next.close();
@@ -212,7 +233,6 @@ export class Gateway implements ServerHost {
       if (!env['SWITCHYARD_LOG_LEVEL']) this.log.level = loaded.config.log.level;
       this.version = next;
       void old.retire();
-      this.watcher?.add(watchedDirs(loaded));
       this.metrics.configReloads.inc({ result: 'ok' });
       this.lastReload = { at: new Date().toISOString(), ok: true, version: next.id };
       this.log.info({ version: next.id, file: loaded.file }, 'config reloaded');
@@ -251,27 +271,34 @@ export class Gateway implements ServerHost {
   }
 
   /**
-   * Graceful shutdown: stop accepting connections, let in-flight requests and streams finish for
-   * up to `server.shutdown_timeout` (or `timeoutMs`), then close everything.
+   * Graceful shutdown: `/ready` turns 503 at once; after the drain delay (see CloseOptions) stop
+   * accepting connections and let in-flight requests and streams finish for up to
+   * `server.shutdown_timeout` (or `timeoutMs`). What still runs then ends with a
+   * `server_shutting_down` error — a 503 answer, or a last event on a stream — before the remaining
+   * connections are closed.
    */
-  close(timeoutMs?: number): Promise<void> {
-    this.closing ??= this.doClose(timeoutMs ?? this.version.settings.shutdownTimeoutMs);
+  close(timeoutMs?: number, options: CloseOptions = {}): Promise<void> {
+    const settings = this.version.settings;
+    const drainDelayMs = options.drainDelay === true ? settings.drainDelayMs : options.drainDelay || 0;
+    this.closing ??= this.doClose(timeoutMs ?? settings.shutdownTimeoutMs, drainDelayMs);
     return this.closing;
   }
 
-  private async doClose(timeoutMs: number): Promise<void> {
+  private async doClose(timeoutMs: number, drainDelayMs: number): Promise<void> {
     this.draining = true;
     await this.watcher?.close();
     const server = this.server;
+    if (server && drainDelayMs > 0) {
+      this.log.info({ drain_delay_ms: drainDelayMs }, 'draining: /ready answers 503; still serving until the drain delay ends');
+      await sleep(drainDelayMs);
+    }
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     server?.closeIdleConnections();
-    if (this.active > 0) {
-      const idle = new Promise<void>((r) => (this.idle = r));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
-      await Promise.race([idle, deadline]);
-      clearTimeout(timer);
-      if (this.active > 0) this.log.warn({ active: this.active }, 'shutdown deadline reached; closing remaining connections');
+    if (!(await this.idleWithin(timeoutMs))) {
+      this.log.warn({ active: this.inFlight.size }, 'shutdown deadline reached; ending the requests still running');
+      const error = shuttingDown();
+      for (const cut of [...this.inFlight]) cut(error);
+      await this.idleWithin(CUT_GRACE_MS);
     }
     server?.closeAllConnections();
     await closed;
@@ -283,11 +310,27 @@ export class Gateway implements ServerHost {
     await this.upstream.close();
     await this.stores.close();
   }
+
+  /** Resolves true once no request is in flight, or false after `ms`. */
+  private idleWithin(ms: number): Promise<boolean> {
+    if (this.inFlight.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idle = undefined;
+        resolve(false);
+      }, ms);
+      this.idle = () => {
+        clearTimeout(timer);
+        this.idle = undefined;
+        resolve(true);
+      };
+    });
+  }
 }
 
-/** The config file's directory and the catalog directories it names. */
-function watchedDirs(loaded: LoadedConfig): string[] {
-  return [dirname(loaded.file), ...loaded.config.catalog.map((d) => resolve(loaded.dir, d))];
+/** The config file and the catalog directories it names. */
+function watchTargets(loaded: LoadedConfig): WatchTargets {
+  return { files: [loaded.file], dirs: loaded.config.catalog.map((d) => resolve(loaded.dir, d)) };
 }
 
 export function envFor(

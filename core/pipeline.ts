@@ -28,6 +28,8 @@ export interface ProxyRoute {
   readonly strip: string;
   readonly upstream: string;
   readonly timeoutMs: number;
+  /** Pass the client's `Authorization`, `x-api-key` and `api-key` upstream (`forward_credentials`); otherwise they are removed. */
+  readonly forwardCredentials: boolean;
   readonly chain: Chain;
 }
 
@@ -39,6 +41,8 @@ export interface ServerSettings {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** On SIGTERM, how long `/ready` fails while the listener still serves. */
+  drainDelayMs: number;
   maxHeaderSize: number;
   accessLog: boolean;
   /** Resolves the client address from the socket peer and `X-Forwarded-For`. */
@@ -96,6 +100,7 @@ export function resolveServerSettings(loaded: LoadedConfig): ServerSettings {
     requestTimeoutMs: parseDuration(s.request_timeout)!,
     keepAliveTimeoutMs: parseDuration(s.keep_alive_timeout)!,
     shutdownTimeoutMs: parseDuration(s.shutdown_timeout)!,
+    drainDelayMs: parseDuration(s.drain_delay)!,
     maxHeaderSize: parseBytes(s.max_header_size)!,
     accessLog: s.access_log,
     clientIp: clientIpResolver(s.trusted_proxies),
@@ -164,6 +169,7 @@ export async function compileConfig(id: number, loaded: LoadedConfig, registry: 
       strip: r.strip_prefix ? (prefix ?? r.path) : '',
       upstream: r.upstream,
       timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : totalMs,
+      forwardCredentials: r.forward_credentials === true,
       chain: compose(routeInstances[i]!),
     };
   });

@@ -26,13 +26,20 @@ export interface ServerHost {
   readonly proxy: RawProxy;
   /** True once shutdown started: `/ready` fails and responses close their connection. */
   readonly draining: boolean;
-  /** Called when a request starts and when it is completely done (for graceful drain). */
-  trackRequest(delta: 1 | -1): void;
+  /**
+   * Called when a request starts, for graceful drain: the gateway calls `cut` if the request is
+   * still running at the shutdown deadline. `requestEnded` follows once it is completely done.
+   */
+  requestStarted(cut: CutRequest): void;
+  requestEnded(cut: CutRequest): void;
   /** The `/admin` API. */
   readonly admin: AdminRouter;
   /** Why the gateway is not ready (unreachable stores); empty when ready. */
   checkReady(): Promise<string[]>;
 }
+
+/** Ends a request in flight with `error` (see `cutAtShutdown`). */
+export type CutRequest = (error: GatewayError) => void;
 
 const JSON_TYPE = 'application/json';
 const REQUEST_ID = /^[\w\-.:]{1,128}$/;
@@ -75,7 +82,6 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 async function handleRequest(host: ServerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const version = host.current();
   version.acquire();
-  host.trackRequest(1);
   const startedAt = performance.now();
   const sent = req.headers['x-request-id'];
   const id = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
@@ -83,6 +89,9 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   const base = host.draining ? ['x-request-id', id, 'connection', 'close'] : ['x-request-id', id];
 
   const controller = new AbortController();
+  let ctx: Context | undefined;
+  const cut: CutRequest = (error) => cutAtShutdown(host, res, base, id, ctx, controller, error);
+  host.requestStarted(cut);
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   res.once('close', () => {
@@ -135,7 +144,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
     } else if (proxyRoute && Number(req.headers['content-length'] ?? 0) > version.settings.bodyLimit) {
       throw tooLarge(version.settings.bodyLimit);
     }
-    const ctx: Context = {
+    ctx = {
       id,
       method,
       path,
@@ -170,10 +179,30 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   } finally {
     void done.then(() => {
       version.release();
-      host.trackRequest(-1);
+      host.requestEnded(cut);
       finish(host, version.settings, id, method, rawPath, template, res, report, startedAt, controller.signal.aborted);
     });
   }
+}
+
+/**
+ * Ends a request still running at the shutdown deadline, in OpenAI shape where HTTP allows it: a
+ * request not answered yet gets `error` as its answer, a stream gets it as its last event (and no
+ * `[DONE]`); a raw-proxied response, whose bytes are the upstream's, is cut with its connection.
+ * Then the request's work (upstream calls, plugins) is aborted.
+ */
+function cutAtShutdown(host: ServerHost, res: ServerResponse, base: readonly string[], id: string, ctx: Context | undefined, controller: AbortController, error: GatewayError): void {
+  if (!res.writableEnded && !res.destroyed) {
+    if (proxied.has(res)) {
+      res.destroy();
+    } else if (!res.headersSent) {
+      writeError(host, res, base, id, error);
+    } else if (ctx?.response?.stream !== undefined) {
+      ctx.report.streamError = error;
+      res.end(sseData(error.toEnvelope(id)));
+    }
+  }
+  controller.abort(error);
 }
 
 async function noTerminal(): Promise<void> {
@@ -197,6 +226,9 @@ async function answerOperational(host: ServerHost, path: string, res: ServerResp
   res.writeHead(ready ? 200 : 503, [...base, 'content-type', JSON_TYPE]).end(body);
 }
 
+/** Responses handed to http-proxy: from then on only it writes to them. */
+const proxied = new WeakSet<ServerResponse>();
+
 async function proxyRequest(host: ServerHost, ctx: Context, route: ProxyRoute, req: IncomingMessage, res: ServerResponse, base: readonly string[]): Promise<void> {
   let forwarded = false;
   await route.chain(ctx, async () => {
@@ -206,8 +238,11 @@ async function proxyRequest(host: ServerHost, ctx: Context, route: ProxyRoute, r
     await writeResponse(host, ctx, res, base, ctx.response ?? { status: 204, headers: {}, body: undefined });
     return;
   }
+  // Cut at shutdown (or the client left) while the plugins ran: nothing to forward.
+  if (ctx.signal.aborted) return;
   // http-proxy copies the upstream's headers onto the response; ours are set first, through setHeader.
   for (let i = 0; i < base.length; i += 2) res.setHeader(base[i]!, base[i + 1]!);
+  proxied.add(res);
   await host.proxy.forward(req, res, route, ctx);
 }
 

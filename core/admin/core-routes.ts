@@ -1,20 +1,44 @@
 /** The core's own admin routes: config version, reload status, a reload on demand, the redacted config. */
 import type { AdminRoute, AdminServices } from './contract.js';
 
-/** Config fields whose values are credentials (matched on the field name, at any depth). */
-const SECRET_FIELD = /key|secret|token|password|credential|authorization/i;
+const REDACTED = '[redacted]';
 
-/** A deep copy of the config with every credential-looking value replaced (URLs lose their passwords). */
+/**
+ * Field names whose values are credentials: the name, or its last `_`/`-` word, is one of these —
+ * `api_key`, `key` (a static key), `client_secret`, `iam_token`, `credentials`, `sha256` (a static
+ * key's hash), header names such as `Authorization`, `x-api-key` or `X-Auth-Token`. Not `keys`
+ * (`[static, sql]`), `max_tokens` or `token_refresh_margin`.
+ */
+const SECRET_NAME = /(?:^|[_-])(?:key|secret|token|password|passwd|credentials?|authorization|cookie|sha256)$/i;
+/** A value that carries its own credential (`Bearer …`), whatever the field is called. */
+const CREDENTIAL_VALUE = /^(?:bearer|basic|api-key)\s+\S/i;
+/** `scheme://user:password@` or `scheme://token@`. */
+const URL_USERINFO = /\b([a-z][\w+.-]*:\/\/)([^/?#@\s]+)@/gi;
+const URL_QUERY_PARAM = /([?&])([^=&#\s]+)=([^&#\s]*)/g;
+
+/**
+ * A deep copy of the config with every credential replaced: fields named like one, values that
+ * carry one, and the credentials inside URLs (the password, or a bare token, of the user part; query
+ * parameters named like a credential). Under `claims` (JWT claim names) nothing is a secret.
+ */
 export function redactConfig(value: unknown, field = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => redactConfig(v, field));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactConfig(v, k)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, field === 'claims' ? v : redactConfig(v, k)]));
   }
-  if (typeof value === 'string') {
-    if (SECRET_FIELD.test(field)) return '[redacted]';
-    return value.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1[redacted]@');
-  }
+  if (SECRET_NAME.test(field) && (typeof value === 'string' || typeof value === 'number')) return REDACTED;
+  if (typeof value === 'string') return CREDENTIAL_VALUE.test(value) ? REDACTED : redactUrls(value);
   return value;
+}
+
+function redactUrls(text: string): string {
+  if (!text.includes('://')) return text;
+  return text
+    .replace(URL_USERINFO, (_whole, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return `${scheme}${colon === -1 ? REDACTED : `${userinfo.slice(0, colon)}:${REDACTED}`}@`;
+    })
+    .replace(URL_QUERY_PARAM, (whole, separator: string, name: string) => (SECRET_NAME.test(name) ? `${separator}${name}=${REDACTED}` : whole));
 }
 
 const statusSchema = {

@@ -8,17 +8,19 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { GatewayError, errors } from '../errors.js';
+import { GatewayError, UNAUTHORIZED, errors } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AdminCaller, AdminMethod, AdminModule, AdminModuleInstance, AdminRoute, AdminServices } from './contract.js';
 import { coreAdminRoutes } from './core-routes.js';
 import { buildOpenApi } from './openapi.js';
 import { invalidBody } from '../api/endpoints.js';
 import { MAX_CREDENTIAL_LENGTH, presentedCredential } from '../http/credentials.js';
+import { unsupportedKeyword } from '../config/schema.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 /** Request bodies are validated strictly: no type coercion ("5" is not 5), defaults applied. */
 const ajv = addFormats(new Ajv({ allErrors: false, useDefaults: true, strict: false, allowUnionTypes: true }));
+ajv.addKeyword(unsupportedKeyword);
 
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
@@ -123,7 +125,8 @@ export class AdminRouter {
   private async authenticate(headers: IncomingHttpHeaders): Promise<AdminCaller> {
     const presented = presentedCredential(headers);
     if (presented === undefined) {
-      throw new GatewayError(401, 'authentication_error', 'missing_api_key', 'The admin API needs an admin credential: `Authorization: Bearer <SWITCHYARD_ADMIN_KEY or an admin-scope API key>`.');
+      const unset = this.adminSecretDigest ? '' : ' (this gateway has no SWITCHYARD_ADMIN_KEY, so only admin-scope API keys are accepted)';
+      throw new GatewayError(401, 'authentication_error', 'missing_api_key', `The admin API needs an admin credential: \`Authorization: Bearer <SWITCHYARD_ADMIN_KEY or an admin-scope API key>\`${unset}.`, null, UNAUTHORIZED);
     }
     if (presented.length > MAX_CREDENTIAL_LENGTH) throw errors.invalidApiKey();
     if (this.adminSecretDigest && timingSafeEqual(digest(presented), this.adminSecretDigest)) return { kind: 'admin_secret' };
@@ -135,12 +138,25 @@ export class AdminRouter {
       }
       return caller;
     }
+    // Most likely the caller holds the admin secret the gateway was meant to start with: say so, rather than "incorrect key".
+    if (!this.adminSecretDigest) throw adminKeyNotSet();
     throw errors.invalidApiKey();
   }
 
   async close(): Promise<void> {
     await Promise.allSettled(this.instances.map((i) => i.close?.()));
   }
+}
+
+function adminKeyNotSet(): GatewayError {
+  return new GatewayError(
+    401,
+    'authentication_error',
+    'admin_key_not_set',
+    'The admin API secret is not set on this gateway: start it with SWITCHYARD_ADMIN_KEY (16+ characters) in its environment, or use an API key with the admin scope.',
+    null,
+    UNAUTHORIZED,
+  );
 }
 
 function digest(text: string): Buffer {

@@ -69,6 +69,17 @@ function findPlaceholder(masked: string, name: string, from: number, end: number
   return undefined;
 }
 
+const WHOLE_PLACEHOLDER = /^(["']?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}\n]*)?\}\1$/;
+
+/**
+ * The variable that a scalar's source text (`${DIR}`, `"${DIR:-./data}"`) consists of alone, when
+ * that variable is set: the value then came from the environment, not from the file.
+ */
+export function wholeVariable(source: string, env: NodeJS.ProcessEnv): string | undefined {
+  const name = WHOLE_PLACEHOLDER.exec(source.trim())?.[2];
+  return name !== undefined && env[name] !== undefined && env[name] !== '' ? name : undefined;
+}
+
 /** Resolves the placeholders in one string; an unset or empty variable falls back to its default. */
 export function interpolateString(text: string, env: NodeJS.ProcessEnv, onMissing: (name: string) => void): string {
   return text.replace(PLACEHOLDER, (whole: string, escape: string, name: string, fallback: string) => {

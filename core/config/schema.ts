@@ -3,7 +3,7 @@
  * Defaults written in a schema are applied to the config (`useDefaults`), so a schema is the single
  * place a default lives, and the README reference generated from the schemas shows it.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type KeywordDefinition, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,8 +12,25 @@ import { parseBytes, parseDuration } from './units.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false, allowUnionTypes: true });
+/**
+ * `"x-unsupported": "why"` on a property: any value given there is refused with that message. For
+ * a documented field whose feature has not landed yet, so a config or admin request never seems
+ * to get what it asked for.
+ */
+export const unsupportedKeyword: KeywordDefinition = {
+  keyword: 'x-unsupported',
+  schemaType: 'string',
+  errors: true,
+  validate: function refuse(message: string): boolean {
+    (refuse as { errors?: Partial<ErrorObject>[] }).errors = [{ keyword: 'x-unsupported', message, params: {} }];
+    return false;
+  },
+};
+
+// `verbose` gives errors their schema, so an unknown field can be matched against the known ones.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false, allowUnionTypes: true, verbose: true });
 addFormats(ajv);
+ajv.addKeyword(unsupportedKeyword);
 ajv.addFormat('byte-size', { type: 'string', validate: (v: string) => parseBytes(v) !== undefined });
 ajv.addFormat('duration', { type: 'string', validate: (v: string) => parseDuration(v) !== undefined });
 
@@ -65,13 +82,34 @@ export class ConfigError extends Error {
 export function validateAt(schema: object, value: unknown, basePath: (string | number)[]): ConfigIssue[] {
   const validate = validatorFor(schema);
   if (validate(value)) return [];
-  return simplifyErrors(validate.errors ?? []).map((e) => toIssue(e, basePath));
+  const errs = validate.errors ?? [];
+  const suggestions = suggestFields(errs);
+  return simplifyErrors(errs, suggestions).map((e) => toIssue(e, basePath, suggestions.get(e)));
 }
 
-/** `oneOf`/`anyOf` produce one error per branch; keep the ones that say something to a human. */
-function simplifyErrors(errs: ErrorObject[]): ErrorObject[] {
+/**
+ * `oneOf`/`anyOf` produce one error per branch; keep the ones that say something to a human. An
+ * unknown field comes first on its object, and what the typo alone causes there is dropped: the
+ * branch errors (a typo'd `rmp` leaves every "one of rpm, tpm, …" branch unmet) and "missing
+ * required field" for the very name suggested instead.
+ */
+function simplifyErrors(errs: ErrorObject[], suggestions: ReadonlyMap<ErrorObject, string | undefined>): ErrorObject[] {
   const meaningful = errs.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if');
-  const list = meaningful.length > 0 ? meaningful : errs;
+  let list = meaningful.length > 0 ? meaningful : errs;
+  const unknown = list.filter(isUnknownField);
+  if (unknown.length > 0) {
+    const objects = new Set(unknown.map((e) => e.instancePath));
+    const suggested = new Set(unknown.map((e) => `${e.instancePath}|${suggestions.get(e)}`));
+    const causedByTypo = (e: ErrorObject) =>
+      objects.has(e.instancePath) &&
+      (/\/(anyOf|oneOf)\//.test(e.schemaPath) || (e.keyword === 'required' && suggested.has(`${e.instancePath}|${String(e.params['missingProperty'])}`)));
+    list = list.filter((e) => isUnknownField(e) || !causedByTypo(e));
+    // Each unknown field moves up to just before the first other error on its object.
+    const firstOn = new Map<string, number>();
+    list.forEach((e, i) => firstOn.has(e.instancePath) || firstOn.set(e.instancePath, i));
+    const rank = (e: ErrorObject, i: number) => (isUnknownField(e) ? firstOn.get(e.instancePath)! - 0.5 : i);
+    list = list.map((e, i) => ({ e, r: rank(e, i) })).sort((a, b) => a.r - b.r).map(({ e }) => e);
+  }
   const seen = new Set<string>();
   return list.filter((e) => {
     const k = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
@@ -81,13 +119,34 @@ function simplifyErrors(errs: ErrorObject[]): ErrorObject[] {
   });
 }
 
-function toIssue(e: ErrorObject, basePath: (string | number)[]): ConfigIssue {
+function isUnknownField(e: ErrorObject): boolean {
+  return e.keyword === 'additionalProperties';
+}
+
+/**
+ * For each unknown field, the nearest name its object allows, if one is a typo away. The names
+ * come from every schema that refused the field on that object (each anyOf branch has its own).
+ */
+function suggestFields(errs: ErrorObject[]): Map<ErrorObject, string | undefined> {
+  const known = new Map<string, Set<string>>();
+  for (const e of errs.filter(isUnknownField)) {
+    const names = known.get(e.instancePath) ?? new Set<string>();
+    const properties = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+    for (const name of Object.keys(properties ?? {})) names.add(name);
+    known.set(e.instancePath, names);
+  }
+  return new Map(errs.filter(isUnknownField).map((e) => [e, closestNames(String(e.params['additionalProperty']), known.get(e.instancePath)!, 1)[0]]));
+}
+
+function toIssue(e: ErrorObject, basePath: (string | number)[], suggestion: string | undefined): ConfigIssue {
   const path = [...basePath, ...pointerToPath(e.instancePath)];
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperty':
-    case 'additionalProperties':
-      return { path: [...path, String(p['additionalProperty'])], message: `unknown field '${String(p['additionalProperty'])}'` };
+    case 'additionalProperties': {
+      const field = String(p['additionalProperty']);
+      return { path: [...path, field], message: `unknown field '${field}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}` };
+    }
     case 'required':
       return { path, message: `missing required field '${String(p['missingProperty'])}'` };
     case 'enum':
@@ -99,6 +158,41 @@ function toIssue(e: ErrorObject, basePath: (string | number)[]): ConfigIssue {
     default:
       return { path, message: e.message ?? 'is invalid' };
   }
+}
+
+/**
+ * Up to `max` of `candidates` closest to `word` (case-insensitive edit distance, a swap of two
+ * neighbouring letters counting as one edit), nearest first; only those a typo away: at most one
+ * edit per three characters, at least one.
+ */
+export function closestNames(word: string, candidates: Iterable<string>, max = 3): string[] {
+  const w = word.toLowerCase();
+  const scored: { name: string; distance: number }[] = [];
+  for (const name of candidates) {
+    const limit = Math.max(1, Math.floor(Math.max(w.length, name.length) / 3));
+    if (Math.abs(name.length - w.length) > limit) continue;
+    const distance = editDistance(w, name.toLowerCase());
+    if (name !== word && distance <= limit) scored.push({ name, distance });
+  }
+  return scored.sort((a, b) => a.distance - b.distance).slice(0, max).map((s) => s.name);
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  let before = new Array<number>(b.length + 1).fill(0);
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      row.push(d);
+    }
+    before = previous;
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 function formatMessage(format: string): string {

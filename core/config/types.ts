@@ -35,6 +35,7 @@ export interface RawRouteConfig {
   pipeline: PipelineEntry[];
   strip_prefix: boolean;
   timeout?: string | number;
+  forward_credentials: boolean;
 }
 
 export interface GatewayConfig {
@@ -47,6 +48,7 @@ export interface GatewayConfig {
     request_timeout: string | number;
     keep_alive_timeout: string | number;
     shutdown_timeout: string | number;
+    drain_delay: string | number;
     max_header_size: string | number;
     access_log: boolean;
   };

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** Request headers that carry a gateway credential: never forwarded to a raw proxy upstream. */
+/** Request headers that carry a gateway credential: a raw proxy route removes them unless it sets `forward_credentials`. */
 export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'] as const;
 
 /**

@@ -1,11 +1,15 @@
 /**
- * Raw reverse-proxy routes (`routes:` in YAML): after their own plugin list, the untouched request
- * is handed to `http-proxy`. One proxy server and one keep-alive agent per gateway.
+ * Raw reverse-proxy routes (`routes:` in YAML): after their own plugin list, the request is handed
+ * to `http-proxy` untouched but for the client's gateway credential, which never leaves the gateway
+ * unless the route says `forward_credentials: true`. One proxy server and one keep-alive agent per
+ * gateway.
  */
 import httpProxy from 'http-proxy';
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { GatewayError } from '../errors.js';
+import { CREDENTIAL_HEADERS } from './credentials.js';
+import { failedAfterConnect } from './upstream.js';
 import type { Context } from '../context.js';
 import type { ProxyRoute } from '../pipeline.js';
 
@@ -27,8 +31,13 @@ export class RawProxy {
     );
   }
 
-  /** Forwards the request; resolves when the upstream answered or failed (the error is answered in JSON). */
+  /**
+   * Forwards the request; resolves when the upstream answered or failed (the error is answered in
+   * JSON). Headers the route's plugins set apply after the credential is taken off, so a plugin may
+   * still give the upstream a credential of its own.
+   */
   forward(req: IncomingMessage, res: ServerResponse, route: ProxyRoute, ctx: Context): Promise<void> {
+    if (!route.forwardCredentials) for (const header of CREDENTIAL_HEADERS) delete req.headers[header];
     for (const [name, value] of Object.entries(ctx.upstreamHeaders)) {
       if (value === null) delete req.headers[name.toLowerCase()];
       else req.headers[name.toLowerCase()] = value;
@@ -47,12 +56,7 @@ export class RawProxy {
         { target: route.upstream, proxyTimeout: route.timeoutMs, agent: https ? this.httpsAgent : this.httpAgent },
         (err: NodeJS.ErrnoException) => {
           if (ctx.signal.aborted) return resolve();
-          const timedOut = this.timedOut.has(req);
-          reject(
-            timedOut
-              ? new GatewayError(504, 'timeout_error', 'upstream_timeout', `Upstream of route ${route.path} did not answer in time.`)
-              : new GatewayError(502, 'upstream_error', 'upstream_unreachable', `Upstream of route ${route.path} could not be reached${err.code ? ` (${err.code})` : ''}.`),
-          );
+          reject(proxyFailure(err, route, this.timedOut.has(req)));
         },
       );
     });
@@ -63,4 +67,14 @@ export class RawProxy {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
+}
+
+/** The client's error for a proxied request that got no response (the headers were not sent yet). */
+function proxyFailure(err: NodeJS.ErrnoException, route: ProxyRoute, timedOut: boolean): GatewayError {
+  const upstream = `Upstream of route ${route.path}`;
+  const detail = err.code ? ` (${err.code})` : '';
+  if (timedOut) return new GatewayError(504, 'timeout_error', 'upstream_timeout', `${upstream} did not answer in time.`);
+  if (err.code?.startsWith('HPE_')) return new GatewayError(502, 'upstream_error', 'upstream_invalid_response', `${upstream} sent a malformed HTTP response${detail}.`);
+  if (failedAfterConnect(err.code)) return new GatewayError(502, 'upstream_error', 'upstream_invalid_response', `${upstream} closed the connection without answering${detail}.`);
+  return new GatewayError(502, 'upstream_error', 'upstream_unreachable', `${upstream} could not be reached${detail}.`);
 }

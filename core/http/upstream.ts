@@ -1,14 +1,21 @@
 /**
  * The one HTTP client for upstream calls: undici, one keep-alive pool per origin (undici's Agent
- * keeps a Pool per origin), with connect / first-byte / total timeouts, and an abort that follows
- * the client's disconnect. Pools outlive config reloads, so a reload never drops warm connections.
+ * keeps a Pool per origin), with connect / first-byte / idle / total timeouts, and an abort that
+ * follows the client's disconnect. Pools outlive config reloads, so a reload never drops warm
+ * connections.
+ *
+ * The timeouts run on native timers, never on undici's own: undici times connects, headers and
+ * body silences with its coarse "fast timers", which fire up to a second late (300 ms → ~1 s).
  */
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
 
+/** Each in milliseconds; 0 means no limit. */
 export interface UpstreamTimeouts {
+  /** To open the TCP connection and finish the TLS handshake. */
   connectMs: number;
-  /** Until the response headers arrive; also the longest silence between body chunks. */
+  /** From the start of the call until the response headers arrive; also the longest silence between body chunks. */
   firstByteMs: number;
   /** The whole call, body included. */
   totalMs: number;
@@ -21,13 +28,16 @@ export interface UpstreamRequest {
   body?: string | Uint8Array;
 }
 
+type ResponseBody = Dispatcher.ResponseData['body'];
+
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  /** Errors with a timeout when the upstream falls silent or the call outlives its total timeout. */
+  body: ResponseBody;
   /** Milliseconds until the response headers arrived. */
   headersMs: number;
-  /** Ends the call's total timer and listeners; called once the body is consumed or abandoned. */
+  /** Ends the call's timer and listeners; called once the body is consumed or abandoned. */
   release(): void;
 }
 
@@ -39,7 +49,7 @@ export class UpstreamClient {
     const key = String(connectMs);
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = new Agent({ connections: this.connections, connect: { timeout: connectMs }, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+      agent = new Agent({ connections: this.connections, connect: timedConnector(connectMs), keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
       this.agents.set(key, agent);
     }
     return agent;
@@ -48,15 +58,13 @@ export class UpstreamClient {
   /**
    * Sends a request. Rejects with a GatewayError for connection failures and timeouts (5xx), or
    * with `ClientGoneError` when `signal` (the client) aborted. Non-2xx responses resolve; the
-   * caller's adapter turns them into errors. The client's signal goes straight to undici (no
-   * per-call controller); the total timeout is the headers timeout until headers arrive, then a
-   * timer that destroys the body.
+   * caller's adapter turns them into errors. A body that then breaks off or times out errors with
+   * a transport error: map it with `upstreamFailure(err, name, 'body' | 'stream')`.
    */
   async send(req: UpstreamRequest, signal: AbortSignal, timeouts: UpstreamTimeouts, upstreamName: string): Promise<UpstreamResponse> {
     if (signal.aborted) throw new ClientGoneError();
     const { origin, path } = splitUrl(req.url);
-    const started = performance.now();
-    const totalFirst = timeouts.totalMs <= timeouts.firstByteMs;
+    const deadline = new CallDeadline(signal, timeouts);
     let res: Dispatcher.ResponseData;
     try {
       res = await this.agentFor(timeouts.connectMs).request({
@@ -65,25 +73,147 @@ export class UpstreamClient {
         method: req.method,
         headers: req.headers,
         body: req.body ?? null,
-        signal,
-        headersTimeout: totalFirst ? timeouts.totalMs : timeouts.firstByteMs,
-        bodyTimeout: timeouts.firstByteMs,
+        signal: deadline.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
       });
     } catch (err) {
+      deadline.end();
       if (signal.aborted) throw new ClientGoneError();
-      throw upstreamFailure(err, upstreamName, totalFirst && err instanceof undiciErrors.HeadersTimeoutError);
+      throw upstreamFailure(err, upstreamName);
     }
-    const headersMs = performance.now() - started;
-    const body = res.body;
-    const timer = setTimeout(() => body.destroy(upstreamFailure(undefined, upstreamName, true)), Math.max(1, timeouts.totalMs - headersMs));
-    timer.unref();
-    return { status: res.statusCode, headers: res.headers, body, headersMs, release: () => clearTimeout(timer) };
+    const headersMs = deadline.watch(res.body);
+    return { status: res.statusCode, headers: res.headers, body: res.body, headersMs, release: deadline.end };
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.close()));
     this.agents.clear();
   }
+}
+
+/** Which deadline of a call passed; the message completes "Upstream 'x' …". */
+const DEADLINES = {
+  connect: (ms: number) => `did not accept a connection within the connect timeout (${ms} ms)`,
+  first_byte: (ms: number) => `sent no response headers within the first-byte timeout (${ms} ms)`,
+  idle: (ms: number) => `went silent for longer than the first-byte timeout (${ms} ms)`,
+  total: (ms: number) => `did not finish within the total timeout (${ms} ms)`,
+};
+
+/** A deadline of an upstream call passed. `upstreamFailure` turns it into the client's error. */
+class UpstreamTimeoutError extends Error {
+  override readonly name = 'UpstreamTimeoutError';
+  constructor(readonly deadline: keyof typeof DEADLINES, ms: number) {
+    super(DEADLINES[deadline](ms));
+  }
+}
+
+const noop = (): void => undefined;
+
+/**
+ * The first-byte, idle and total deadlines of one call, on one native timer. A body chunk only
+ * notes the time: the timer, when it fires, re-arms itself for whatever deadline is nearest then,
+ * so a fast stream costs a clock read per chunk and a timer per idle period, not a timer per chunk.
+ * Silence while the body waits for its reader (backpressure) is not the upstream's: the idle clock
+ * restarts when the reader asks for more. The call's own AbortController carries the client's
+ * abort and the timeouts to undici.
+ */
+class CallDeadline {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  private readonly started = performance.now();
+  private readonly idleMs: number;
+  private readonly totalAt: number;
+  private lastActivity = this.started;
+  private body: ResponseBody | undefined;
+  private waitingOnReader = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly client: AbortSignal,
+    private readonly timeouts: UpstreamTimeouts,
+  ) {
+    this.idleMs = timeouts.firstByteMs || Infinity;
+    this.totalAt = this.started + (timeouts.totalMs || Infinity);
+    this.arm(this.started);
+    client.addEventListener('abort', this.forwardAbort, { once: true });
+  }
+
+  private readonly forwardAbort = (): void => this.controller.abort(this.client.reason);
+
+  /** The headers arrived: from now on `body`'s chunks keep the call alive. Returns the ms to headers. */
+  watch(body: ResponseBody): number {
+    this.lastActivity = performance.now();
+    this.body = body;
+    // undici feeds the body through `push` and resumes the socket through `_read`; watching both
+    // on this instance is the cheapest way to see chunks without reading them.
+    const push = body.push;
+    const read = body._read;
+    body.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk === null) this.stop();
+      else this.lastActivity = performance.now();
+      const more = push.call(body, chunk, encoding);
+      this.waitingOnReader = !more;
+      return more;
+    };
+    body._read = (size: number) => {
+      this.waitingOnReader = false;
+      this.lastActivity = performance.now();
+      read.call(body, size);
+    };
+    return this.lastActivity - this.started;
+  }
+
+  /** Sets the timer for the nearest deadline, if there is one. */
+  private arm(now: number): void {
+    const due = Math.min(this.lastActivity + this.idleMs, this.totalAt);
+    if (due !== Infinity) this.timer = setTimeout(this.check, Math.ceil(due - now)).unref();
+  }
+
+  private readonly check = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    if (this.waitingOnReader) this.lastActivity = now;
+    const idleAt = this.lastActivity + this.idleMs;
+    // Node's timers count whole milliseconds, so allow one of slack before calling a deadline early.
+    if (now < Math.min(idleAt, this.totalAt) - 1) return this.arm(now);
+    const error =
+      this.totalAt <= idleAt
+        ? new UpstreamTimeoutError('total', this.timeouts.totalMs)
+        : new UpstreamTimeoutError(this.body ? 'idle' : 'first_byte', this.timeouts.firstByteMs);
+    // A body no one reads yet must not crash the process with an unhandled 'error' event.
+    if (this.body) this.body.on('error', noop).destroy(error);
+    else this.controller.abort(error);
+  };
+
+  private stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The call is over (body consumed or abandoned): no timer, no listener left behind. Idempotent. */
+  readonly end = (): void => {
+    this.stop();
+    this.client.removeEventListener('abort', this.forwardAbort);
+  };
+}
+
+/**
+ * undici's connector with a precise connect timeout (TCP connect and TLS handshake): undici's own
+ * runs on its coarse timers. The timer lives per connection, not per request.
+ */
+function timedConnector(connectMs: number): buildConnector.connector {
+  const connect = buildConnector({ timeout: 0 });
+  return (options, callback) => {
+    let timer: NodeJS.Timeout | undefined;
+    // The connector returns the socket it opens (its type says void); destroying it with the error
+    // reports the timeout through the connector's own callback, as undici's timeout does.
+    const socket = connect(options, (...args) => {
+      clearTimeout(timer);
+      callback(...args);
+    }) as unknown as Socket | undefined;
+    if (socket && connectMs > 0) timer = setTimeout(() => socket.destroy(new UpstreamTimeoutError('connect', connectMs)), connectMs).unref();
+  };
 }
 
 const urlParts = new Map<string, { origin: string; path: string }>();
@@ -108,14 +238,34 @@ export class ClientGoneError extends Error {
   }
 }
 
+/**
+ * True when a transport error code means a connection was made but no valid answer came back
+ * over it: the peer closed or reset it, or sent something that is not HTTP.
+ */
+export function failedAfterConnect(code: string | undefined): boolean {
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || (code?.startsWith('HPE_') ?? false);
+}
+
+/**
+ * Where a call failed: before the response (`request`), while reading a complete body (`body`), or
+ * inside a stream whose headers the client already has (`stream`).
+ */
+export type CallPhase = 'request' | 'body' | 'stream';
+
 /** Maps a transport failure (or a failure while reading a body) to the gateway error the client sees. */
-export function upstreamFailure(err: unknown, upstreamName: string, totalTimeout = false): GatewayError {
+export function upstreamFailure(err: unknown, upstreamName: string, phase: CallPhase = 'request'): GatewayError {
   if (err instanceof GatewayError) return err;
-  if (totalTimeout) return new GatewayError(504, 'timeout_error', 'upstream_timeout', `Upstream '${upstreamName}' did not finish within the total timeout.`);
-  if (err instanceof undiciErrors.ConnectTimeoutError)
-    return new GatewayError(504, 'timeout_error', 'upstream_connect_timeout', `Could not connect to upstream '${upstreamName}' in time.`);
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
-    return new GatewayError(504, 'timeout_error', 'upstream_timeout', `Upstream '${upstreamName}' stopped answering (first-byte timeout).`);
-  const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
-  return new GatewayError(502, 'upstream_error', 'upstream_unreachable', `Upstream '${upstreamName}' could not be reached${code ? ` (${code})` : ''}.`);
+  const code = (err as { code?: string } | undefined)?.code ?? (err as { cause?: { code?: string } } | undefined)?.cause?.code;
+  const timeout = err instanceof UpstreamTimeoutError ? err : undefined;
+  const detail = code ? ` (${code})` : '';
+  if (phase === 'stream') {
+    return new GatewayError(502, 'upstream_error', 'upstream_stream_error', `Upstream '${upstreamName}': the stream broke off${timeout ? `: it ${timeout.message}` : detail}.`);
+  }
+  if (timeout) {
+    return new GatewayError(504, 'timeout_error', timeout.deadline === 'connect' ? 'upstream_connect_timeout' : 'upstream_timeout', `Upstream '${upstreamName}' ${timeout.message}.`);
+  }
+  if (phase === 'body') return new GatewayError(502, 'upstream_error', 'upstream_invalid_response', `Upstream '${upstreamName}' broke off its response${detail}.`);
+  if (err instanceof undiciErrors.HTTPParserError || code?.startsWith('HPE_')) return new GatewayError(502, 'upstream_error', 'upstream_invalid_response', `Upstream '${upstreamName}' sent a malformed HTTP response${detail}.`);
+  if (failedAfterConnect(code)) return new GatewayError(502, 'upstream_error', 'upstream_invalid_response', `Upstream '${upstreamName}' closed the connection without answering${detail}.`);
+  return new GatewayError(502, 'upstream_error', 'upstream_unreachable', `Upstream '${upstreamName}' could not be reached${detail}.`);
 }

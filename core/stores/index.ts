@@ -2,14 +2,20 @@
  * The gateway's stores, owned by the gateway (not by a config version, so counters, cache entries
  * and connections survive hot reloads). `stores:` applies at start-up; a reload that changes it
  * is logged as needing a restart. The SQL store opens on first use: a gateway whose pipeline never
- * touches SQL never starts PGlite.
+ * touches SQL never starts PGlite. A database that cannot be reached then is not fatal: the driver
+ * is kept, the call fails with `StoreUnavailableError` (at once while the store is known down),
+ * and the next call migrates again.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { KvConfig, KvStore } from './kv.js';
 import type { SqlConfig, SqlStore } from './sql.js';
+import type { SqlDriver } from './migrate.js';
+import { migrate } from './migrate.js';
+import { MIGRATIONS } from './migrations.js';
 import { openKvStore } from './open-kv.js';
-import { openSqlStore } from './open-sql.js';
+import { openSqlDriver } from './open-sql.js';
 
 export interface StoresConfig {
   kv: KvConfig;
@@ -18,9 +24,14 @@ export interface StoresConfig {
 
 /** Smallest accepted `SWITCHYARD_SECRET`. */
 const MIN_SECRET_LENGTH = 32;
+/** `/ready` names a store that has not answered within this long, whatever the store's own timeouts. */
+export const READY_CHECK_DEADLINE_MS = 1_000;
 
 export class Stores {
   readonly kv: KvStore;
+  /** Set by the first `sql()` call: from then on `/ready` checks the SQL store. */
+  private sqlWanted = false;
+  private sqlDriver: Promise<SqlDriver> | undefined;
   private sqlOpening: Promise<SqlStore> | undefined;
   private secret: Promise<Buffer> | undefined;
 
@@ -36,10 +47,19 @@ export class Stores {
 
   /** The SQL store, opened and migrated on the first call; later calls share it. */
   sql(): Promise<SqlStore> {
-    this.sqlOpening ??= openSqlStore(this.config.sql, this.baseDir, this.log);
+    this.sqlWanted = true;
+    this.sqlOpening ??= this.openSql();
     // A failed open is not cached: the next caller tries again (a database that was down at start).
     this.sqlOpening.catch(() => (this.sqlOpening = undefined));
     return this.sqlOpening;
+  }
+
+  private async openSql(): Promise<SqlStore> {
+    this.sqlDriver ??= openSqlDriver(this.config.sql, this.baseDir, this.log);
+    this.sqlDriver.catch(() => (this.sqlDriver = undefined));
+    const driver = await this.sqlDriver;
+    await migrate(driver, MIGRATIONS, this.log);
+    return driver;
   }
 
   /**
@@ -65,19 +85,35 @@ export class Stores {
     return Buffer.from(rows[0]!.value, 'utf8');
   }
 
-  /** Problems that make the gateway not ready (empty when ready). Only checks the SQL store if it was opened. */
+  /**
+   * Problems that make the gateway not ready (empty when ready), each store checked at once and given
+   * `READY_CHECK_DEADLINE_MS` to answer. Checks the SQL store only once something asked for it.
+   */
   async check(): Promise<string[]> {
-    const problems: string[] = [];
-    await this.kv.ping().catch((err: Error) => problems.push(`kv (${this.kv.kind}): ${err.message}`));
-    if (this.sqlOpening) {
-      await this.sqlOpening.then((s) => s.ping()).catch((err: Error) => problems.push(`sql: ${err.message}`));
-    }
-    return problems;
+    const checks = [problemOf(`kv (${this.kv.kind})`, () => this.kv.ping())];
+    if (this.sqlWanted) checks.push(problemOf('sql', () => this.sql().then((s) => s.ping())));
+    return (await Promise.all(checks)).filter((p) => p !== undefined);
   }
 
   async close(): Promise<void> {
-    const sql = this.sqlOpening;
+    const driver = this.sqlDriver;
+    this.sqlDriver = undefined;
     this.sqlOpening = undefined;
-    await Promise.allSettled([this.kv.close(), sql?.then((s) => s.close())]);
+    await Promise.allSettled([this.kv.close(), driver?.then((d) => d.close())]);
+  }
+}
+
+/** `'<name>: <why>'` when `check` fails or does not settle within the deadline; undefined when it succeeds. */
+async function problemOf(name: string, check: () => Promise<void>): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string>((resolve) => (timer = setTimeout(resolve, READY_CHECK_DEADLINE_MS, `${name}: no answer within ${READY_CHECK_DEADLINE_MS} ms`)));
+  const checked = check().then(
+    () => undefined,
+    (err: unknown) => `${name}: ${err instanceof StoreUnavailableError ? err.detail : err instanceof Error ? err.message : String(err)}`,
+  );
+  try {
+    return await Promise.race([checked, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }

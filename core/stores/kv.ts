@@ -115,6 +115,4 @@ export interface KvStore {
 export type KvConfig = 'memory' | { memory: { max_bytes?: string | number } } | { redis: string | { url: string; prefix?: string } };
 
 /** Thrown by a store when it cannot reach its server; callers with `fail_open` catch exactly this. */
-export class StoreUnavailableError extends Error {
-  override readonly name = 'StoreUnavailableError';
-}
+export { StoreUnavailableError } from '../errors.js';

@@ -1,14 +1,15 @@
 /** Opens the configured SQL store (PGlite or PostgreSQL) and brings its schema up to date. */
 import type { Logger } from '../log.js';
-import type { SqlConfig } from './sql.js';
+import { parseDuration } from '../config/units.js';
+import type { PostgresConfig, SqlConfig } from './sql.js';
 import { migrate, type SqlDriver } from './migrate.js';
 import { MIGRATIONS } from './migrations.js';
 import { openPglite } from './pglite.js';
-import { DEFAULT_POOL_SIZE, openPostgres } from './postgres.js';
+import { POSTGRES_DEFAULTS, openPostgres, type PostgresOptions } from './postgres.js';
 
 /** `baseDir` is where a relative PGlite directory resolves (the config file's directory). */
 export async function openSqlStore(config: SqlConfig, baseDir: string, log: Logger): Promise<SqlDriver> {
-  const driver = await openDriver(config, baseDir, log);
+  const driver = await openSqlDriver(config, baseDir, log);
   try {
     await migrate(driver, MIGRATIONS, log);
   } catch (err) {
@@ -18,8 +19,26 @@ export async function openSqlStore(config: SqlConfig, baseDir: string, log: Logg
   return driver;
 }
 
-function openDriver(config: SqlConfig, baseDir: string, log: Logger): Promise<SqlDriver> {
+/** The driver alone, not yet migrated (`Stores` migrates it, and migrates again after a failed attempt). */
+export function openSqlDriver(config: SqlConfig, baseDir: string, log: Logger): Promise<SqlDriver> {
   if ('pglite' in config) return openPglite(config.pglite, baseDir);
-  const { url, pool } = typeof config.postgres === 'string' ? { url: config.postgres, pool: undefined } : config.postgres;
-  return Promise.resolve(openPostgres(url, pool ?? DEFAULT_POOL_SIZE, log));
+  return Promise.resolve(openPostgres(postgresOptions(config.postgres), log));
+}
+
+function postgresOptions(config: string | PostgresConfig): PostgresOptions {
+  if (typeof config === 'string') return { url: config, ...POSTGRES_DEFAULTS };
+  const duration = (field: 'connect_timeout' | 'query_timeout' | 'idle_timeout', fallback: number): number => {
+    const raw = config[field];
+    if (raw === undefined) return fallback;
+    const ms = parseDuration(raw);
+    if (!ms) throw new Error(`stores.sql.postgres.${field}: must be a duration above zero, not ${String(raw)}`);
+    return ms;
+  };
+  return {
+    url: config.url,
+    poolSize: config.pool ?? POSTGRES_DEFAULTS.poolSize,
+    connectTimeoutMs: duration('connect_timeout', POSTGRES_DEFAULTS.connectTimeoutMs),
+    queryTimeoutMs: duration('query_timeout', POSTGRES_DEFAULTS.queryTimeoutMs),
+    idleTimeoutMs: duration('idle_timeout', POSTGRES_DEFAULTS.idleTimeoutMs),
+  };
 }

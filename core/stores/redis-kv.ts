@@ -3,13 +3,16 @@
  * pub/sub on a second connection (a subscribed connection can run nothing else), and limits as
  * atomic Lua scripts (`redis-scripts.ts`). Commands fail fast in an outage — a short command
  * timeout, one retry, no offline queue — and every failure surfaces as `StoreUnavailableError`, so
- * `fail_open` callers can decide. The client reconnects on its own.
+ * `fail_open` callers can decide. The first command that times out or finds the connection down
+ * marks the store down (`OutageGuard`): later commands fail at once, without waiting for the
+ * timeout, until a PING gets an answer. The client reconnects on its own.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type KvStore, type LimitCheck, type LimitDecision, type LimitState, type LimitStore } from './kv.js';
 import { ACQUIRE_SCRIPT, ADJUST_SCRIPT, CONSUME_SCRIPT, RELEASE_SCRIPT } from './redis-scripts.js';
+import { OutageGuard } from './outage.js';
 
 /** Default key (and channel) prefix, so one Redis can hold several deployments apart. */
 export const DEFAULT_REDIS_PREFIX = 'switchyard:';
@@ -49,6 +52,7 @@ export class RedisKvStore implements KvStore {
   /** True once the first connection attempt has settled (see `firstConnection`). */
   private firstAttemptSettled = false;
   private firstAttempt: Promise<void> | undefined;
+  private readonly guard: OutageGuard;
 
   constructor(options: RedisKvOptions) {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
@@ -62,6 +66,7 @@ export class RedisKvStore implements KvStore {
     };
     this.client = this.connect(options.url, 'commands', this.options);
     this.limits = new RedisLimitStore(this);
+    this.guard = new OutageGuard({ store: 'kv', server: 'redis', log: this.log, probe: () => this.client.ping() });
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -139,6 +144,7 @@ export class RedisKvStore implements KvStore {
   }
 
   async close(): Promise<void> {
+    this.guard.close();
     await Promise.allSettled([this.client, this.subscriber].map((c) => c && (c.status === 'ready' ? c.quit() : c.disconnect())));
   }
 
@@ -156,13 +162,19 @@ export class RedisKvStore implements KvStore {
     });
   }
 
-  /** Every failure — timeout, refused connection, a Redis error reply — becomes `StoreUnavailableError`. */
+  /**
+   * Every failure — timeout, refused connection, a Redis error reply — becomes `StoreUnavailableError`;
+   * all but an error reply (the server answered) also mark the store down.
+   */
   private async run<T>(command: () => Promise<T>): Promise<T> {
     if (!this.firstAttemptSettled) await this.firstConnection();
+    this.guard.assertUp();
     try {
       return await command();
     } catch (err) {
-      throw new StoreUnavailableError(`redis: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      const detail = `redis: ${err instanceof Error ? err.message : String(err)}`;
+      if (!(err instanceof Error && err.name === 'ReplyError')) this.guard.trip(detail);
+      throw new StoreUnavailableError('kv', detail, { cause: err });
     }
   }
 

@@ -26,5 +26,18 @@ export interface SqlStore extends SqlExecutor {
   close(): Promise<void>;
 }
 
+/** `stores.sql.postgres` in its object form; durations as in YAML (`5s`, `500ms`, or milliseconds). */
+export interface PostgresConfig {
+  url: string;
+  /** Most connections this replica opens. */
+  pool?: number;
+  /** Longest wait for a connection (opening one, or a free one from a full pool). */
+  connect_timeout?: string | number;
+  /** Longest wait for a query's answer (also the server's `statement_timeout`). */
+  query_timeout?: string | number;
+  /** An unused connection is closed after this long. */
+  idle_timeout?: string | number;
+}
+
 /** `stores.sql` in YAML: `{ pglite: ./data }` (or `memory` for a throw-away database) or `{ postgres: url }`. */
-export type SqlConfig = { pglite: string } | { postgres: string | { url: string; pool?: number } };
+export type SqlConfig = { pglite: string } | { postgres: string | PostgresConfig };

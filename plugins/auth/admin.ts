@@ -160,7 +160,7 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       },
     },
     {
-      method: 'POST', path: '/admin/plans', tag: 'plans', summary: 'Create a plan (allowed models, limits, monthly budget).',
+      method: 'POST', path: '/admin/plans', tag: 'plans', summary: 'Create a plan (allowed models, limits).',
       requestSchema: schemas.planCreateSchema, responseSchema: schemas.planResponseSchema, successStatus: 201,
       handle: async (req) => {
         const created = await (await store()).createPlan(req.body as NewPlan);

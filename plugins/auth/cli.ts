@@ -2,8 +2,13 @@
  * `switchyard keys|orgs|plans …`: the identity admin API from a terminal. It calls a running
  * gateway over HTTP — the same routes, validation and errors as any admin client — and never opens
  * the database itself (an embedded PGlite directory belongs to the one gateway process using it).
+ * A gateway that refuses connections may still be starting (`npm start &` just before), so a
+ * command waits for it a little (`--wait`, default 10s) and says so.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { argumentProblem } from '../../core/commands.js';
+import { parseDuration } from '../../core/config/units.js';
 
 export const IDENTITY_COMMANDS = ['keys', 'orgs', 'plans'] as const;
 export type IdentityCommand = (typeof IDENTITY_COMMANDS)[number];
@@ -13,9 +18,14 @@ export const IDENTITY_USAGE = `  switchyard keys create --org ORG [--scopes read
   switchyard keys list [--org ORG] | get ID | revoke ID | rotate ID [--grace 24h]
   switchyard orgs create --slug SLUG --name NAME [--plan PLAN] | list | get ORG | delete ORG
   switchyard orgs update ORG [--name N] [--plan PLAN|none] [--disable|--enable]
-  switchyard plans create --name NAME [--models a,b] [--rpm N] [--tpm N] [--budget-micros N] | list | get PLAN | delete PLAN
+  switchyard plans create --name NAME [--models a,b] [--rpm N] [--tpm N] | list | get PLAN | delete PLAN
     common: --url URL (default $SWITCHYARD_URL or http://127.0.0.1:8080), --admin-key KEY (default $SWITCHYARD_ADMIN_KEY),
+            --wait 10s (how long to wait for a gateway that is starting; 0: not at all),
             --table (compact table instead of JSON), --limit N, --after ID`;
+
+/** How long a command waits by default for a gateway that refuses connections (one that is starting). */
+const DEFAULT_WAIT = '10s';
+const RETRY_INTERVAL_MS = 200;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -26,7 +36,7 @@ export interface CliIo {
 const defaultIo: CliIo = { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 const OPTIONS = {
-  url: { type: 'string' }, 'admin-key': { type: 'string' }, table: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }, url: { type: 'string' }, 'admin-key': { type: 'string' }, wait: { type: 'string' }, table: { type: 'boolean' },
   limit: { type: 'string' }, after: { type: 'string' },
   org: { type: 'string' }, scopes: { type: 'string' }, name: { type: 'string' }, env: { type: 'string' }, 'expires-in': { type: 'string' },
   'allowed-models': { type: 'string' }, 'allowed-ips': { type: 'string' }, grace: { type: 'string' },
@@ -52,11 +62,23 @@ export async function runIdentityCli(command: IdentityCommand, args: string[], i
   let values: Values;
   let positionals: string[];
   let call: AdminCall;
+  let waitMs: number;
   try {
-    ({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }));
+    try {
+      ({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }));
+    } catch (err) {
+      throw new UsageError(argumentProblem(err));
+    }
+    if (values.help) {
+      io.out(`Usage:\n${IDENTITY_USAGE}\n`);
+      return 0;
+    }
     call = buildCall(command, positionals, values);
+    waitMs = parseDuration(values.wait ?? DEFAULT_WAIT) ?? NaN;
+    if (Number.isNaN(waitMs)) throw new UsageError('--wait must be a duration such as 10s, 500ms or 0');
   } catch (err) {
-    io.err(`switchyard ${command}: ${(err as Error).message}\nUsage:\n${IDENTITY_USAGE}\n`);
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`switchyard ${command}: ${err.message} (see \`switchyard ${command} --help\`)\n`);
     return 2;
   }
   const base = (values.url ?? io.env['SWITCHYARD_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -65,29 +87,63 @@ export async function runIdentityCli(command: IdentityCommand, args: string[], i
     io.err(`switchyard ${command}: no admin credential: set SWITCHYARD_ADMIN_KEY or pass --admin-key\n`);
     return 2;
   }
-  let status: number;
-  let body: Record<string, unknown>;
+  let res: Response;
   try {
-    const res = await fetch(`${base}${call.path}`, {
+    res = await fetchWaiting(`${base}${call.path}`, {
       method: call.method,
       headers: { authorization: `Bearer ${adminKey}`, ...(call.body ? { 'content-type': 'application/json' } : {}) },
       body: call.body ? JSON.stringify(call.body) : undefined,
-    });
-    status = res.status;
-    const text = await res.text();
-    body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    }, waitMs, () => io.err(`switchyard ${command}: waiting for the gateway at ${base} …\n`));
   } catch (err) {
-    io.err(`switchyard ${command}: cannot reach the gateway at ${base}: ${(err as Error).message}\n`);
+    const waited = waitMs > 0 && connectionRefused(err) ? `waited ${values.wait ?? DEFAULT_WAIT}; ` : '';
+    io.err(`switchyard ${command}: cannot reach the gateway at ${base}: ${networkProblem(err)} (${waited}is it running?)\n`);
     return 1;
   }
-  if (status >= 400) {
+  let body: Record<string, unknown>;
+  try {
+    const text = await res.text();
+    body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  } catch {
+    io.err(`switchyard ${command}: ${base} answered HTTP ${res.status} without JSON; is it a Switchyard gateway?\n`);
+    return 1;
+  }
+  if (res.status >= 400) {
     const error = (body['error'] ?? {}) as { message?: string };
-    io.err(`switchyard ${command}: ${error.message ?? `HTTP ${status}`}\n`);
+    io.err(`switchyard ${command}: ${error.message ?? `HTTP ${res.status}`}\n`);
     return 1;
   }
   io.out(values.table ? renderTable(body) : `${JSON.stringify(body, null, 2)}\n`);
   if (call.issuesKey) io.err('warning: the key above is shown only this once; store it now (the gateway keeps only a hash).\n');
   return 0;
+}
+
+/**
+ * `fetch`, retried while the connection is refused (nothing listens yet) for up to `waitMs`;
+ * `onWait` runs once, at the first refusal. A refused connection never reached the gateway, so
+ * retrying a POST is safe; any other failure is thrown at once.
+ */
+async function fetchWaiting(url: string, init: RequestInit, waitMs: number, onWait: () => void): Promise<Response> {
+  const deadline = Date.now() + waitMs;
+  for (let waiting = false; ; waiting = true) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if (!connectionRefused(err) || Date.now() + RETRY_INTERVAL_MS > deadline) throw err;
+      if (!waiting) onWait();
+      await sleep(RETRY_INTERVAL_MS);
+    }
+  }
+}
+
+function connectionRefused(err: unknown): boolean {
+  return (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+}
+
+/** `fetch failed` says nothing; its cause does ("connection refused", "getaddrinfo ENOTFOUND host"). */
+function networkProblem(err: unknown): string {
+  if (connectionRefused(err)) return 'connection refused';
+  const cause = (err as { cause?: { message?: string } }).cause;
+  return cause?.message ?? (err as Error).message;
 }
 
 function buildCall(command: IdentityCommand, positionals: string[], v: Values): AdminCall {
@@ -129,7 +185,8 @@ function buildCall(command: IdentityCommand, positionals: string[], v: Values): 
     switch (action) {
       case 'create': {
         if (!v.name) throw new UsageError('plans create needs --name');
-        const limits = compact({ rpm: integer(v.rpm, 'rpm'), tpm: integer(v.tpm, 'tpm'), monthly_budget_micros: integer(v['budget-micros'], 'budget-micros') });
+        if (v['budget-micros'] !== undefined) throw new UsageError('--budget-micros: monthly budgets are not supported yet (nothing enforces them until the billing plugin lands)');
+        const limits = compact({ rpm: integer(v.rpm, 'rpm'), tpm: integer(v.tpm, 'tpm') });
         return { method: 'POST', path: '/admin/plans', body: compact({ name: v.name, allowed_models: list(v.models), limits }) };
       }
       case 'list': return { method: 'GET', path: `/admin/plans${query(page)}` };

@@ -8,16 +8,16 @@
 import { definePlugin } from '../../core/plugin.js';
 import { ConfigError, readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
-import { GatewayError, UNAUTHORIZED, errors } from '../../core/errors.js';
+import { GatewayError, StoreUnavailableError, UNAUTHORIZED, errors } from '../../core/errors.js';
 import type { Context } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import { hasAnyScope, requestedModel, type Identity } from './access.js';
-import { CREDENTIAL_HEADERS, MAX_CREDENTIAL_LENGTH, presentedCredential } from '../../core/http/credentials.js';
+import { MAX_CREDENTIAL_LENGTH, presentedCredential } from '../../core/http/credentials.js';
 import { refuseDevKeyBeyondLoopback } from './dev-key.js';
 import { IDENTITY_CHANNEL, parseIdentityChange } from './events.js';
 import { compileJwtVerifier, looksLikeJwt, type JwtConfig } from './jwt.js';
 import { compileStaticKeys, type StaticKeyConfig } from './static-keys.js';
-import { SqlKeys } from './sql-keys.js';
+import { DeferredSqlKeys, SqlKeys } from './sql-keys.js';
 import type { Scope } from './types.js';
 
 export { DEV_KEY } from './dev-key.js';
@@ -35,6 +35,8 @@ export interface AuthConfig {
   cache_ttl?: string;
   /** How long an unknown SQL key stays cached as unknown. */
   negative_cache_ttl: string;
+  /** How long past `cache_ttl` a cached SQL key keeps its answer while the SQL store cannot be reached. */
+  stale_ttl: string;
   /** Most SQL keys cached (known and unknown each). */
   cache_size: number;
   /** How often `last_used_at` is written for the keys used since the last write. */
@@ -69,7 +71,7 @@ export default definePlugin<AuthConfig>({
       throw ConfigError.at(['static'], "static keys are declared but `keys` does not list 'static' (e.g. `keys: [static]`)");
     }
     const sources: KeySource[] = [];
-    let sqlKeys: SqlKeys | undefined;
+    let sqlKeys: DeferredSqlKeys | undefined;
     let unsubscribe: (() => Promise<void>) | undefined;
     for (const source of config.keys) {
       if (source === 'static') {
@@ -77,8 +79,10 @@ export default definePlugin<AuthConfig>({
         if (staticKeys.devKeyIndex >= 0) refuseDevKeyBeyondLoopback(env.listen, ['static', staticKeys.devKeyIndex, 'key']);
         sources.push((presented) => staticKeys.findPresented(presented));
       } else {
-        sqlKeys = await openSqlKeys(config, env);
-        const keys = sqlKeys;
+        // A database that cannot be reached now fails neither start-up nor a reload: the keys open later.
+        const keys = new DeferredSqlKeys(() => openSqlKeys(config, env));
+        await keys.start();
+        sqlKeys = keys;
         unsubscribe = await env.kv.subscribe(IDENTITY_CHANNEL, (message) => keys.invalidate(parseIdentityChange(message)));
         sources.push(async (presented, ctx) => {
           const result = await keys.find(presented);
@@ -100,13 +104,25 @@ export default definePlugin<AuthConfig>({
       return identity;
     }
 
-    /** Sources from `from` on, in order. Synchronous while they answer synchronously (a cached static key): no promise per request. */
-    function fromSources(presented: string, ctx: Context, from: number): Identity | Promise<Identity> {
+    /**
+     * Sources from `from` on, in order. Synchronous while they answer synchronously (a cached static key): no promise per request.
+     * A source whose store is down is skipped; when no later source knows the key, the outage (503) is the answer, not a 401.
+     */
+    function fromSources(presented: string, ctx: Context, from: number, outage?: StoreUnavailableError): Identity | Promise<Identity> {
       for (let i = from; i < sources.length; i++) {
         const found = sources[i]!(presented, ctx);
-        if (found instanceof Promise) return found.then((identity) => identity ?? fromSources(presented, ctx, i + 1));
+        if (found instanceof Promise) {
+          return found.then(
+            (identity) => identity ?? fromSources(presented, ctx, i + 1, outage),
+            (err: unknown) => {
+              if (!(err instanceof StoreUnavailableError)) throw err;
+              return fromSources(presented, ctx, i + 1, err);
+            },
+          );
+        }
         if (found) return found;
       }
+      if (outage) throw outage;
       throw refuse('invalid', invalidKey());
     }
 
@@ -135,9 +151,6 @@ export default definePlugin<AuthConfig>({
         throw refuse('ip', new GatewayError(403, 'permission_error', 'ip_not_allowed', 'This key may not be used from this address.'));
       }
       ctx.auth = identity.state;
-      // Model routes build their own upstream headers; a raw proxy route forwards the client's, so
-      // the gateway credential is taken off there.
-      if (ctx.kind === 'proxy') for (const header of CREDENTIAL_HEADERS) ctx.upstreamHeaders[header] = null;
       // A key limited to some models sees only those in the model list.
       if (identity.modelAllowed && ctx.endpoint === 'models.list') return next().then(() => keepAllowedModels(ctx, identity.modelAllowed!));
       return next();
@@ -192,6 +205,7 @@ async function openSqlKeys(config: AuthConfig, env: GatewayEnv): Promise<SqlKeys
     {
       cacheTtlMs,
       negativeTtlMs: parseDuration(config.negative_cache_ttl)!,
+      staleTtlMs: parseDuration(config.stale_ttl)!,
       maxEntries: config.cache_size,
       lastUsedFlushMs: parseDuration(config.last_used_interval)!,
     },

@@ -41,6 +41,13 @@ export class ExpiringLru<V> {
     if (this.entries.size > this.maxEntries) this.drop(this.recency.oldest!);
   }
 
+  /** Drops the entry for `key`; returns whether there was one. */
+  delete(key: string): boolean {
+    const entry = this.entries.get(key);
+    if (entry) this.drop(entry);
+    return entry !== undefined;
+  }
+
   /** Drops every entry whose value matches; returns how many. */
   deleteWhere(matches: (value: V) => boolean): number {
     let dropped = 0;

@@ -4,8 +4,14 @@
  * HMAC — the map lives in memory only, like the secret itself), misses are cached briefly and
  * bounded, concurrent lookups of one key share a query, and at most a few queries run at once so a
  * flood of made-up keys cannot hammer the database. Identity-change events drop cached entries.
+ *
+ * A store outage is not a refusal. While the store cannot be reached, a key keeps the answer it got
+ * when last read (valid, or why it is refused) for `staleTtlMs` past its cache TTL, unless an
+ * identity-change event dropped it; a key with no such answer gets `StoreUnavailableError` (503),
+ * never a 401 it may not deserve.
  */
 import type { Logger } from '../../core/log.js';
+import { StoreUnavailableError } from '../../core/errors.js';
 import { buildIdentity, type Identity } from './access.js';
 import type { IdentityChange } from './events.js';
 import { digestsEqual, hashKey } from './keys.js';
@@ -30,6 +36,8 @@ interface KnownKey {
   /** Revocation time in epoch ms (a rotated key may be revoked at the end of a grace period); Infinity for never. */
   revokedAtMs: number;
   orgDisabled: boolean;
+  /** Until when (epoch ms) the entry answers without asking the store; it is kept `staleTtlMs` longer for outages. */
+  freshUntilMs: number;
 }
 
 export type SqlKeyResult = { identity: Identity } | { refused: InactiveReason; keyId: string } | undefined;
@@ -39,12 +47,19 @@ export interface SqlKeyOptions {
   negativeTtlMs: number;
   maxEntries: number;
   lastUsedFlushMs: number;
+  /** How long past `cacheTtlMs` an entry still answers while the store cannot be reached; default 0 (not at all). */
+  staleTtlMs?: number;
 }
 
 /** Gateway keys look like `sk-sy-live-…`; anything else cannot be an SQL key and costs no lookup. */
 const SQL_KEY_FORMAT = /^sk-sy-[a-z]+-[A-Za-z0-9_-]{16,128}$/;
 /** SQL lookups in flight at once; more wait their turn. */
 const MAX_CONCURRENT_LOOKUPS = 16;
+
+/** Whether `presented` is shaped like a gateway key (so worth a lookup). */
+export function looksLikeSqlKey(presented: string): boolean {
+  return SQL_KEY_FORMAT.test(presented);
+}
 
 export class SqlKeys {
   private readonly known: ExpiringLru<KnownKey>;
@@ -54,6 +69,7 @@ export class SqlKeys {
   private readonly waiting: (() => void)[] = [];
   private readonly usedSinceFlush = new Set<string>();
   private readonly flushTimer: NodeJS.Timeout;
+  private readonly staleTtlMs: number;
 
   constructor(
     private readonly store: IdentityLookup,
@@ -63,6 +79,7 @@ export class SqlKeys {
   ) {
     this.known = new ExpiringLru(options.maxEntries);
     this.unknown = new ExpiringLru(options.maxEntries);
+    this.staleTtlMs = options.staleTtlMs ?? 0;
     this.flushTimer = setInterval(() => void this.flushLastUsed(), options.lastUsedFlushMs);
     this.flushTimer.unref();
   }
@@ -72,9 +89,9 @@ export class SqlKeys {
     if (!SQL_KEY_FORMAT.test(presented)) return undefined;
     const now = Date.now();
     let entry = this.known.get(presented, now);
-    if (entry === undefined) {
-      if (this.unknown.get(presented, now)) return undefined;
-      entry = await this.load(presented);
+    if (entry === undefined || entry.freshUntilMs <= now) {
+      if (entry === undefined && this.unknown.get(presented, now)) return undefined;
+      entry = await this.reload(presented, entry);
       if (entry === undefined) return undefined;
     }
     const keyId = entry.identity.state.keyId;
@@ -106,6 +123,16 @@ export class SqlKeys {
     await this.flushLastUsed();
   }
 
+  /** Reads the key again; while the store cannot be reached, the last answer stands unless it was dropped meanwhile. */
+  private async reload(presented: string, last: KnownKey | undefined): Promise<KnownKey | undefined> {
+    try {
+      return await this.load(presented);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError && last !== undefined && this.known.get(presented, Date.now()) === last) return last;
+      throw err;
+    }
+  }
+
   private load(presented: string): Promise<KnownKey | undefined> {
     let pending = this.inFlight.get(presented);
     if (!pending) {
@@ -129,11 +156,12 @@ export class SqlKeys {
     // compared in constant time as well.
     const stored = found && (found.key as { key_hash?: unknown }).key_hash;
     if (!found || (typeof stored === 'string' && !digestsEqual(stored, hash))) {
+      this.known.delete(presented);
       this.unknown.set(presented, true, this.options.negativeTtlMs, now);
       return undefined;
     }
-    const entry = toKnownKey(found.key, found.org, found.plan ?? null);
-    this.known.set(presented, entry, this.options.cacheTtlMs, now);
+    const entry = toKnownKey(found.key, found.org, found.plan ?? null, now + this.options.cacheTtlMs);
+    this.known.set(presented, entry, this.options.cacheTtlMs + this.staleTtlMs, now);
     return entry;
   }
 
@@ -158,12 +186,54 @@ export class SqlKeys {
     try {
       await this.store.touchLastUsed(ids);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, keys: ids.length }, 'auth: could not record last_used_at');
+      // In an outage (which the store logs) the ids wait for the next flush; there is one per key used.
+      if (err instanceof StoreUnavailableError) for (const id of ids) this.usedSinceFlush.add(id);
+      else this.log.warn({ err: (err as Error).message, keys: ids.length }, 'auth: could not record last_used_at');
     }
   }
 }
 
-function toKnownKey(key: KeyRecord, org: OrgRecord, plan: PlanRecord | null): KnownKey {
+/**
+ * SQL keys that may be created before their store can be reached, so that a database outage at
+ * start-up or at a reload fails neither: the keys open on a later lookup, and lookups meanwhile get
+ * `StoreUnavailableError` (503). Any other failure to open (a configuration error) `start()` throws.
+ */
+export class DeferredSqlKeys {
+  private keys: SqlKeys | undefined;
+  private opening: Promise<SqlKeys> | undefined;
+
+  constructor(private readonly open: () => Promise<SqlKeys>) {}
+
+  /** Opens the keys now; resolves as well when the store cannot be reached. */
+  async start(): Promise<void> {
+    await this.ready().catch((err: unknown) => {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+    });
+  }
+
+  find(presented: string): Promise<SqlKeyResult> {
+    if (this.keys) return this.keys.find(presented);
+    if (!looksLikeSqlKey(presented)) return Promise.resolve(undefined);
+    return this.ready().then((keys) => keys.find(presented));
+  }
+
+  invalidate(change: IdentityChange): void {
+    this.keys?.invalidate(change);
+  }
+
+  async close(): Promise<void> {
+    const keys = this.keys ?? (await this.opening?.catch(() => undefined));
+    await keys?.close();
+  }
+
+  private ready(): Promise<SqlKeys> {
+    this.opening ??= this.open().then((keys) => (this.keys = keys));
+    this.opening.catch(() => (this.opening = undefined));
+    return this.opening;
+  }
+}
+
+function toKnownKey(key: KeyRecord, org: OrgRecord, plan: PlanRecord | null, freshUntilMs: number): KnownKey {
   const allowedIps = [key.allowed_ips, org.allowed_ips].filter((list) => list.length > 0);
   const identity = buildIdentity({
     method: 'api_key',
@@ -185,6 +255,7 @@ function toKnownKey(key: KeyRecord, org: OrgRecord, plan: PlanRecord | null): Kn
     expiresAtMs: epochMs(key.expires_at),
     revokedAtMs: epochMs(key.revoked_at),
     orgDisabled: org.disabled,
+    freshUntilMs,
   };
 }
 

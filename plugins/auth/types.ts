@@ -1,7 +1,7 @@
 /**
  * Identity records (rows of the SQL store, or static keys from YAML) and `ctx.auth`, the typed
  * state the `auth` plugin sets and every later plugin reads (ip-allowlist, rate-limit, cache,
- * billing, audit). Money is integer micro-units of the plan's currency (1 USD = 1,000,000).
+ * billing, audit).
  */
 
 export type Scope = 'read' | 'write' | 'admin';
@@ -15,8 +15,6 @@ export interface LimitOverrides {
   tpm?: number;
   /** Concurrent in-flight requests. */
   concurrency?: number;
-  /** Monthly budget in micro-units. */
-  monthly_budget_micros?: number;
 }
 
 export interface PlanRecord {

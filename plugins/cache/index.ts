@@ -22,6 +22,10 @@ import { compileModelResolver, compileRules, isCacheable, readControls, type Cac
 import { replayStream } from './replay.js';
 import { StreamAssembly } from './stream-assembly.js';
 import { cacheRequestTally, registerStoreGauges } from './cache-metrics.js';
+import { StoreUnavailableError } from '../../core/errors.js';
+
+/** Least time between two warnings about the store failing. */
+const STORE_WARNING_INTERVAL_MS = 10_000;
 
 export type { CacheConfig } from './policy.js';
 
@@ -86,7 +90,15 @@ export default definePlugin<CacheConfig>({
     /** Misses in progress by cache key: `LEADING` until a follower arrives and makes it a `Flight`. */
     const inFlight = new Map<string, Flight | typeof LEADING>();
 
-    const storeFailed = (err: Error): void => log.warn({ err: err.message, store: kv.kind }, 'cache: storing an answer failed');
+    // A store outage fails every lookup and write: say so at most every 10 s, not once per request.
+    let lastStoreWarning = 0;
+    const storeWarning = (err: unknown, message: string): void => {
+      const now = Date.now();
+      if (now - lastStoreWarning < STORE_WARNING_INTERVAL_MS) return;
+      lastStoreWarning = now;
+      log.warn({ err: err instanceof StoreUnavailableError ? err.detail : (err as Error).message, store: kv.kind }, message);
+    };
+    const storeFailed = (err: Error): void => storeWarning(err, 'cache: storing an answer failed');
     /** Stores an entry; resolves once the write landed (at once for the memory store). */
     function store(key: string, entry: string, ttlMs: number): Promise<void> | undefined {
       // UTF-8 takes at most 3 bytes per UTF-16 unit: only an entry that might be too big is measured.
@@ -102,7 +114,7 @@ export default definePlugin<CacheConfig>({
       try {
         return (await kv.get(key))?.toString('utf8');
       } catch (err) {
-        log.warn({ err: (err as Error).message, store: kv.kind }, 'cache: lookup failed; calling upstream');
+        storeWarning(err, 'cache: lookup failed; calling upstream');
         return undefined;
       }
     }

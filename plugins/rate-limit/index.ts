@@ -215,7 +215,7 @@ class StoreGuard {
     const now = Date.now();
     if (now - this.lastLogged >= STORE_ERROR_LOG_INTERVAL_MS) {
       this.lastLogged = now;
-      this.env.log.warn({ err: err.message, fail_open: this.failOpen }, this.failOpen ? 'rate-limit store unreachable: enforcing per-process limits' : 'rate-limit store unreachable: refusing requests');
+      this.env.log.warn({ err: err.detail, fail_open: this.failOpen }, this.failOpen ? 'rate-limit store unreachable: enforcing per-process limits' : 'rate-limit store unreachable: refusing requests');
     }
     if (!this.failOpen) throw limiterUnavailable();
     return processBackstop();

@@ -63,7 +63,7 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
   } catch (err) {
     res.body.destroy();
     res.release();
-    throw err instanceof GatewayError || err instanceof ClientGoneError ? err : upstreamFailure(err, provider);
+    throw err instanceof GatewayError || err instanceof ClientGoneError ? err : upstreamFailure(err, provider, 'body');
   } finally {
     if (!op.stream || res.body.destroyed || res.body.readableEnded) res.release();
   }
@@ -93,7 +93,8 @@ async function* translateStream(ctx: Context, adapter: HttpAdapter, op: Operatio
     completed = true;
   } catch (err) {
     if (ctx.signal.aborted) throw new ClientGoneError();
-    throw err instanceof GatewayError ? err : new GatewayError(502, 'upstream_error', 'upstream_stream_error', `${provider}: the stream broke off: ${upstreamFailure(err, provider).message}`);
+    // The translator's own faults keep their codes; the body's (a broken socket, a timeout) are stream errors.
+    throw err instanceof GatewayError ? err : upstreamFailure(err, provider, 'stream');
   } finally {
     ctx.report.usage = translator.usage();
     if (!completed || !res.body.readableEnded) res.body.destroy();

@@ -97,11 +97,9 @@ export default definePlugin<RouteConfig>({
     const cards = new Map<string, string>(list.map((c) => [c.id, JSON.stringify(c)]));
     const upstream = env.upstream;
 
-    function resolveOrThrow(id: string): Resolution {
+    function resolveOrThrow(id: string, ctx: Context): Resolution {
       const resolution = table.resolve(id);
-      if (!resolution) {
-        throw new GatewayError(404, 'invalid_request_error', 'model_not_found', `The model '${id.slice(0, 200)}' does not exist on this gateway. GET /v1/models lists the models it serves.`, 'model');
-      }
+      if (!resolution) throw table.notFound(id, ctx.auth?.allowedModels);
       return resolution;
     }
 
@@ -113,7 +111,7 @@ export default definePlugin<RouteConfig>({
         if (!requested) throw errors.badRequest('missing_model', "Missing required parameter: 'model'.", 'model');
       }
       const id = String(requested);
-      const resolution = resolveOrThrow(id);
+      const resolution = resolveOrThrow(id, ctx);
       ctx.report.model = id;
       ctx.report.modelKey = resolution.key;
       const stream = body['stream'] === true && (endpoint === 'chat.completions' || endpoint === 'completions');
@@ -159,7 +157,7 @@ export default definePlugin<RouteConfig>({
     function retrieve(ctx: Context): void {
       const id = ctx.modelParam!;
       const card = cards.get(id);
-      ctx.response = { status: 200, headers: {}, body: card ? (JSON.parse(card) as ModelCard) : modelCard(id, resolveOrThrow(id), env.catalog, created) };
+      ctx.response = { status: 200, headers: {}, body: card ? (JSON.parse(card) as ModelCard) : modelCard(id, resolveOrThrow(id, ctx), env.catalog, created) };
     }
 
     return {

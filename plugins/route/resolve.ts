@@ -5,8 +5,11 @@
  *   2. glob keys such as `"anthropic/*"` (for a key ending in `/*`, the upstream model is the part
  *      the `*` matched; for any other glob it is the whole requested id);
  *   3. `provider/model`, when `provider` is a configured provider and `provider_prefix` is on.
+ * An id that resolves to nothing is a 404 that suggests the nearest configured ids.
  */
-import { escapeRegExp } from '../../core/config/glob.js';
+import { escapeRegExp, globToRegExp } from '../../core/config/glob.js';
+import { closestNames } from '../../core/config/schema.js';
+import { GatewayError } from '../../core/errors.js';
 import type { ModelConfig, TargetConfig } from '../../core/config/types.js';
 import type { ProviderAdapter } from './adapter.js';
 
@@ -40,6 +43,8 @@ interface CompiledModel {
 export class ModelTable {
   private readonly exact = new Map<string, CompiledModel>();
   private readonly globs: CompiledModel[] = [];
+  /** Exact ids and aliases, for suggestions when an id is not found. */
+  private readonly ids: string[];
 
   constructor(
     models: Record<string, ModelConfig>,
@@ -61,6 +66,25 @@ export class ModelTable {
       for (const alias of compiled.config.aliases) if (!this.exact.has(alias)) this.exact.set(alias, compiled);
     }
     this.globs.sort((a, b) => b.key.replace(/\*/g, '').length - a.key.replace(/\*/g, '').length);
+    this.ids = [...this.exact.keys()];
+  }
+
+  /**
+   * The 404 for an id that resolves to nothing, naming the nearest configured ids (and, for
+   * `provdier/model`, the nearest provider) that the caller may use: `allowed` are its model globs
+   * (`ctx.auth.allowedModels`; empty = all), so a restricted key learns of no other model.
+   * Runs only on this error path.
+   */
+  notFound(id: string, allowed: readonly string[] = []): GatewayError {
+    const candidates = closestNames(id, this.ids, 3);
+    const slash = id.indexOf('/');
+    if (this.providerPrefix && slash > 0) {
+      for (const provider of closestNames(id.slice(0, slash), this.providers.keys(), 1)) candidates.push(`${provider}${id.slice(slash)}`);
+    }
+    const patterns = allowed.map(globToRegExp);
+    const suggestions = candidates.filter((c) => patterns.length === 0 || patterns.some((p) => p.test(c)));
+    const hint = suggestions.length ? ` Did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?` : '';
+    return new GatewayError(404, 'invalid_request_error', 'model_not_found', `The model '${id.slice(0, 200)}' does not exist on this gateway.${hint} GET /v1/models lists the models it serves.`, 'model');
   }
 
   /** Where a model id goes, or undefined when nothing matches. */

@@ -61,7 +61,7 @@ t.test('identity admin API', async (t) => {
   let secret = '';
 
   t.test('creates a plan, an organization on it, and a key whose secret is shown once', async (t) => {
-    const plan = await call(gw, 'POST', '/admin/plans', { name: 'pro', allowed_models: ['demo*'], limits: { rpm: 100, monthly_budget_micros: 25_000_000 } });
+    const plan = await call(gw, 'POST', '/admin/plans', { name: 'pro', allowed_models: ['demo*'], limits: { rpm: 100 } });
     t.equal(plan.status, 201);
     conforms('post', '/admin/plans', 201, plan.json);
     planId = plan.json.id;
@@ -175,6 +175,25 @@ t.test('identity admin API', async (t) => {
     const plan = await call(gw, 'PATCH', '/admin/organizations/acme', { plan_id: 'no-such-plan' });
     t.equal(plan.status, 400);
     t.equal(plan.json.error.code, 'plan_not_found');
+  });
+
+  t.test('refuses monthly budgets on plans and keys with 400: nothing enforces them yet', async (t) => {
+    const planBefore = (await call(gw, 'GET', '/admin/plans/pro')).json;
+    const limits = { rpm: 10, monthly_budget_micros: 5_000_000 };
+    const attempts: [string, string, object][] = [
+      ['POST', '/admin/plans', { name: 'budgeted', limits }],
+      ['PATCH', '/admin/plans/pro', { limits }],
+      ['POST', '/admin/organizations/acme/keys', { limits }],
+      ['PATCH', `/admin/keys/${keyId}`, { limits }],
+    ];
+    for (const [method, path, body] of attempts) {
+      const r = await call(gw, method, path, body);
+      t.equal(r.status, 400, `${method} ${path}`);
+      t.equal(r.json.error.param, 'limits.monthly_budget_micros');
+      t.match(r.json.error.message, /monthly budgets are not supported yet/);
+    }
+    t.equal((await call(gw, 'GET', '/admin/plans/budgeted')).status, 404, 'the plan was not created');
+    t.same((await call(gw, 'GET', '/admin/plans/pro')).json, planBefore, 'the plan is unchanged');
   });
 
   t.test('answers unknown records with 404 and conflicts with 409, in the OpenAI envelope', async (t) => {

@@ -116,11 +116,70 @@ t.test('admin API', async (t) => {
   });
 });
 
-t.test('without SWITCHYARD_ADMIN_KEY or admin keys, every admin call is refused', async (t) => {
+t.test('without SWITCHYARD_ADMIN_KEY every admin call is refused, saying the secret is not set', async (t) => {
   const gw = await startGateway(yaml, { env: { ...process.env, SWITCHYARD_ADMIN_KEY: undefined } });
   t.teardown(() => gw.close());
   const r = await call(gw, 'GET', '/admin/config/status', { key: ADMIN_KEY });
   t.equal(r.status, 401);
+  t.equal(r.json.error.code, 'admin_key_not_set');
+  t.match(r.json.error.message, /not set on this gateway: start it with SWITCHYARD_ADMIN_KEY/);
+  t.notMatch(r.text, 'Incorrect API key');
+  const none = await call(gw, 'GET', '/admin/config/status');
+  t.equal(none.json.error.code, 'missing_api_key');
+  t.match(none.json.error.message, /no SWITCHYARD_ADMIN_KEY/);
+  const wrongAdminKey = await call(gw, 'GET', '/admin/config/status', { key: 'sk-sy-live-wrong-key-000000000000000000000' });
+  t.equal(wrongAdminKey.json.error.code, 'invalid_api_key', 'a wrong API key is still just wrong');
+});
+
+t.test('GET /admin/config redacts every credential and nothing else', async (t) => {
+  const sha = 'ab'.repeat(32);
+  const gw = await startGateway(
+    `version: 1
+providers:
+  up:
+    adapter: openai
+    base_url: "http://127.0.0.1:9/v1?api-key=query-secret&api-version=2024-10-21"
+    api_key: sk-upstream-secret
+    headers: { X-Custom: "Bearer header-bearer-secret", OpenAI-Organization: org-visible }
+  giga: { adapter: gigachat, client_id: visible-client-id, client_secret: giga-client-secret, token_refresh_margin: 60s }
+  giga2: { adapter: gigachat, credentials: giga-credentials-secret }
+  ya: { adapter: yandex, folder_id: visible-folder, iam_token: yandex-iam-secret }
+models:
+  m: { targets: [{ provider: up }] }
+pipeline:
+  - auth:
+      keys: [static]
+      static:
+        - { name: ci, key: static-key-secret, org: o }
+        - { name: ci2, sha256: ${sha}, org: o }
+      jwt: { secret: jwt-secret-0123456789abcdef0123456789, claims: { key: sub } }
+  - transform:
+      rules:
+        - request:
+            default: { max_tokens: 1024 }
+            headers: { set: { x-api-key: transform-secret, Authorization: "Bearer transform-bearer-secret", X-Auth-Token: x-auth-secret, Cookie: cookie-secret, X-Team: blue } }
+  - route
+routes:
+  - { path: /raw/*, upstream: "http://raw-user:raw-password@127.0.0.1:9", pipeline: [] }
+  - { path: /tok/*, upstream: "http://url-token-secret@127.0.0.1:9", pipeline: [] }
+`,
+    { env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY } },
+  );
+  t.teardown(() => gw.close());
+  const r = await call(gw, 'GET', '/admin/config', { key: ADMIN_KEY });
+  t.equal(r.status, 200);
+  const secrets = ['query-secret', 'sk-upstream-secret', 'header-bearer-secret', 'giga-client-secret', 'giga-credentials-secret', 'yandex-iam-secret', 'static-key-secret', sha, 'jwt-secret', 'transform-secret', 'transform-bearer-secret', 'x-auth-secret', 'cookie-secret', 'raw-password', 'url-token-secret'];
+  for (const secret of secrets) t.notMatch(r.text, secret, `${secret} is redacted`);
+  const c = r.json.config;
+  t.same(c.pipeline[0].auth.keys, ['static'], 'the key sources are not secrets');
+  t.same(c.pipeline[0].auth.jwt.claims, { key: 'sub', org: 'org_id', scopes: 'scope' }, 'JWT claim names are not secrets');
+  t.same(c.pipeline[1].transform.rules[0].request.default, { max_tokens: 1024 });
+  t.equal(c.pipeline[1].transform.rules[0].request.headers.set['X-Team'], 'blue');
+  t.equal(c.providers.up.headers['OpenAI-Organization'], 'org-visible');
+  t.equal(c.providers.up.base_url, 'http://127.0.0.1:9/v1?api-key=[redacted]&api-version=2024-10-21');
+  t.same([c.providers.giga.client_id, c.providers.giga.token_refresh_margin, c.providers.ya.folder_id], ['visible-client-id', '60s', 'visible-folder']);
+  t.equal(c.routes[0].upstream, 'http://raw-user:[redacted]@127.0.0.1:9');
+  t.equal(c.routes[1].upstream, 'http://[redacted]@127.0.0.1:9');
 });
 
 t.test('a too-short SWITCHYARD_ADMIN_KEY stops the gateway from starting', async (t) => {

@@ -4,8 +4,10 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startGateway, openaiConfig } from '../helpers/gateway.js';
+import { runIdentityCli, type CliIo } from '../../plugins/auth/cli.js';
 
 const ADMIN_KEY = 'sy-admin-cli-test-0123456789abcdef';
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,12 +34,12 @@ t.test('identity CLI against a running gateway', async (t) => {
   const url = ['--url', gw.url];
 
   t.test('creates a plan and an organization on it, printing JSON records', async (t) => {
-    const plan = await cli(['plans', 'create', '--name', 'pro', '--models', 'gpt-4o*,demo', '--rpm', '60', '--budget-micros', '5000000', ...url]);
+    const plan = await cli(['plans', 'create', '--name', 'pro', '--models', 'gpt-4o*,demo', '--rpm', '60', ...url]);
     t.equal(plan.code, 0, plan.stderr);
     const planJson = JSON.parse(plan.stdout);
     t.equal(planJson.object, 'plan');
     t.same(planJson.allowed_models, ['gpt-4o*', 'demo']);
-    t.same(planJson.limits, { rpm: 60, monthly_budget_micros: 5000000 });
+    t.same(planJson.limits, { rpm: 60 });
 
     const org = await cli(['orgs', 'create', '--slug', 'acme', '--name', 'Acme Inc', '--plan', 'pro', ...url]);
     t.equal(org.code, 0, org.stderr);
@@ -97,13 +99,14 @@ t.test('identity CLI against a running gateway', async (t) => {
     t.match(wrongCredential.stderr, /Incorrect API key provided/);
   });
 
-  t.test('exits 2 with usage on a malformed command, before calling anything', async (t) => {
+  t.test('exits 2 with one line and a pointer to --help on a malformed command, before calling anything', async (t) => {
     const malformed = [['keys', 'create'], ['keys', 'explode'], ['orgs', 'create', '--slug', 'x'], ['plans', 'create', '--name', 'p', '--rpm', 'lots'], ['keys', 'list', '--bogus']];
     const runs = await Promise.all(malformed.map((args) => cli([...args, ...url])));
     runs.forEach((r, i) => {
       t.equal(r.code, 2, malformed[i]!.join(' '));
-      t.match(r.stderr, /Usage:/);
+      t.match(r.stderr, new RegExp(`^switchyard ${malformed[i]![0]}: [^\\n]+ \\(see \`switchyard ${malformed[i]![0]} --help\`\\)\\n$`));
     });
+    t.match(runs[4]!.stderr, "unknown option '--bogus'");
     const noKey = await cli(['orgs', 'list', ...url], {});
     t.equal(noKey.code, 2);
     t.match(noKey.stderr, /SWITCHYARD_ADMIN_KEY/);
@@ -114,4 +117,90 @@ t.test('identity CLI against a running gateway', async (t) => {
     t.equal(r.code, 1);
     t.match(r.stderr, /cannot reach the gateway at http:\/\/127\.0\.0\.1:1/);
   });
+});
+
+/** A loopback port nothing listens on (taken from the OS, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** In-process runs, with stderr lines delivered as they are written. */
+function capture(onErr: (line: string) => void = () => {}): CliIo & { stdout: () => string; stderr: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    env: {},
+    out: (text) => void (out += text),
+    err: (text) => {
+      err += text;
+      onErr(text);
+    },
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+t.test('--help and -h print the usage and exit 0, on the command and on an action', async (t) => {
+  for (const [command, ...args] of [['keys', '--help'], ['plans', 'create', '-h'], ['orgs', 'list', '--help']] as const) {
+    const io = capture();
+    t.equal(await runIdentityCli(command, [...args], io), 0);
+    t.match(io.stdout(), /^Usage:\n\s+switchyard keys create/);
+    t.equal(io.stderr(), '');
+  }
+});
+
+t.test('--budget-micros and a bad --wait are usage errors; monthly budgets are not supported yet', async (t) => {
+  const budget = capture();
+  t.equal(await runIdentityCli('plans', ['create', '--name', 'budgeted', '--budget-micros', '5000000', '--admin-key', ADMIN_KEY, '--url', 'http://127.0.0.1:9'], budget), 2);
+  t.equal(budget.stderr(), 'switchyard plans: --budget-micros: monthly budgets are not supported yet (nothing enforces them until the billing plugin lands) (see `switchyard plans --help`)\n');
+  const wait = capture();
+  t.equal(await runIdentityCli('orgs', ['list', '--wait', 'forever'], wait), 2);
+  t.match(wait.stderr(), /^switchyard orgs: --wait must be a duration/);
+});
+
+t.test('a command waits for a gateway that is still starting, and says so once', async (t) => {
+  const port = await freePort();
+  let sawWaiting!: () => void;
+  const waiting = new Promise<void>((resolve) => (sawWaiting = resolve));
+  const io = capture((text) => text.includes('waiting for the gateway') && sawWaiting());
+  const run = runIdentityCli('orgs', ['list', '--url', `http://127.0.0.1:${port}`, '--admin-key', ADMIN_KEY], io);
+  const first = await Promise.race([waiting.then(() => 'waiting'), run.then(() => 'gave up')]);
+  t.equal(first, 'waiting', `it waits rather than failing at once: ${io.stderr()}`);
+  if (first !== 'waiting') return;
+  const gw = await startGateway(openaiConfig('http://127.0.0.1:9/v1', 'stores: { kv: memory, sql: { pglite: memory } }\n'), {
+    listen: `127.0.0.1:${port}`,
+    env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY },
+  });
+  t.teardown(() => gw.close());
+  t.equal(await run, 0, io.stderr());
+  t.equal(JSON.parse(io.stdout()).object, 'list');
+  t.equal(io.stderr(), `switchyard orgs: waiting for the gateway at http://127.0.0.1:${port} …\n`, 'one line, and nothing else');
+});
+
+t.test('a command stops waiting after --wait and says the gateway refused', async (t) => {
+  const port = await freePort();
+  const io = capture();
+  const started = Date.now();
+  t.equal(await runIdentityCli('orgs', ['list', '--url', `http://127.0.0.1:${port}`, '--admin-key', ADMIN_KEY, '--wait', '600ms'], io), 1);
+  t.ok(Date.now() - started >= 300, 'it waited');
+  t.equal(
+    io.stderr(),
+    `switchyard orgs: waiting for the gateway at http://127.0.0.1:${port} …\nswitchyard orgs: cannot reach the gateway at http://127.0.0.1:${port}: connection refused (waited 600ms; is it running?)\n`,
+  );
+  const now = capture();
+  t.equal(await runIdentityCli('orgs', ['list', '--url', `http://127.0.0.1:${port}`, '--admin-key', ADMIN_KEY, '--wait', '0'], now), 1);
+  t.notMatch(now.stderr(), 'waiting', '--wait 0 does not wait');
+});
+
+t.test('a gateway without SWITCHYARD_ADMIN_KEY: the command says the secret is not set there', async (t) => {
+  const gw = await startGateway(openaiConfig('http://127.0.0.1:9/v1'), { env: { ...process.env, SWITCHYARD_ADMIN_KEY: undefined } });
+  t.teardown(() => gw.close());
+  const io = capture();
+  t.equal(await runIdentityCli('orgs', ['list', '--url', gw.url, '--admin-key', ADMIN_KEY], io), 1);
+  t.match(io.stderr(), /^switchyard orgs: The admin API secret is not set on this gateway: start it with SWITCHYARD_ADMIN_KEY/);
+  t.notMatch(io.stderr(), 'Incorrect API key');
 });

@@ -86,7 +86,7 @@ export function identityStoreSuite(t: Test, sql: () => SqlStore): void {
 
   t.test('plans: create, get by id or name, update, list, and no delete while assigned', async (t) => {
     const name = uniqueSlug('team');
-    const plan = await store().createPlan({ name, limits: { rpm: 10, monthly_budget_micros: 5_000_000 }, metadata: { a: 1 } });
+    const plan = await store().createPlan({ name, limits: { rpm: 10, tpm: 5_000 }, metadata: { a: 1 } });
     t.match(plan.id, /^plan_/);
     t.same(plan.allowed_models, []);
     t.same(await store().getPlan(name), plan);

@@ -1,7 +1,8 @@
 /**
  * Hot reload against a real gateway watching a real directory: edits apply within a second, bad
- * edits are rejected while the old version keeps serving, atomic saves (editor rename, Kubernetes
- * ConfigMap symlink swap) are seen, and requests in flight finish on the version they started with.
+ * edits are rejected while the old version keeps serving, every way of replacing the file is seen
+ * (editor rename, Kubernetes ConfigMap symlink swap, a directory symlink switched, a file symlink
+ * re-pointed, delete and re-create), and requests in flight finish on the version they started with.
  */
 import t, { type Test } from 'tap';
 import { mkdtemp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -145,8 +146,6 @@ t.test('a catalog directory added by a reload is watched from then on', async (t
   await writeFile(join(catalog, 'mock.yaml'), entry(1000));
   await gw.write(`${config('a')}catalog: [${JSON.stringify(catalog)}]\n`);
   await until(t, 'catalog applied', async () => (await contextWindow()) === 1000);
-  // chokidar sets up the new directory's watch asynchronously and has no event for it.
-  await sleep(150);
   const since = performance.now();
   await writeFile(join(catalog, 'mock.yaml'), entry(2000));
   await until(t, 'catalog edit applied', async () => (await contextWindow()) === 2000, since);
@@ -173,6 +172,100 @@ t.test('a Kubernetes ConfigMap update (..data symlink swap) is seen', async (t) 
     await until(t, `ConfigMap ${tag} applied`, async () => (await configTag(k8s.url)) === tag, since);
   }
   t.equal(rejections(k8s).length, 0, 'no half-swapped state was ever loaded');
+});
+
+/** A temp directory removed when `t` ends. */
+async function scratch(t: Test, name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `switchyard-${name}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts a gateway that reads and watches `file` (already written). */
+async function watching(t: Test, file: string): Promise<TestGateway> {
+  const g = await startGateway(config('unused'), { watch: true, configFile: file });
+  t.teardown(() => g.close());
+  return g;
+}
+
+/** Runs `replace` for tags 1..n, each must become the serving config; stops at the first one missed. */
+async function everyReplacementApplies(t: Test, g: TestGateway, n: number, replace: (tag: string, i: number) => Promise<void>): Promise<void> {
+  let applied = 0;
+  for (let i = 1; i <= n; i++) {
+    const tag = `r${i}`;
+    const since = performance.now();
+    await replace(tag, i);
+    if (!(await until(t, `replacement ${i} applied`, async () => (await configTag(g.url)) === tag, since))) break;
+    applied++;
+  }
+  t.equal(applied, n, `all ${n} replacements applied`);
+}
+
+t.test('switching a directory symlink between existing directories reloads every time', async (t) => {
+  // <root>/current -> v1 | v2 (both exist); the gateway reads <root>/current/gateway.yaml.
+  const root = await scratch(t, 'symlink-dir');
+  await mkdir(join(root, 'v1'));
+  await mkdir(join(root, 'v2'));
+  await writeFile(join(root, 'v1', 'gateway.yaml'), config('r0'));
+  await symlink('v1', join(root, 'current'));
+  const g = await watching(t, join(root, 'current', 'gateway.yaml'));
+  t.equal(await configTag(g.url), 'r0');
+  await everyReplacementApplies(t, g, 20, async (tag, i) => {
+    const target = i % 2 ? 'v2' : 'v1';
+    await writeFile(join(root, target, 'gateway.yaml'), config(tag));
+    if (i % 4 < 2) {
+      // ln -sfn v2 current.tmp && mv -T current.tmp current
+      await symlink(target, join(root, 'current.tmp'));
+      await rename(join(root, 'current.tmp'), join(root, 'current'));
+    } else {
+      // ln -sfn v2 current
+      await rm(join(root, 'current'));
+      await symlink(target, join(root, 'current'));
+    }
+  });
+  t.equal(rejections(g).length, 0, 'no half-switched state was ever loaded');
+  // An edit in place in the directory the symlink now points to applies too.
+  const since = performance.now();
+  await writeFile(join(root, 'current', 'gateway.yaml'), config('in-place'));
+  await until(t, 'in-place edit behind the symlink applied', async () => (await configTag(g.url)) === 'in-place', since);
+});
+
+t.test('re-pointing a symlinked config file, renaming over it, writing it in place, recreating it or its directory all reload', async (t) => {
+  const root = await scratch(t, 'symlink-file');
+  const file = join(root, 'gateway.yaml');
+  await writeFile(join(root, 'a.yaml'), config('r0'));
+  await symlink('a.yaml', file);
+  const g = await watching(t, file);
+  t.equal(await configTag(g.url), 'r0');
+  let target = 'a.yaml';
+  const ways: ((tag: string) => Promise<void>)[] = [
+    // Re-pointed atomically to another file that already exists (ln -sfn b.yaml gateway.yaml.tmp && mv -T …).
+    async (tag) => {
+      target = target === 'a.yaml' ? 'b.yaml' : 'a.yaml';
+      await writeFile(join(root, target), config(tag));
+      await symlink(target, `${file}.tmp`);
+      await rename(`${file}.tmp`, file);
+    },
+    // Replaced by a regular file renamed over it (an editor's atomic save).
+    async (tag) => {
+      await writeFile(`${file}.new`, config(tag));
+      await rename(`${file}.new`, file);
+    },
+    // Written in place.
+    (tag) => writeFile(file, config(tag)),
+    // Deleted, then created again.
+    async (tag) => {
+      await rm(file);
+      await writeFile(file, config(tag));
+    },
+    // Its whole directory deleted, then created again.
+    async (tag) => {
+      await rm(root, { recursive: true });
+      await mkdir(root);
+      await writeFile(file, config(tag));
+    },
+  ];
+  await everyReplacementApplies(t, g, 15, (tag, i) => ways[(i - 1) % ways.length]!(tag));
 });
 
 t.test('20 reloads under concurrent load fail no request, and both versions answer', async (t) => {

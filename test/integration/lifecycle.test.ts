@@ -1,6 +1,7 @@
 /**
- * Operational behaviour: health, readiness and metrics endpoints; graceful shutdown (in-flight
- * streams finish, new connections are refused, a deadline cuts what is left); and the provider
+ * Operational behaviour: health, readiness and metrics endpoints; graceful shutdown (the drain
+ * delay keeps serving while `/ready` fails, in-flight streams finish, new connections are refused,
+ * what is left at the deadline ends with `server_shutting_down`); and the provider
  * key staying out of logs and error bodies.
  */
 import t, { type Test } from 'tap';
@@ -18,23 +19,25 @@ t.before(async () => {
 t.afterEach(() => upstream.reset());
 t.teardown(() => upstream.close());
 
-function config(extraProviders = ''): string {
+function config(extraProviders = '', server = ''): string {
   return `version: 1
-providers:
+${server ? `server: { ${server} }\n` : ''}providers:
   up: { adapter: openai, base_url: "${upstream.baseUrl}", api_key: "${SECRET}" }
   slow: { adapter: mock, chunk_delay: 40ms }
   stuck: { adapter: mock, chunk_delay: 30s }
+  hang: { adapter: mock, latency: 30s }
 ${extraProviders}
 models:
   gpt-4o-mini: { targets: [{ provider: up }] }
   demo: { targets: [{ provider: slow }] }
   stuck: { targets: [{ provider: stuck }] }
+  hang: { targets: [{ provider: hang }] }
 `;
 }
 
 /** Starts a gateway that the test closes itself (the harness close() after it is a no-op). */
-async function gateway(t: Test, extraProviders = ''): Promise<TestGateway> {
-  const gw = await startGateway(config(extraProviders));
+async function gateway(t: Test, extraProviders = '', server = ''): Promise<TestGateway> {
+  const gw = await startGateway(config(extraProviders, server));
   t.teardown(() => gw.close());
   return gw;
 }
@@ -120,7 +123,12 @@ t.test('graceful close: an in-flight stream finishes with [DONE], /ready turns 5
   t.match(readyPart, /"status":"draining"/);
 });
 
-t.test('close with a short deadline cuts a never-ending stream and resolves', async (t) => {
+/** The SSE events of a raw HTTP/1.1 stream response, parsed; `[DONE]` stays a string. */
+function events(raw: string): unknown[] {
+  return [...raw.matchAll(/^data: (.*)$/gm)].map((m) => (m[1] === '[DONE]' ? '[DONE]' : JSON.parse(m[1]!)));
+}
+
+t.test('at the shutdown deadline a stream still running ends with a server_shutting_down error event and no [DONE]', async (t) => {
   const gw = await gateway(t);
   const stream = rawPost(port(gw), '/v1/chat/completions', chatBody('stuck', 'first second'));
   t.ok(await until(() => stream.text().includes('"content":"first "')), 'stream started');
@@ -129,7 +137,66 @@ t.test('close with a short deadline cuts a never-ending stream and resolves', as
   t.equal(outcome, 'closed');
   t.ok(performance.now() - started >= 150, 'waited for the deadline first');
   await stream.ended;
-  t.notMatch(stream.text(), /\[DONE\]/, 'the cut stream has no [DONE]');
+  const sent = events(stream.text());
+  t.notOk(sent.includes('[DONE]'), 'the cut stream has no [DONE]');
+  t.match(sent.at(-1), { error: { code: 'server_shutting_down', type: 'server_error', message: /shutting down/, request_id: String } }, 'its last event is the error');
+  t.match(sent.at(-2), { choices: [{ delta: { content: 'first ' } }] }, 'after what was generated');
+  t.match(stream.text(), /\r\n0\r\n\r\n$/, 'the chunked response was ended properly before the connection closed');
+});
+
+t.test('at the shutdown deadline a request not answered yet gets 503 server_shutting_down', async (t) => {
+  const gw = await gateway(t);
+  const pending = fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody('hang', 'x', false) });
+  t.ok(await until(() => gw.gateway.current().active === 1), 'request in flight');
+  const closing = gw.gateway.close(200);
+  const res = await pending;
+  t.equal(res.status, 503);
+  t.match(await res.json(), { error: { code: 'server_shutting_down', type: 'server_error' } });
+  await closing;
+});
+
+t.test('the drain delay: /ready is 503 draining while requests are still served, then new connections are refused and requests in flight finish', async (t) => {
+  const gw = await gateway(t, '', 'drain_delay: 600ms');
+  const p = port(gw);
+  // 25 words at 40 ms each: still streaming when the drain delay ends.
+  const words = Array.from({ length: 25 }, (_, i) => `w${i}`).join(' ');
+  const stream = rawPost(p, '/v1/chat/completions', chatBody('demo', words));
+  t.ok(await until(() => stream.text().includes('"content":"w0 "')), 'stream started');
+  const started = performance.now();
+  let closed = false;
+  const closing = gw.gateway.close(3000, { drainDelay: true }).then(() => (closed = true));
+
+  const ready = await fetch(`${gw.url}/ready`);
+  t.equal(ready.status, 503, '/ready fails at once');
+  t.match(await ready.json(), { status: 'draining' });
+  t.equal(await refused(p), 'connected', 'the listener still accepts');
+  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody('demo', 'still served', false) });
+  t.equal(res.status, 200, 'a new request is still served');
+  t.match(await res.json(), { choices: [{ message: { content: 'still served' } }] });
+  t.equal(res.headers.get('connection'), 'close', 'and told to reconnect (elsewhere)');
+  t.ok(performance.now() - started < 600, 'all of that within the drain delay');
+
+  let refusedAt = 0;
+  for (let i = 0; i < 100 && !refusedAt; i++) {
+    if ((await refused(p)) === 'ECONNREFUSED') refusedAt = performance.now() - started;
+    else await sleep(20);
+  }
+  t.ok(refusedAt >= 550, `new connections are refused once the delay ended (${Math.round(refusedAt)} ms)`);
+  t.equal(closed, false, 'while the stream in flight still runs');
+  await closing;
+  await stream.ended;
+  const content = [...stream.text().matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('');
+  t.equal(content.trimEnd(), words, 'the stream in flight finished');
+  t.match(stream.text(), /data: \[DONE\]\n\n/);
+});
+
+t.test('close() without options has no drain delay, whatever server.drain_delay says', async (t) => {
+  const gw = await gateway(t, '', 'drain_delay: 30s');
+  const p = port(gw);
+  const started = performance.now();
+  await gw.gateway.close(1000);
+  t.ok(performance.now() - started < 1000, 'closed at once');
+  t.equal(await refused(p), 'ECONNREFUSED');
 });
 
 t.test('close with a short deadline also aborts a stalled upstream call', async (t) => {

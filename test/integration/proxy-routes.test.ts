@@ -1,7 +1,8 @@
 /**
  * Raw reverse-proxy routes (`routes:` with `upstream:`): prefix and exact matching, `strip_prefix`,
- * query strings, methods and bodies passed through byte for byte, the route's own plugin list, and
- * JSON envelopes when the upstream is down or too slow.
+ * query strings, methods and bodies passed through byte for byte, the route's own plugin list, the
+ * client's credentials kept from the upstream (unless `forward_credentials`), and JSON envelopes
+ * when the upstream is down, too slow, or closes the connection.
  */
 import t from 'tap';
 import { createServer, type Server } from 'node:http';
@@ -30,6 +31,10 @@ async function startBackend(): Promise<void> {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
     if (req.url?.includes('/hang')) return;
     if (req.url?.includes('/reset')) return void req.socket.destroy();
+    if (req.url?.includes('/stall-body')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.write('partial');
+    }
     if (req.url?.includes('/die')) {
       res.writeHead(200, { 'content-type': 'text/plain' });
       return void res.write('partial', () => res.socket!.destroy());
@@ -62,6 +67,13 @@ routes:
   - { path: /exact, upstream: "${backendUrl}" }
   - { path: /slow/*, upstream: "${backendUrl}", strip_prefix: true, timeout: 200ms }
   - { path: /gone/*, upstream: "${deadUrl}" }
+  - { path: /trusted/*, upstream: "${backendUrl}", forward_credentials: true }
+  - path: /own-key/*
+    upstream: "${backendUrl}"
+    pipeline:
+      - transform:
+          rules:
+            - request: { headers: { set: { authorization: Bearer upstream-own-key } } }
   - path: /tagged/*
     upstream: "${backendUrl}"
     pipeline:
@@ -150,10 +162,18 @@ t.test('an upstream slower than the route timeout is a 504 JSON envelope', async
   t.match(await res.json(), { error: { type: 'timeout_error', code: 'upstream_timeout' } });
 });
 
-t.test('an upstream that resets the connection before answering is a 502, not a timeout', async (t) => {
+t.test('an upstream that resets the connection before answering is a 502 upstream_invalid_response, not a timeout or "unreachable"', async (t) => {
   const res = await fetch(`${gw.url}/slow/reset`);
   t.equal(res.status, 502);
-  t.match(await res.json(), { error: { type: 'upstream_error', code: 'upstream_unreachable' } });
+  t.match(await res.json(), { error: { type: 'upstream_error', code: 'upstream_invalid_response', message: /closed the connection without answering/ } });
+});
+
+t.test('an upstream that goes silent mid-body past the route timeout cuts the client connection', async (t) => {
+  const res = await fetch(`${gw.url}/slow/stall-body`, { signal: AbortSignal.timeout(2000) });
+  t.equal(res.status, 200);
+  const err = (await res.text().catch((e: unknown) => e)) as Error;
+  t.type(err, Error, 'the body read fails');
+  t.not(err.name, 'TimeoutError', 'the gateway closed the connection at the route timeout');
 });
 
 t.test('an upstream that dies mid-response cuts the client connection instead of leaving it hanging', async (t) => {
@@ -162,4 +182,30 @@ t.test('an upstream that dies mid-response cuts the client connection instead of
   const err = (await res.text().catch((e: unknown) => e)) as Error;
   t.type(err, Error, 'the body read fails');
   t.not(err.name, 'TimeoutError', 'the gateway closed the connection, the client did not have to time out');
+});
+
+const CLIENT_CREDENTIALS = { authorization: 'Bearer sk-client-gateway-key', 'x-api-key': 'sk-client-gateway-key', 'api-key': 'sk-client-gateway-key' };
+
+t.test('a route with no plugins keeps the client credentials from the upstream, other headers pass', async (t) => {
+  const res = await fetch(`${gw.url}/search/x`, { headers: { ...CLIENT_CREDENTIALS, cookie: 'session=1', 'x-keep': 'kept' } });
+  t.equal(res.status, 201);
+  const h = seen[0]!.headers;
+  t.equal(h['authorization'], undefined);
+  t.equal(h['x-api-key'], undefined);
+  t.equal(h['api-key'], undefined);
+  t.equal(h['x-keep'], 'kept');
+  t.equal(h['cookie'], 'session=1', 'a cookie is not a gateway credential');
+  t.notOk(JSON.stringify(h).includes('sk-client-gateway-key'), 'no header carries the client key');
+});
+
+t.test('a route with forward_credentials: true passes the client credentials on', async (t) => {
+  await (await fetch(`${gw.url}/trusted/x`, { headers: CLIENT_CREDENTIALS })).text();
+  t.match(seen[0]!.headers, CLIENT_CREDENTIALS);
+});
+
+t.test("a credential a route's plugin sets is the one the upstream gets, not the client's", async (t) => {
+  await (await fetch(`${gw.url}/own-key/x`, { headers: CLIENT_CREDENTIALS })).text();
+  const h = seen[0]!.headers;
+  t.equal(h['authorization'], 'Bearer upstream-own-key');
+  t.notOk(JSON.stringify(h).includes('sk-client-gateway-key'), 'no header carries the client key');
 });

@@ -30,7 +30,7 @@ function start(env: NodeJS.ProcessEnv): Promise<Started> {
     stdout: '',
     stderr: '',
     code: new Promise((resolve) => child.on('close', (code) => resolve(code))),
-    stop: () => child.kill('SIGTERM'),
+    stop: () => child.kill('SIGINT'),
   };
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   void started.code.then(() => clearTimeout(timer));
@@ -70,7 +70,7 @@ t.test("the README's quickstart curl gets an answer from a gateway started on th
   const without = await fetch(`${gateway.url}/v1/models`);
   t.equal(without.status, 401, 'and a request without the key is refused');
   gateway.stop();
-  t.equal(await gateway.code, 0, 'stops cleanly on SIGTERM');
+  t.equal(await gateway.code, 0, 'stops cleanly on Ctrl-C (SIGINT)');
 });
 
 t.test('the public development key refuses to listen on a non-loopback address, and says why', async (t) => {

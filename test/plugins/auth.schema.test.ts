@@ -12,6 +12,7 @@ t.test('an empty config gets the documented defaults (SQL keys, read/write scope
     keys: ['sql'],
     static: [],
     required_scopes: { read: ['read', 'write'], write: ['write'] },
+    stale_ttl: '5m',
     negative_cache_ttl: '5s',
     cache_size: 10000,
     last_used_interval: '30s',
@@ -29,11 +30,12 @@ t.test('accepts every documented field', async (t) => {
   const config = {
     keys: ['static', 'sql'],
     static: [
-      { name: 'a', sha256: 'a'.repeat(64), org: 'o', scopes: ['read', 'write', 'admin'], environment: 'test', allowed_models: ['gpt-4o*'], allowed_ips: ['10.0.0.0/8'], allowed_referrers: ['*.example.com'], limits: { rpm: 10, tpm: 1000, concurrency: 2, monthly_budget_micros: 5000000 }, metadata: { team: 'x' } },
+      { name: 'a', sha256: 'a'.repeat(64), org: 'o', scopes: ['read', 'write', 'admin'], environment: 'test', allowed_models: ['gpt-4o*'], allowed_ips: ['10.0.0.0/8'], allowed_referrers: ['*.example.com'], limits: { rpm: 10, tpm: 1000, concurrency: 2 }, metadata: { team: 'x' } },
     ],
     jwt: { jwks_url: 'https://idp.example.com/.well-known/jwks.json', issuer: 'https://idp.example.com/', audience: ['switchyard'], algorithms: ['RS256'], clock_tolerance: '10s', jwks_cooldown: '1m', claims: { org: 'tenant', scopes: 'scp', key: 'client_id' } },
     required_scopes: { read: ['read'], write: ['write'] },
     cache_ttl: '2s',
+    stale_ttl: '0s',
     negative_cache_ttl: '1s',
     cache_size: 100,
     last_used_interval: '1m',
@@ -48,7 +50,7 @@ t.test('jwt gets its claim defaults', async (t) => {
 });
 
 t.test('rejects what would be unsafe or a typo, naming the field', async (t) => {
-  t.same(check({ keyz: ['sql'] }), ["pipeline[0].auth.keyz: unknown field 'keyz'"]);
+  t.same(check({ keyz: ['sql'] }), ["pipeline[0].auth.keyz: unknown field 'keyz' (did you mean 'keys'?)"]);
   t.match(check({ keys: ['ldap'] })[0], /^pipeline\[0\]\.auth\.keys\[0\]: /);
   t.match(check({ static: [{ name: 'a', key: 'k' }] })[0], /^pipeline\[0\]\.auth\.static\[0\]: missing required field 'org'/);
   t.match(check({ static: [{ name: 'a', sha256: 'xyz', org: 'o' }] })[0], /^pipeline\[0\]\.auth\.static\[0\]\.sha256: /);

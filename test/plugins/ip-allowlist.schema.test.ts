@@ -16,7 +16,7 @@ t.test('accepts IPv4 and IPv6 CIDRs and bare addresses', async (t) => {
 });
 
 t.test('rejects unknown fields, non-list lists and a status outside 4xx/5xx', async (t) => {
-  t.same(check({ alow: ['10.0.0.0/8'] }), ["pipeline[1].ip-allowlist.alow: unknown field 'alow'"]);
+  t.same(check({ alow: ['10.0.0.0/8'] }), ["pipeline[1].ip-allowlist.alow: unknown field 'alow' (did you mean 'allow'?)"]);
   t.equal(check({ allow: '10.0.0.0/8' }).length, 1);
   t.match(check({ allow: '10.0.0.0/8' })[0], /^pipeline\[1\]\.ip-allowlist\.allow: /);
   t.match(check({ status: 200 })[0], /^pipeline\[1\]\.ip-allowlist\.status: /);

@@ -49,6 +49,6 @@ t.test('rejects unknown dimensions, non-positive counts, bad windows and a windo
 });
 
 t.test('rejects unknown fields, naming them', async (t) => {
-  t.same(check({ limits: [{ per: 'key', rpm: 5, rph: 9 }] }), ["pipeline[0].rate-limit.limits[0].rph: unknown field 'rph'"]);
-  t.same(check({ failopen: true }), ["pipeline[0].rate-limit.failopen: unknown field 'failopen'"]);
+  t.same(check({ limits: [{ per: 'key', rpm: 5, rph: 9 }] }), ["pipeline[0].rate-limit.limits[0].rph: unknown field 'rph' (did you mean 'rpm'?)"]);
+  t.same(check({ failopen: true }), ["pipeline[0].rate-limit.failopen: unknown field 'failopen' (did you mean 'fail_open'?)"]);
 });

@@ -45,8 +45,8 @@ t.test('requires rules, at least one, each with a request or a response', async 
 });
 
 t.test('rejects unknown keys, naming them', async (t) => {
-  t.same(check({ rules: [{ request: { sett: { a: 1 } } }] }), ["pipeline[0].transform.rules[0].request.sett: unknown field 'sett'"]);
-  t.same(check({ rules: [{ response: {}, match: { model: ['x'] } }] }), ["pipeline[0].transform.rules[0].match.model: unknown field 'model'"]);
+  t.same(check({ rules: [{ request: { sett: { a: 1 } } }] }), ["pipeline[0].transform.rules[0].request.sett: unknown field 'sett' (did you mean 'set'?)"]);
+  t.same(check({ rules: [{ response: {}, match: { model: ['x'] } }] }), ["pipeline[0].transform.rules[0].match.model: unknown field 'model' (did you mean 'models'?)"]);
   t.same(check({ rules: [{ request: {} }], extra: true }), ["pipeline[0].transform.extra: unknown field 'extra'"]);
   t.same(check({ rules: [{ request: { headers: { add: {} } } }] }), ["pipeline[0].transform.rules[0].request.headers.add: unknown field 'add'"]);
 });

@@ -15,7 +15,7 @@ const dir = await mkdtemp(join(tmpdir(), 'switchyard-cli-'));
 const valid = join(dir, 'valid.yaml');
 const invalid = join(dir, 'invalid.yaml');
 const compileError = join(dir, 'compile-error.yaml');
-await writeFile(valid, 'version: 1\nproviders:\n  demo: { adapter: mock }\nmodels:\n  demo: { targets: [{ provider: demo }] }\n');
+await writeFile(valid, 'version: 1\nserver: { drain_delay: 0s }\nproviders:\n  demo: { adapter: mock }\nmodels:\n  demo: { targets: [{ provider: demo }] }\n');
 await writeFile(invalid, 'version: 1\nserver:\n  listen: 127.0.0.1:0\n  body_limit: lots\n');
 await writeFile(compileError, 'version: 1\nmodels:\n  demo: { targets: [{ provider: nowhere }] }\n');
 t.teardown(() => rm(dir, { recursive: true, force: true }));

@@ -6,9 +6,10 @@
 import t from 'tap';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadConfig, ConfigLoadError, formatIssue, type LoadedConfig } from '../../core/config/load.js';
 import { compileStandalone } from '../../core/commands.js';
+import { packageRoot } from '../../core/config/schema.js';
 import { builtinPlugins } from '../../plugins/index.js';
 
 let dir: string;
@@ -85,6 +86,42 @@ t.test('interpolation', async (t) => {
     t.equal(loaded!.config.upstream.connections, 12);
   });
 
+  t.test('a path that is wholly a variable resolves from the working directory, a written one from the file', async (t) => {
+    const text = yaml(
+      'version: 1',
+      'stores: { sql: { pglite: "${DATA_DIR:-./data}" } }',
+      'catalog: [${CATALOG_DIR}, ./catalog-env, "${CATALOG_BASE:-.}/catalog-env"]',
+      'pipeline:',
+      '  - use: ${PLUGIN}',
+      '  - route',
+    );
+    const file = await writeConfig(text);
+    await mkdir(join(dir, 'catalog-env'), { recursive: true });
+    const env = { DATA_DIR: './mydata', CATALOG_DIR: 'cats', CATALOG_BASE: 'base', PLUGIN: 'plugins/p.ts' };
+    const loaded = await loadConfig(file, env).catch((e: unknown) => e);
+    // The catalog directories from the environment do not exist (the error names where they were looked for).
+    t.ok(loaded instanceof ConfigLoadError);
+    t.match((loaded as Error).message, `${resolve('cats')}: cannot read catalog directory`);
+    t.match((loaded as Error).message, `${join(dir, 'base', 'catalog-env')}: cannot read catalog directory`, 'a variable inside a longer path: relative to the file');
+
+    const ok = await loadConfig(file, { ...env, CATALOG_DIR: join(dir, 'catalog-env'), CATALOG_BASE: '' });
+    t.same(ok.config.stores.sql, { pglite: resolve('mydata') }, 'the data directory is under the working directory');
+    t.same(ok.config.catalog, [join(dir, 'catalog-env'), './catalog-env', './catalog-env'], 'absolute and written paths unchanged');
+    t.same(ok.config.pipeline[0], { use: resolve('plugins/p.ts') });
+
+    const defaults = await loadConfig(await writeConfig(yaml('version: 1', 'stores: { sql: { pglite: "${DATA_DIR:-./data}" } }')), {});
+    t.same(defaults.config.stores.sql, { pglite: './data' }, 'a default written in the file stays relative to the file');
+    const memory = await loadConfig(await writeConfig(yaml('version: 1', 'stores: { sql: { pglite: "${DATA_DIR}" } }')), { DATA_DIR: 'memory' });
+    t.same(memory.config.stores.sql, { pglite: 'memory' });
+  });
+
+  t.test('SWITCHYARD_DATA_DIR=./mydata puts the default config\'s database under the working directory', async (t) => {
+    const loaded = await loadConfig(join(packageRoot(), 'config', 'gateway.yaml'), { SWITCHYARD_DATA_DIR: './mydata' });
+    t.same(loaded.config.stores.sql, { pglite: resolve('mydata') });
+    const unset = await loadConfig(join(packageRoot(), 'config', 'gateway.yaml'), {});
+    t.same(unset.config.stores.sql, { pglite: '../data' }, 'unset: ./data of the checkout, next to config/');
+  });
+
   t.test('a missing variable is an error naming it at its file:line:col, every one of them', async (t) => {
     const { file, problems } = await check(
       yaml(
@@ -113,7 +150,27 @@ t.test('interpolation', async (t) => {
 t.test('schema errors name file, line, column and field path', async (t) => {
   t.test('unknown field in server', async (t) => {
     const { file, problems } = await check(yaml('version: 1', 'server:', '  listen: 127.0.0.1:0', '  bodylimit: 1mb'));
-    t.same(problems, [`${file}:4:3: server.bodylimit: unknown field 'bodylimit'`]);
+    t.same(problems, [`${file}:4:3: server.bodylimit: unknown field 'bodylimit' (did you mean 'body_limit'?)`]);
+  });
+
+  t.test('a typo leads with the unknown field and its nearest name, without the noise it causes', async (t) => {
+    const { file, problems } = await check(
+      yaml('version: 1', 'providers: { demo: { adapter: mock } }', 'models: { demo: { targets: [{ provider: demo }] } }', 'pipeline:', '  - rate-limit:', '      limits:', '        - { per: key, rmp: 600 }', '  - route'),
+    );
+    t.same(problems, [`${file}:7:23: pipeline[0].rate-limit.limits[0].rmp: unknown field 'rmp' (did you mean 'rpm'?)`]);
+    const plain = await check(yaml('version: 1', 'stores:', '  kv: { rdis: "redis://127.0.0.1:6379" }'));
+    t.same(plain.problems, [`${plain.file}:3:9: stores.kv.rdis: unknown field 'rdis' (did you mean 'redis'?)`], 'names from every anyOf branch');
+    const far = await check(yaml('version: 1', 'server:', '  colour: blue'));
+    t.same(far.problems, [`${far.file}:3:3: server.colour: unknown field 'colour'`], 'no suggestion when nothing is close');
+  });
+
+  t.test('monthly budgets are refused: nothing enforces them yet', async (t) => {
+    const { file, problems } = await check(
+      yaml('version: 1', 'pipeline:', '  - auth:', '      keys: [static]', '      static:', '        - { name: ci, key: k, org: o, limits: { monthly_budget_micros: 5000000 } }', '  - route'),
+    );
+    t.equal(problems.length, 1);
+    t.match(problems[0], `${file}:6:`);
+    t.match(problems[0], 'pipeline[0].auth.static[0].limits.monthly_budget_micros: monthly budgets are not supported yet');
   });
 
   t.test('wrong type for body_limit', async (t) => {
@@ -227,7 +284,7 @@ t.test('a catalog file with a bad field is reported at its own file and line', a
   const catFile = join(catDir, 'acme.yaml');
   await writeFile(catFile, yaml('provider: acme', 'models:', '  acme-1:', '    mode: chat', '    context_window: 8192', '    max_ouput_tokens: 1024'));
   const { problems } = await check(yaml('version: 1', 'catalog: [./catalog-bad]'));
-  t.same(problems, [`${catFile}:6:5: models.acme-1.max_ouput_tokens: unknown field 'max_ouput_tokens'`]);
+  t.same(problems, [`${catFile}:6:5: models.acme-1.max_ouput_tokens: unknown field 'max_ouput_tokens' (did you mean 'max_output_tokens'?)`]);
 
   const gone = await check(yaml('version: 1', 'catalog: [./no-such-dir]'));
   t.equal(gone.problems.length, 1);

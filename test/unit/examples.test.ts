@@ -41,6 +41,30 @@ t.teardown(() => {
   }
 });
 
+/** Provider fields holding a credential the gateway spends for its callers. */
+const PROVIDER_CREDENTIALS = ['api_key', 'credentials', 'client_secret', 'iam_token'];
+/** Request headers that carry a credential upstream. */
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'];
+
+type Entry = string | Record<string, any>;
+const pluginNames = (pipeline: Entry[] = []) => pipeline.map((e) => (typeof e === 'string' ? e : Object.keys(e)[0]!));
+
+/**
+ * Every pipeline of `config` that spends a provider credential and lacks `auth`: the model pipeline
+ * when a provider holds a credential, and each raw route that sets a credential header upstream.
+ */
+function unauthenticatedSpenders(config: Record<string, any>): string[] {
+  const found: string[] = [];
+  const holdsKey = Object.values((config['providers'] ?? {}) as Record<string, Record<string, unknown>>).some((p) => PROVIDER_CREDENTIALS.some((f) => p[f] !== undefined));
+  if (holdsKey && !pluginNames(config['pipeline']).includes('auth')) found.push('pipeline');
+  for (const route of (config['routes'] ?? []) as { path: string; pipeline?: Entry[] }[]) {
+    const sets = (route.pipeline ?? []).flatMap((e) => (typeof e === 'object' && e['transform'] ? (e['transform']['rules'] as any[]) : []))
+      .flatMap((rule) => Object.keys(rule?.request?.headers?.set ?? {}).map((h) => h.toLowerCase()));
+    if (sets.some((h) => CREDENTIAL_HEADERS.includes(h)) && !pluginNames(route.pipeline).includes('auth')) found.push(`routes ${route.path}`);
+  }
+  return found;
+}
+
 async function check(file: string): Promise<{ ok: boolean; output: string }> {
   const lines: string[] = [];
   const ok = await validate([file], builtinPlugins, (l) => lines.push(l));
@@ -66,6 +90,10 @@ for (const name of gatewayConfigs) {
     t.match(text.split(/\nversion:/)[0], /https:\/\/\S+/, 'the header cites documentation');
   });
 
+  t.test(`${name} makes callers authenticate wherever it spends a provider key`, async (t) => {
+    t.same(unauthenticatedSpenders(parse(text) as Record<string, any>), []);
+  });
+
   if (variables.length > 0) {
     t.test(`${name} refuses to load without its credentials (${variables.join(', ')})`, async (t) => {
       for (const variable of variables) {
@@ -89,22 +117,25 @@ t.test('the Kubernetes example serves a valid config from a directory mount and 
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-k8s-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'gateway.yaml'), gatewayYaml);
-  Object.assign(process.env, dummyEnv);
-  const { ok, output } = await check(join(dir, 'gateway.yaml'));
-  t.ok(ok, `the ConfigMap's gateway.yaml validates: ${output}`);
-
   const pod = deployment['spec']['template']['spec'];
   const container = pod['containers'][0];
   const env = Object.fromEntries((container['env'] as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+  Object.assign(process.env, dummyEnv, { SWITCHYARD_DATA_DIR: env['SWITCHYARD_DATA_DIR'] });
+  t.teardown(() => void delete process.env['SWITCHYARD_DATA_DIR']);
+  const { ok, output } = await check(join(dir, 'gateway.yaml'));
+  t.ok(ok, `the ConfigMap's gateway.yaml validates: ${output}`);
+  t.same(unauthenticatedSpenders(parse(gatewayYaml) as Record<string, any>), [], 'callers authenticate before spending the provider key');
+
   const mount = (container['volumeMounts'] as { name: string; mountPath: string; subPath?: string }[]).find((m) => m.name === 'config')!;
   t.equal(mount.subPath, undefined, 'no subPath, so ConfigMap updates reach the file');
   t.equal(dirname(env['SWITCHYARD_CONFIG']!), mount.mountPath, 'SWITCHYARD_CONFIG points into the mounted directory');
   t.equal(container['readinessProbe']['httpGet']['path'], '/ready');
   t.equal(container['livenessProbe']['httpGet']['path'], '/health');
 
-  const drainMs = parseDuration(parse(gatewayYaml)['server']['shutdown_timeout'])!;
+  const server = parse(gatewayYaml)['server'];
+  const drainMs = parseDuration(server['drain_delay'] ?? '5s')! + parseDuration(server['shutdown_timeout'] ?? '30s')!;
   const preStopMs = Number(container['lifecycle']?.['preStop']?.['exec']?.['command']?.[1] ?? 0) * 1000;
-  t.ok(pod['terminationGracePeriodSeconds'] * 1000 > drainMs + preStopMs, 'the grace period is longer than preStop + shutdown_timeout');
+  t.ok(pod['terminationGracePeriodSeconds'] * 1000 > drainMs + preStopMs, 'the grace period is longer than preStop + drain_delay + shutdown_timeout');
 });
 
 t.test('the compose example builds from the Dockerfile and mounts a directory holding its config', async (t) => {

@@ -197,8 +197,7 @@ t.test('a requires rule broken by the order is a load error naming both plugins'
 
 t.test('a required plugin with a config mistake is reported once, for its config', async (t) => {
   t.same(await problems(`${head}pipeline:\n  - trace: { nam: a }\n  - needs-trace\n  - route\n`), [
-    "yaml:7:5: pipeline[0].trace: missing required field 'name'",
-    "yaml:7:14: pipeline[0].trace.nam: unknown field 'nam'",
+    "yaml:7:14: pipeline[0].trace.nam: unknown field 'nam' (did you mean 'name'?)",
   ]);
 });
 
