@@ -84,6 +84,14 @@ export function bestPaced(all: Paced[]): Paced {
   };
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
@@ -93,9 +101,11 @@ export function percentile(sorted: number[], p: number): number {
  * Open-loop load at `rate` requests per second, spread evenly (autocannon's `overallRate` sends
  * each second's quota back to back and then idles, and records whole milliseconds, so it cannot
  * resolve a 0.3 ms difference). Latency runs from issuing the request to the response's last byte.
+ * `body` may be a function returning a new body for every request.
  */
-export async function paced(base: string, body: string, rate: number, durationS: number): Promise<Paced> {
+export async function paced(base: string, body: string | (() => string), rate: number, durationS: number, headers: Record<string, string> = {}): Promise<Paced> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const next = typeof body === 'string' ? () => body : body;
   const url = `${base}${CHAT_PATH}`;
   const total = Math.round(rate * durationS);
   const interval = 1000 / rate;
@@ -111,15 +121,16 @@ export async function paced(base: string, body: string, rate: number, durationS:
       if (++finished === total) resolve();
     };
     const fire = () => {
+      const text = next();
       const t0 = performance.now();
-      const req = request(url, { method: 'POST', agent, headers: { ...HEADERS, 'content-length': Buffer.byteLength(body) }, timeout: 10_000 }, (res) => {
+      const req = request(url, { method: 'POST', agent, headers: { ...HEADERS, ...headers, 'content-length': Buffer.byteLength(text) }, timeout: 10_000 }, (res) => {
         res.on('data', () => {});
         res.on('end', () => complete(res.statusCode === 200, performance.now() - t0));
         res.on('error', () => complete(false, 0));
       });
       req.on('error', () => complete(false, 0));
       req.on('timeout', () => req.destroy());
-      req.end(body);
+      req.end(text);
     };
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - started) / interval) + 1);

@@ -8,11 +8,14 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { get } from 'node:http';
+import type { Writable } from 'node:stream';
 
 export interface Child {
   name: string;
   url: string;
   proc: ChildProcess;
+  /** With `logPipe`: the process reading the child's stdout. */
+  logConsumer?: LogConsumer;
   /** CPU time (user + system) the process has used so far, in ms. */
   cpuMs(): number;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
@@ -55,11 +58,50 @@ function healthy(url: string): Promise<boolean> {
 }
 
 /**
- * Spawns `node ...args` and waits until `GET url/health` answers 200. stdout goes to /dev/null
- * (that is where the gateway's log lines go); stderr is kept for the error message if it dies.
+ * The reader at the other end of a child's stdout pipe, as a process supervisor (systemd, a
+ * container runtime) would be: `wc -lc`, so that the lines the child wrote can be counted.
  */
-export async function startChild(name: string, url: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<Child> {
-  const proc = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+export interface LogConsumer {
+  /** CPU time (user + system) the consumer has used so far, in ms. */
+  cpuMs(): number;
+  /** Lines and bytes read; resolves once the child has exited and the pipe is drained. */
+  totals: Promise<{ lines: number; bytes: number }>;
+}
+
+function startLogConsumer(): { consumer: LogConsumer; input: Writable } {
+  const wc = spawn('wc', ['-lc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  children.add(wc);
+  let out = '';
+  wc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const totals = new Promise<{ lines: number; bytes: number }>((resolve) =>
+    wc.once('close', () => {
+      children.delete(wc);
+      const [lines, bytes] = out.trim().split(/\s+/).map(Number);
+      resolve({ lines: lines ?? NaN, bytes: bytes ?? NaN });
+    }),
+  );
+  return { consumer: { cpuMs: () => cpuMs(wc.pid!), totals }, input: wc.stdin! };
+}
+
+export interface ChildOptions {
+  /**
+   * Send the child's stdout (where the gateway's log lines go) into a pipe read by another process
+   * (`logConsumer`) instead of /dev/null. A write to /dev/null costs the kernel nothing; a pipe
+   * costs a copy and wakes the reader, as in production under a supervisor.
+   */
+  logPipe?: boolean;
+}
+
+/**
+ * Spawns `node ...args` and waits until `GET url/health` answers 200. stdout goes to /dev/null
+ * (that is where the gateway's log lines go) unless `logPipe`; stderr is kept for the error
+ * message if it dies.
+ */
+export async function startChild(name: string, url: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd(), options: ChildOptions = {}): Promise<Child> {
+  const pipe = options.logPipe ? startLogConsumer() : undefined;
+  const proc = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', pipe ? pipe.input : 'ignore', 'pipe'] });
+  // Only the child and the consumer hold the pipe now: the consumer sees EOF when the child exits.
+  pipe?.input.destroy();
   children.add(proc);
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -76,6 +118,7 @@ export async function startChild(name: string, url: string, args: string[], env:
     name,
     url,
     proc,
+    ...(pipe ? { logConsumer: pipe.consumer } : {}),
     cpuMs: () => cpuMs(proc.pid!),
     async stop(graceMs = 5000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -122,6 +165,6 @@ export function staleDist(root: string): string[] {
 
 /** Node arguments that start the gateway CLI from `dist/` or from source through tsx. */
 export function gatewayArgs(runtime: Runtime, configFile: string, listen: string, nodeFlags: string[] = []): string[] {
-  const entry = runtime === 'dist' ? ['dist/core/cli.js'] : ['--import', 'tsx', 'core/cli.ts'];
+  const entry = runtime === 'dist' ? ['dist/bin/main.js'] : ['--import', 'tsx', 'bin/main.ts'];
   return [...nodeFlags, ...entry, 'start', '--config', configFile, '--listen', listen];
 }

@@ -43,7 +43,7 @@ function sliceProfile(profile: CpuProfile, fromUs: number, toUs: number): CpuPro
 
 const SPECIAL = new Set(['(program)', '(garbage collector)', '(root)']);
 
-function shortUrl(url: string, root: string): string {
+export function shortUrl(url: string, root: string): string {
   if (!url) return '';
   const path = url.startsWith('file://') ? fileURLToPath(url) : url;
   const nm = path.lastIndexOf('/node_modules/');
@@ -63,6 +63,41 @@ function category(fn: string, short: string): string {
   if (isProject(short)) return short;
   const parts = short.split('/');
   return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}
+
+/** Packages that only the logger uses: time under them is the log's. */
+const LOG_PACKAGES = new Set(['pino', 'sonic-boom', 'fast-redact', '@pinojs/redact', 'quick-format-unescaped', 'safe-stable-stringify', 'pino-std-serializers', 'atomic-sleep', 'on-exit-leak-free', 'thread-stream']);
+const PACKAGE_COMPONENTS: Record<string, string> = {
+  undici: 'undici (upstream HTTP client)',
+  'prom-client': 'metrics (prom-client)',
+  'secure-json-parse': 'JSON parse (secure-json-parse)',
+  ajv: 'ajv (request validation)',
+};
+
+/**
+ * What a project or package frame belongs to, for the component table: the logger, a plugin, a core
+ * file, a package. Undefined for Node's own code and natives (those are charged to their caller).
+ */
+export function componentOfFrame(short: string): string | undefined {
+  if (!short || short.startsWith('node:') || short.startsWith('wasm:')) return undefined;
+  if (isProject(short)) {
+    const path = short.replace(/^dist\//, '').replace(/\.[jt]s$/, '');
+    if (path === 'core/log') return 'access log (pino, sonic-boom, redaction)';
+    const plugin = /^plugins\/([^/]+)\//.exec(path);
+    if (plugin) return `plugin ${plugin[1]}`;
+    return path;
+  }
+  const pkg = category('', short);
+  if (LOG_PACKAGES.has(pkg)) return 'access log (pino, sonic-boom, redaction)';
+  return PACKAGE_COMPONENTS[pkg] ?? `package ${pkg}`;
+}
+
+/** The Node module a sample with no project or package frame on its stack was in. */
+export function nodeComponent(leafShort: string): string {
+  if (/^node:_http_/.test(leafShort)) return 'Node http (parser, server, agent) outside project code';
+  if (/^node:(net|internal\/stream|internal\/streams)/.test(leafShort)) return 'Node sockets and streams outside project code';
+  if (!leafShort) return 'natives outside project code (socket I/O, microtask runner)';
+  return 'Node event loop (timers, task queues) outside project code';
 }
 
 function top(map: Map<string, number>, n: number): [string, number][] {
@@ -92,6 +127,8 @@ export function summariseProfile(file: string, root: string, title = file, reque
   const byCategory = new Map<string, number>();
   const byFunction = new Map<string, number>();
   const charged = new Map<string, number>();
+  /** Component → [own JS, Node internals and natives it called]. */
+  const components = new Map<string, [number, number]>();
   const bump = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
   for (const [id, ms] of self) {
     const n = byId.get(id)!;
@@ -103,6 +140,21 @@ export function summariseProfile(file: string, root: string, title = file, reque
     }
     bump(byCategory, category(fn, short), ms);
     bump(byFunction, key, ms);
+    // The component: the nearest project or package frame on the stack (itself included).
+    let component: string | undefined;
+    let own = true;
+    if (fn === '(garbage collector)') component = 'garbage collector';
+    else if (fn === '(program)') component = '(program): V8 and native work outside JS';
+    else {
+      for (let at: ProfileNode | undefined = n; at && !component; at = byId.get(parent.get(at.id) ?? -1)) {
+        component = componentOfFrame(info(at).short);
+        if (!component) own = false;
+      }
+      component ??= nodeComponent(short);
+    }
+    const split = components.get(component) ?? [0, 0];
+    split[own ? 0 : 1] += ms;
+    components.set(component, split);
     // Charge the sample to the nearest project frame on the stack (itself included).
     let cur: ProfileNode | undefined = n;
     while (cur && !isProject(info(cur).short)) cur = byId.get(parent.get(cur.id) ?? -1);
@@ -117,10 +169,21 @@ export function summariseProfile(file: string, root: string, title = file, reque
       `| --- | ---: | ---: |${requests ? ' ---: |' : ''}`,
       ...rows.map(([k, v]) => `| \`${k}\` | ${v.toFixed(0)} | ${share(v)} |${perRequest(v)}`),
     ].join('\n');
+  const us = (v: number) => (requests ? ((v * 1000) / requests).toFixed(1) : 'n/a');
+  const componentRows = [...components.entries()].sort((a, b) => b[1][0] + b[1][1] - (a[1][0] + a[1][1]));
   return [
     `## CPU profile: ${title}`,
     '',
     `Sampled ${(total / 1000).toFixed(1)} s, busy (not idle) ${(busy / 1000).toFixed(1)} s${requests ? ` over ${requests} requests (${((busy * 1000) / requests).toFixed(0)} µs busy per request)` : ''}. Shares are of busy time.`,
+    '',
+    '### By component',
+    'Each sample goes to the nearest project file or package on its stack: Node internals and natives (socket writes, `JSON.parse`, ' +
+      '`JSON.stringify` — V8 does not sample these builtins apart from their caller) count for the code that called them. ' +
+      '"own JS" is time in the component\'s own functions, "called" the Node internals and natives under them.',
+    '',
+    `| component | ms | share of busy |${requests ? ' µs/req | own JS µs/req | called µs/req |' : ''}`,
+    `| --- | ---: | ---: |${requests ? ' ---: | ---: | ---: |' : ''}`,
+    ...componentRows.map(([k, [own, called]]) => `| ${k} | ${(own + called).toFixed(0)} | ${share(own + called)} |${requests ? ` ${us(own + called)} | ${us(own)} | ${us(called)} |` : ''}`),
     '',
     '### Self time by package / file',
     table('where', top(byCategory, 20)),

@@ -18,16 +18,21 @@
  *   --connections=N      autocannon connections for the saturation runs (default 50)
  *   --rate=N             requests per second of the fixed-rate run (default 500)
  *   --streams=N          streams for the chunk-delay measurement (default 200; quick 40)
- *   --runtime=R          how the gateway runs. auto (default): `node dist/core/cli.js`, as in
+ *   --runtime=R          how the gateway runs. auto (default): `node dist/bin/main.js`, as in
  *                        production, after `npm run build` if any core/ or plugins/ source is newer
  *                        than its compiled file (~10 s). dist: dist/ as it is. tsx: `node --import tsx
  *                        core/cli.ts` — the same code, but start-up compiles it and tsx's source maps
  *                        make every stack trace a Node error formats dearer
- *   --only=core|plugins  run only the core comparison (a–d) or only the plugin overhead (e; bench/plugins.ts)
+ *   --only=SECTION       run one section: core (the comparison a–d), plugins (plugin overhead e;
+ *                        bench/plugins.ts), production (the production pipeline f, with the access log
+ *                        on a pipe; bench/production.ts; rounds default 3) or caches (the LRU caches
+ *                        against the lru-cache package, in-process; bench/caches.ts)
  *   --profile            instead of the comparison: run the gateway and the raw proxy under
  *                        `node --cpu-prof` through the non-streaming and the streaming saturation
  *                        loads, print where their time goes (per request too), write
- *                        bench/results/profile-latest.md
+ *                        bench/results/profile-latest.md. With --only=production: the production
+ *                        pipeline (access log on a pipe) with its unique bodies instead; writes
+ *                        bench/results/profile-production-latest.md
  *
  * Every system under test and the mock upstream (bench/upstream.ts) run in their own child
  * process; autocannon and the other clients run here. The gateway is started through its real CLI
@@ -36,7 +41,9 @@
  * turn, so compared numbers are taken close together in time.
  *
  * Writes bench/results/latest.md and bench/results/<ISO date>.json; the plugin overhead section
- * writes bench/results/plugins-latest.md and bench/results/plugins-<ISO date>.json.
+ * writes bench/results/plugins-latest.md and bench/results/plugins-<ISO date>.json, the production
+ * pipeline production-latest.md and production-<ISO date>.json, the caches caches-latest.md and
+ * caches-<ISO date>.json.
  */
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -49,6 +56,8 @@ import { saturate, paced, chunkDelays, bestSaturation, bestPaced, CHAT_BODY, STR
 import { TARGETS, LABELS, renderMarkdown, summariseChunks, type BenchResults, type TargetName } from './report.js';
 import { summariseProfile } from './profile.js';
 import { benchPlugins, renderPluginMarkdown } from './plugins.js';
+import { benchProduction, renderProductionMarkdown, startProductionGateway, saturate as saturateUnique, chatBody, streamBody } from './production.js';
+import { benchCaches, renderCachesMarkdown } from './caches.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -190,7 +199,7 @@ async function compare(runtime: Runtime): Promise<void> {
         cores: cpus().length,
         loadavgBefore,
         loadavgAfter: loadavg(),
-        gatewayRuntime: runtime === 'dist' ? 'node dist/core/cli.js' : 'node --import tsx core/cli.ts',
+        gatewayRuntime: runtime === 'dist' ? 'node dist/bin/main.js' : 'node --import tsx bin/main.ts',
         commit: commit(),
         params,
       },
@@ -215,20 +224,28 @@ async function compare(runtime: Runtime): Promise<void> {
 
 /**
  * Runs the gateway and, for comparison, the raw proxy under `node --cpu-prof` through each
- * saturation load, one process per profile, and summarises where the time went.
+ * saturation load, one process per profile, and summarises where the time went. `production`:
+ * the production pipeline (access log on a pipe) with a new body per request, instead of
+ * gateway.yaml with one body.
  */
-async function profile(runtime: Runtime): Promise<void> {
+async function profile(runtime: Runtime, production: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-profile-'));
   const upstream = await startUpstream();
   const { connections, warmup, duration } = params;
   const sections: string[] = [
-    `# Switchyard CPU profiles\n\n${new Date().toISOString()} · gateway from ${runtime} · ${connections} connections, ${warmup} s warm-up + ${duration} s per load · ` +
-      `access log off · raw profiles in ${dir}\n\nThe profiler samples wall time on the main thread: time the process sat preempted inside a syscall ` +
-      `(\`writev\`, \`writeUtf8String\`) counts as that syscall, which inflates them on a busy machine. Start-up (module loading, config ` +
-      `compilation with ajv) is included. µs/req divides by all requests served, warm-up included.\n`,
+    `# Switchyard CPU profiles${production ? ': production pipeline' : ''}\n\n${new Date().toISOString()} · commit ${commit()} · gateway from ${runtime} · ${connections} connections, ${warmup} s warm-up + ${duration} s per load · ` +
+      (production
+        ? 'bench/configs/production.yaml (auth, ip-allowlist, rate-limit, cache miss + store, transform, route), access log on, stdout a pipe drained by `wc`, a new body per request'
+        : 'access log off') +
+      ` · raw profiles in ${dir}\n\nThe profiler samples wall time on the main thread: time the process sat preempted inside a syscall ` +
+      `(\`writev\`, \`writeUtf8String\`) counts as that syscall, which inflates them on a busy machine. Only the samples of the measured ` +
+      `load count (start-up and warm-up excluded). The profiler itself adds CPU: compare the shares, not the absolute µs, with an unprofiled run.\n`,
   ];
   const systems: [string, (flags: string[]) => Promise<Child>][] = [
-    ['gateway', (f) => startGateway(runtime, 'gateway.yaml', upstream.port, f)],
+    [
+      production ? 'production gateway' : 'gateway',
+      (f) => (production ? startProductionGateway(runtime, ROOT, upstream.port, true, f) : startGateway(runtime, 'gateway.yaml', upstream.port, f)),
+    ],
     [
       'raw proxy',
       async (f) => {
@@ -237,24 +254,32 @@ async function profile(runtime: Runtime): Promise<void> {
       },
     ],
   ];
+  const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+  const loads = production
+    ? ([['non-streaming', chatBody], ['streaming', streamBody]] as const)
+    : ([['non-streaming', () => CHAT_BODY], ['streaming', () => STREAM_BODY]] as const);
   try {
-    for (const [scenario, body] of [['non-streaming', CHAT_BODY], ['streaming', STREAM_BODY]] as const) {
+    for (const [scenario, body] of loads) {
       for (const [system, start] of systems) {
-        const name = `${system.replace(' ', '-')}-${scenario}.cpuprofile`;
+        const name = `${system.replace(/ /g, '-')}-${scenario}.cpuprofile`;
         const child = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`]);
         let served = 0;
         let cpu = NaN;
+        let window: [number, number] = [0, 0];
         try {
-          await sanityCheck(system, child.url, system === 'gateway');
-          const r = await saturate(child.url, body, connections, warmup, duration, child.cpuMs);
-          served = r.requests + r.warmupRequests + 2;
+          if (!production) await sanityCheck(system, child.url, system === 'gateway');
+          if (warmup > 0) await saturateUnique(child, body, connections, 0, warmup);
+          const from = nowUs();
+          const r = production ? await saturateUnique(child, body, connections, 0, duration) : await saturate(child.url, body(), connections, 0, duration, child.cpuMs);
+          window = [from, nowUs()];
+          served = r.requests;
           cpu = r.cpuUsPerRequest;
           log(`profile ${system} ${scenario}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU/req under the profiler`);
         } finally {
           await child.stop(15_000);
         }
         if (!readdirSync(dir).includes(name)) throw new Error(`no profile written for ${system} ${scenario}`);
-        sections.push(summariseProfile(join(dir, name), ROOT, `${system}, ${scenario} chat at saturation (${Math.round(cpu)} µs CPU per request under the profiler)`, served));
+        sections.push(summariseProfile(join(dir, name), ROOT, `${system}, ${scenario} chat at saturation (${Math.round(cpu)} µs CPU per request under the profiler)`, served, window));
       }
     }
   } finally {
@@ -264,8 +289,9 @@ async function profile(runtime: Runtime): Promise<void> {
   process.stdout.write(markdown);
   if (!flags['dry-run']) {
     mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(join(RESULTS, 'profile-latest.md'), markdown);
-    log('\nwrote bench/results/profile-latest.md');
+    const file = production ? 'profile-production-latest.md' : 'profile-latest.md';
+    writeFileSync(join(RESULTS, file), markdown);
+    log(`\nwrote bench/results/${file}`);
   }
 }
 
@@ -274,7 +300,7 @@ async function plugins(runtime: Runtime): Promise<void> {
   try {
     const { connections, warmup, duration, rounds } = params;
     const results = await benchPlugins(runtime, ROOT, upstream.port, { connections, warmup, duration, rounds: Math.max(rounds, quick ? 1 : 3) }, log);
-    const markdown = `# Switchyard benchmark: plugin overhead${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtime === 'dist' ? 'node dist/core/cli.js' : 'node --import tsx core/cli.ts'}\`\n\n${renderPluginMarkdown(results)}`;
+    const markdown = `# Switchyard benchmark: plugin overhead${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtime === 'dist' ? 'node dist/bin/main.js' : 'node --import tsx bin/main.ts'}\`\n\n${renderPluginMarkdown(results)}`;
     process.stdout.write(`\n${markdown}`);
     if (!flags['dry-run'] && (!quick || flags.write)) {
       mkdirSync(RESULTS, { recursive: true });
@@ -287,11 +313,44 @@ async function plugins(runtime: Runtime): Promise<void> {
   }
 }
 
-if (!['all', 'core', 'plugins'].includes(flags.only!)) throw new Error(`--only must be core or plugins, not '${flags.only}'`);
+async function production(runtime: Runtime): Promise<void> {
+  const { connections, warmup, duration, pacedDuration, rate } = params;
+  const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
+  const results = await benchProduction(runtime, ROOT, { connections, warmup, duration, pacedDuration, rate, rounds }, log);
+  const markdown = `# Switchyard benchmark: production pipeline${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtime === 'dist' ? 'node dist/bin/main.js' : 'node --import tsx bin/main.ts'}\` · load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n${renderProductionMarkdown(results)}`;
+  process.stdout.write(`\n${markdown}`);
+  if (!flags['dry-run'] && (!quick || flags.write)) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'production-latest.md'), markdown);
+    writeFileSync(join(RESULTS, `production-${results.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`), `${JSON.stringify({ commit: commit(), ...results }, null, 2)}\n`);
+    log('\nwrote bench/results/production-latest.md');
+  }
+}
+
+async function caches(runtime: Runtime): Promise<void> {
+  const { connections, warmup, duration } = params;
+  const rounds = Number(flags.rounds ?? (quick ? 2 : 5));
+  const results = await benchCaches({ quick, root: ROOT, gateway: { runtime, connections, warmup, duration, rounds } }, log);
+  const markdown = renderCachesMarkdown(results, commit());
+  process.stdout.write(`\n${markdown}`);
+  if (!flags['dry-run'] && (!quick || flags.write)) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'caches-latest.md'), markdown);
+    writeFileSync(join(RESULTS, `caches-${results.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    log('\nwrote bench/results/caches-latest.md');
+  }
+}
+
+const SECTIONS = ['all', 'core', 'plugins', 'production', 'caches'];
+if (!SECTIONS.includes(flags.only!)) throw new Error(`--only must be one of ${SECTIONS.slice(1).join(', ')}, not '${flags.only}'`);
+const only = (section: string) => flags.only === 'all' || flags.only === section;
+if (flags.profile && !['all', 'core', 'production'].includes(flags.only!)) throw new Error('--profile runs with --only=core (the default) or --only=production');
 const runtime = chooseRuntime();
 log(`gateway runtime: ${runtime}; ${JSON.stringify(params)}`);
-if (flags.profile) await profile(runtime);
+if (flags.profile) await profile(runtime, flags.only === 'production');
 else {
-  if (flags.only !== 'plugins') await compare(runtime);
-  if (flags.only !== 'core') await plugins(runtime);
+  if (only('core')) await compare(runtime);
+  if (only('production')) await production(runtime);
+  if (only('plugins')) await plugins(runtime);
+  if (only('caches')) await caches(runtime);
 }

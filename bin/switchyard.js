@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const compiled = fileURLToPath(new URL('../dist/core/cli.js', import.meta.url));
+const compiled = fileURLToPath(new URL('../dist/bin/main.js', import.meta.url));
 if (!existsSync(compiled)) {
   process.stderr.write('switchyard: dist/ is missing; run `npm run build` (npm install runs it for you).\n');
   process.exit(1);

@@ -1,6 +1,6 @@
 /**
- * `switchyard start|validate|keys|orgs|plans …`, `--help` and `--version`. The composition root:
- * the only core file that names the built-in plugin registry. A mistake on the command line is one
+ * `switchyard start|validate|<plugin commands> …`, `--help` and `--version`. A library: the
+ * composition root (`bin/main.ts`) hands it the plugins, admin modules and commands. A mistake on the command line is one
  * line on stderr and exit code 2; a gateway that cannot start says why in one line and exits 1.
  */
 import { readFileSync } from 'node:fs';
@@ -10,13 +10,29 @@ import { Gateway } from './gateway.js';
 import { ConfigLoadError } from './config/load.js';
 import { packageRoot } from './config/schema.js';
 import { argumentProblem, defaultConfigFile, validate } from './commands.js';
-import { builtinPlugins, builtinAdminModules } from '../plugins/index.js';
-import { IDENTITY_COMMANDS, IDENTITY_USAGE, runIdentityCli, type IdentityCommand } from '../plugins/auth/cli.js';
+import type { PluginRegistry } from './plugin.js';
+import type { AdminModule } from './admin/contract.js';
 
-const USAGE = `Usage:
+/** Commands a plugin adds to the CLI (`switchyard keys …`); the plugin owns them, the core only dispatches. */
+export interface CliCommands {
+  readonly names: readonly string[];
+  /** Usage lines for `switchyard --help`. */
+  readonly usage: string;
+  /** Runs `command` with its arguments; resolves to the exit code. */
+  run(command: string, args: string[]): Promise<number>;
+}
+
+/** What the CLI serves: the composition root (`bin/main.ts`) hands it the built-in plugins, admin modules and commands. */
+export interface CliApplication {
+  readonly plugins: PluginRegistry;
+  readonly admin: readonly AdminModule[];
+  readonly commands: readonly CliCommands[];
+}
+
+const usage = (app: CliApplication): string => `Usage:
   switchyard start [--config FILE] [--listen HOST:PORT]   start the gateway (the default command)
   switchyard validate FILE...                             check config files; exit 0 when all are valid
-${IDENTITY_USAGE}
+${app.commands.map((c) => c.usage).join('\n')}
   switchyard COMMAND --help · switchyard --version
 
 The config file is --config, else $SWITCHYARD_CONFIG, else ./config/gateway.yaml, else the bundled default.`;
@@ -59,7 +75,7 @@ function startFailure(err: unknown): string {
   return `switchyard: cannot start: ${(debug ? e.stack : e.message) ?? String(err)}`;
 }
 
-async function start(args: string[]): Promise<void> {
+async function start(app: CliApplication, args: string[]): Promise<void> {
   let values: { config?: string; listen?: string; help?: boolean };
   try {
     ({ values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, listen: { type: 'string', short: 'l' }, help: { type: 'boolean', short: 'h' } } }));
@@ -70,7 +86,7 @@ async function start(args: string[]): Promise<void> {
   const configFile = values.config ? resolve(values.config) : defaultConfigFile();
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start({ configFile, plugins: builtinPlugins, admin: builtinAdminModules, listen: values.listen });
+    gateway = await Gateway.start({ configFile, plugins: app.plugins, admin: app.admin, listen: values.listen });
   } catch (err) {
     process.stderr.write(`${startFailure(err)}\n`);
     process.exit(1);
@@ -97,7 +113,7 @@ async function start(args: string[]): Promise<void> {
   process.on('SIGHUP', () => void gateway.reload());
 }
 
-async function validateCommand(args: string[]): Promise<void> {
+async function validateCommand(app: CliApplication, args: string[]): Promise<void> {
   let parsed: { values: { help?: boolean }; positionals: string[] };
   try {
     parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
@@ -109,24 +125,25 @@ async function validateCommand(args: string[]): Promise<void> {
     process.stderr.write(`switchyard validate: no config file given\n${VALIDATE_USAGE}\n`);
     process.exit(2);
   }
-  process.exit((await validate(parsed.positionals, builtinPlugins)) ? 0 : 1);
+  process.exit((await validate(parsed.positionals, app.plugins)) ? 0 : 1);
 }
 
 function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** Runs the `switchyard` command line for `app`. */
+export async function runCli(argv: string[], app: CliApplication): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === 'help' || command === '--help' || command === '-h') printAndExit(USAGE);
+  if (command === 'help' || command === '--help' || command === '-h') printAndExit(usage(app));
   if (command === 'version' || command === '--version' || command === '-v' || command === '-V') printAndExit(`switchyard ${version()}`);
   // `start` is the default command, so options alone (`switchyard --listen …`) are its options.
-  if (command === undefined || command.startsWith('-')) return start(argv);
-  if (command === 'start') return start(rest);
-  if (command === 'validate') return validateCommand(rest);
-  if ((IDENTITY_COMMANDS as readonly string[]).includes(command)) process.exit(await runIdentityCli(command as IdentityCommand, rest));
+  if (command === undefined || command.startsWith('-')) return start(app, argv);
+  if (command === 'start') return start(app, rest);
+  if (command === 'validate') return validateCommand(app, rest);
+  const owner = app.commands.find((c) => c.names.includes(command));
+  if (owner) process.exit(await owner.run(command, rest));
   process.stderr.write(`switchyard: unknown command '${command}' (see \`switchyard --help\`)\n`);
   process.exit(2);
 }
 
-await main(process.argv.slice(2));

@@ -12,7 +12,7 @@ import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './http/upstream.js';
 import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
-import { envFor } from './gateway.js';
+import { ProcessServices } from './services.js';
 
 /**
  * A `parseArgs` error (unknown option, missing value, stray argument) as one short line —
@@ -56,9 +56,10 @@ export async function compileStandalone(loaded: LoadedConfig, plugins: PluginReg
   const upstream = new UpstreamClient();
   const stores = new Stores({ kv: 'memory', sql: { pglite: 'memory' } }, loaded.dir, log, {});
   try {
-    const env = envFor(loaded, log, new GatewayMetrics({ processMetrics: false }), upstream, stores, loaded.config.server.listen, process.env);
-    const version = await compileConfig(0, loaded, plugins, env);
+    const services = new ProcessServices(log, new GatewayMetrics({ processMetrics: false }), upstream, stores, loaded.config.server.listen, process.env);
+    const version = await compileConfig(0, loaded, plugins, services);
     await version.close();
+    await services.close();
   } finally {
     await stores.close();
     await upstream.close();

@@ -1,7 +1,13 @@
 /**
  * Per-request state. Core fields are typed here; each plugin adds its own namespace by module
- * augmentation of `ContextState` (e.g. `ctx.route`, later `ctx.auth`), so no plugin state is an
- * untyped bag and no two plugins share a key by accident.
+ * augmentation of `ContextState` (e.g. `ctx.route`, `ctx.auth`), so no plugin state is an untyped
+ * bag and no two plugins share a key by accident.
+ *
+ * The lifecycle a request goes through (docs/architecture.md tells it end to end):
+ *   admitted → `ctx.model` resolved once (again only if a plugin changes `body.model`) → plugins →
+ *   attempts (`ctx.attempts`) → response written → body final (completed | failed | aborted) →
+ *   final usage (`ctx.usage`, estimated when the provider sent none) → post-response work
+ *   (`ctx.afterResponse`) → one `RequestRecord` to every subscriber.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from './log.js';
@@ -17,17 +23,87 @@ export type Endpoint =
   | 'models.list'
   | 'models.retrieve';
 
-/** Token usage of one request, as reported by the provider (or estimated by an offline adapter). */
+/** The operations that name a model in their body. */
+export type ModelEndpoint = Exclude<Endpoint, 'models.list' | 'models.retrieve'>;
+
+/** Token usage of one request or attempt, as reported by the provider (or estimated: see `estimated`). */
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
   cached_tokens?: number;
   reasoning_tokens?: number;
+  /** True when some of these counts were not reported by the provider but counted by the gateway. */
+  estimated?: boolean;
 }
 
+/** One place a model is served: a configured provider and the model id sent to it. */
+export interface ModelTarget {
+  readonly provider: string;
+  readonly model: string;
+}
+
+/** What a request's model id resolved to against the serving config version. */
+export interface ResolvedModel {
+  /** The id the client sent (or the endpoint's default when it sent none). */
+  readonly requested: string;
+  /** The `models:` key that matched (an id or a glob; `provider/*` for the provider prefix form) — bounded, safe as a metrics label. */
+  readonly key: string;
+  /** The model the answer depends on: the key for an exact id or an alias, else the requested id. */
+  readonly id: string;
+  /** Other names of the same model (`aliases:` of an exact key). */
+  readonly aliases: readonly string[];
+  /** Where it is served, in the order to try. */
+  readonly targets: readonly ModelTarget[];
+}
+
+/** Resolves model ids for one config version; provided by the pipeline's terminal plugin (`route`). */
+export interface ModelResolver {
+  /**
+   * The model `requested` (the body's `model`, possibly absent) resolves to, for `endpoint`.
+   * Throws the GatewayError the client gets (400 `missing_model`, 404 `model_not_found`).
+   */
+  resolve(endpoint: ModelEndpoint, requested: unknown, ctx: Context): ResolvedModel;
+}
+
+/** One call to one upstream target. */
+export interface Attempt {
+  readonly provider: string;
+  readonly model: string;
+  /** Milliseconds from the request's arrival to the start of this attempt. */
+  readonly startMs: number;
+  /** Upstream status (or the gateway status of a transport failure); unset while in progress. */
+  status?: number;
+  /** The gateway error code when the attempt failed. */
+  errorCode?: string;
+  /** Milliseconds until the upstream's response headers. */
+  ttfbMs?: number;
+  /** Milliseconds the attempt took, body included. */
+  ms?: number;
+  usage?: Usage;
+}
+
+/** How a response body ended. */
+export type BodyState = 'completed' | 'failed' | 'aborted';
+
+/** What a request came to, once its body is final. Handed to post-response work. */
+export interface Outcome {
+  /** The status sent; 499 when the client left before the response was complete. */
+  readonly status: number;
+  readonly body: BodyState;
+  /** Final usage of the request (undefined when no model call spent tokens, e.g. a cache hit or a refusal). */
+  readonly usage: Usage | undefined;
+  /** Why the request failed (also for a stream that ended with an error event). */
+  readonly error: GatewayError | undefined;
+  /** The attempt that answered, if any. */
+  readonly attempt: Attempt | undefined;
+}
+
+/** Work to run once the response is final; the core tracks it (shutdown and reloads wait for it). */
+export type AfterResponse = (outcome: Outcome) => void | Promise<void>;
+
 /**
- * A JSON response, or a stream of JSON chunks the core writes as server-sent events. The body and
+ * A response, JSON or a stream of JSON chunks the core writes as server-sent events. The body and
  * chunks belong to this request: plugins on the way back may rewrite them in place.
  */
 export type GatewayResponse =
@@ -87,33 +163,49 @@ export interface Context extends ContextState {
   readonly modelParam: string | undefined;
   /** Parsed JSON request body (model endpoints with a body). Plugins may rewrite it before `route`. */
   body: Record<string, unknown> | undefined;
+  /**
+   * The model this request is for, resolved on first read against the serving config version;
+   * resolved again (and every `guardModel` check run again) when a plugin changed `body.model`.
+   * Undefined on endpoints that name no model in their body. Throws the 400/404 for a missing or
+   * unknown model.
+   */
+  readonly model: ResolvedModel | undefined;
+  /**
+   * Runs `check` on the model now and again whenever the model is re-resolved (a plugin renamed
+   * it), so that a permission checked early cannot be walked around later. `check` throws to refuse.
+   */
+  guardModel(check: (model: ResolvedModel) => void): void;
   /** Set by the terminal plugin, or by any plugin that answers early; read by plugins on the way back. */
   response: GatewayResponse | undefined;
   /** Headers to add to (string) or remove from (null) the upstream request. */
   readonly upstreamHeaders: Record<string, string | null>;
+  /** Every upstream attempt, in order (the terminal plugin records them). */
+  readonly attempts: Attempt[];
+  /**
+   * The request's usage, set by whoever produced the response (for a stream: when it ends, with
+   * what was generated so far if it was cut). Final once post-response work runs.
+   */
+  usage: Usage | undefined;
+  /** Registers work for when the response is final (settle limits, credits, records). */
+  afterResponse(work: AfterResponse): void;
   /** Aborted when the client goes away or the request is cancelled. */
   readonly signal: AbortSignal;
-  /** Resolves after the last byte was written or the client went away; never rejects. */
-  readonly done: Promise<void>;
   readonly log: Logger;
   /** `performance.now()` at arrival. */
   readonly startedAt: number;
-  /** Facts the core reports in metrics and logs; the terminal plugin fills them in. */
+  /** Facts plugins report for the request record (`RequestRecord`); the core fills in the rest. */
   readonly report: RequestReport;
 }
 
+/** What plugins tell the request record beyond what the core knows itself. */
 export interface RequestReport {
-  /** The model id the client asked for. */
-  model?: string;
-  /** The config key that matched (exact id or glob): a bounded value, safe as a metrics label. */
-  modelKey?: string;
-  /** The provider that served the request. */
-  provider?: string;
-  usage?: Usage;
-  /** Milliseconds from arrival to the first streamed chunk. */
+  /** The organization and key the request was made with (set by `auth`). */
+  org?: string;
+  keyId?: string;
+  /** What the cache did: HIT, MISS, BYPASS, COALESCED. */
+  cache?: string;
+  /** Milliseconds from arrival to the first streamed chunk (set by the core). */
   ttftMs?: number;
-  /** Milliseconds spent waiting on the upstream. */
-  upstreamMs?: number;
-  /** Set when a stream ended with an error event. */
+  /** Set when a stream ended with an error event (by the core). */
   streamError?: GatewayError;
 }

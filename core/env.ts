@@ -9,6 +9,7 @@ import type { Catalog } from './config/catalog.js';
 import type { GatewayConfig } from './config/types.js';
 import type { KvStore } from './stores/kv.js';
 import type { SqlStore } from './stores/sql.js';
+import type { RecordSubscriber } from './record.js';
 
 export interface GatewayEnv {
   readonly log: Logger;
@@ -35,4 +36,9 @@ export interface GatewayEnv {
   readonly listen: string;
   /** Process environment (for plugins that read documented `SWITCHYARD_*` variables). */
   readonly processEnv: NodeJS.ProcessEnv;
+  /**
+   * Every request's record once it is over (usage, audit). Subscribe from process state, which
+   * lives across reloads; a subscription made in `create()` must be undone in `close()`.
+   */
+  readonly records: { subscribe(subscriber: RecordSubscriber): () => void };
 }

@@ -17,7 +17,8 @@ import { GatewayMetrics } from './metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { UpstreamClient } from './http/upstream.js';
 import { RawProxy } from './http/proxy.js';
-import type { GatewayEnv } from './env.js';
+import { ProcessServices } from './services.js';
+import { accessLog, type RecordBus } from './record.js';
 import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
 import { AdminRouter } from './admin/router.js';
@@ -68,8 +69,9 @@ export class Gateway implements ServerHost {
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly proxy = new RawProxy();
-  private readonly upstream: UpstreamClient;
   readonly stores: Stores;
+  /** Process-lifetime services: stores, upstream client, records, plugins' process state. */
+  readonly services: ProcessServices;
   /** The address asked for (`--listen`, `SWITCHYARD_LISTEN`, else `server.listen`). */
   readonly listenAddress: string;
   /** The `/admin` API; set once start-up finished. */
@@ -89,14 +91,18 @@ export class Gateway implements ServerHost {
 
   private constructor(
     private readonly options: GatewayOptions,
-    first: { loaded: LoadedConfig; version: ConfigVersion; upstream: UpstreamClient; metrics: GatewayMetrics; log: Logger; stores: Stores; listen: string },
+    first: { version: ConfigVersion; services: ProcessServices },
   ) {
     this.version = first.version;
-    this.stores = first.stores;
-    this.listenAddress = first.listen;
-    this.upstream = first.upstream;
-    this.metrics = first.metrics;
-    this.log = first.log;
+    this.services = first.services;
+    this.stores = first.services.stores;
+    this.listenAddress = first.services.listen;
+    this.metrics = first.services.metrics;
+    this.log = first.services.log;
+  }
+
+  get records(): RecordBus {
+    return this.services.records;
   }
 
   /** Loads the config (throws ConfigLoadError when it is invalid), starts listening and watching. */
@@ -107,24 +113,28 @@ export class Gateway implements ServerHost {
     const metrics = new GatewayMetrics({ processMetrics: options.processMetrics ?? true });
     const upstream = new UpstreamClient(loaded.config.upstream.connections);
     const listen = options.listen ?? env['SWITCHYARD_LISTEN'] ?? loaded.config.server.listen;
-    let stores: Stores | undefined;
+    let services: ProcessServices | undefined;
     let version: ConfigVersion;
     try {
-      stores = new Stores(loaded.config.stores, loaded.dir, log, env);
-      version = await compileConfig(0, loaded, options.plugins, envFor(loaded, log, metrics, upstream, stores, listen, env));
+      services = new ProcessServices(log, metrics, upstream, new Stores(loaded.config.stores, loaded.dir, log, env), listen, env);
+      services.records.subscribe(metrics.observe);
+      services.records.subscribe(accessLog(log, () => gateway?.version.settings.accessLog ?? false));
+      version = await compileConfig(0, loaded, options.plugins, services);
     } catch (err) {
-      await stores?.close();
+      await services?.close();
+      await services?.stores.close();
       await upstream.close();
       throw err;
     }
-    const gateway = new Gateway(options, { loaded, version, upstream, metrics, log, stores, listen });
+    const gateway: Gateway = new Gateway(options, { version, services });
     try {
       gateway.admin = await AdminRouter.create(options.admin ?? [], gateway.adminServices(), env);
       await gateway.listen(listen);
     } catch (err) {
       await gateway.admin?.close();
       await version.close();
-      await stores.close();
+      await services.close();
+      await services.stores.close();
       await upstream.close();
       throw err;
     }
@@ -213,7 +223,7 @@ export class Gateway implements ServerHost {
         }
         return { ok: true, changed: false, version: old.id };
       }
-      const next = await compileConfig(this.nextId++, loaded, this.options.plugins, envFor(loaded, this.log, this.metrics, this.upstream, this.stores, this.listenAddress, env));
+      const next = await compileConfig(this.nextId++, loaded, this.options.plugins, this.services);
       // Watched before it serves, so that an edit right after this reload is not missed.
       await this.watcher?.add(watchTargets(loaded));
       if (this.draining) {
@@ -307,7 +317,9 @@ export class Gateway implements ServerHost {
     await this.version.retire();
     this.proxy.close();
     await this.admin.close();
-    await this.upstream.close();
+    // Plugins flush their process state (queues, records) while the stores are still open.
+    await this.services.close();
+    await this.services.upstream.close();
     await this.stores.close();
   }
 
@@ -331,30 +343,6 @@ export class Gateway implements ServerHost {
 /** The config file and the catalog directories it names. */
 function watchTargets(loaded: LoadedConfig): WatchTargets {
   return { files: [loaded.file], dirs: loaded.config.catalog.map((d) => resolve(loaded.dir, d)) };
-}
-
-export function envFor(
-  loaded: LoadedConfig,
-  log: Logger,
-  metrics: GatewayMetrics,
-  upstream: UpstreamClient,
-  stores: Stores,
-  listen: string,
-  processEnv: NodeJS.ProcessEnv,
-): GatewayEnv {
-  return {
-    log,
-    metrics,
-    upstream,
-    catalog: loaded.catalog,
-    configDir: loaded.dir,
-    config: loaded.config,
-    kv: stores.kv,
-    sql: () => stores.sql(),
-    serverSecret: () => stores.serverSecret(),
-    listen,
-    processEnv,
-  };
 }
 
 /** `host:port`, `[v6]:port`, `:port` or `port`. */

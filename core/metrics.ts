@@ -4,6 +4,7 @@
  * status codes only — never anything a client could use to smuggle a secret into a label.
  */
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import type { RequestRecord } from './record.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -69,6 +70,21 @@ export class GatewayMetrics {
     children.count.inc();
     children.duration.observe(seconds);
   }
+
+  /** The metrics subscriber of the request records: everything per request is counted from the record. */
+  readonly observe = (r: RequestRecord): void => {
+    const model = r.modelKey ?? 'none';
+    this.observeRequest(r.route, model, r.status, r.ms / 1000);
+    if (r.ttftMs !== undefined) this.timeToFirstToken.observe({ model }, r.ttftMs / 1000);
+    for (const attempt of r.attempts) {
+      if (attempt.ttfbMs !== undefined) this.upstreamDuration.observe({ provider: attempt.provider }, attempt.ttfbMs / 1000);
+      if (attempt.errorCode !== undefined) this.upstreamErrors.inc({ provider: attempt.provider, code: attempt.errorCode });
+    }
+    if (r.usage && r.provider) {
+      this.tokens.inc({ direction: 'input', model, provider: r.provider }, r.usage.prompt_tokens);
+      this.tokens.inc({ direction: 'output', model, provider: r.provider }, r.usage.completion_tokens);
+    }
+  };
 
   /**
    * A plugin's own counter, created on first use and shared by later config versions (a plugin's

@@ -12,8 +12,8 @@ import { ConfigError, validateAt, type ConfigIssue } from './config/schema.js';
 import { parseBytes, parseDuration } from './config/units.js';
 import type { PipelineEntry } from './config/types.js';
 import { clientIpResolver, type ClientIpResolver } from './http/client-ip.js';
-import type { Context } from './context.js';
-import type { GatewayEnv } from './env.js';
+import type { Context, ModelResolver } from './context.js';
+import { envFor, type ProcessServices } from './services.js';
 import type { PluginDefinition, PluginInstance, PluginRegistry, RouteKind, Next } from './plugin.js';
 
 /** A composed plugin chain. `terminal` runs after the last plugin calls `next()`. */
@@ -62,6 +62,8 @@ export class ConfigVersion {
     readonly loaded: LoadedConfig,
     readonly settings: ServerSettings,
     readonly modelChain: Chain,
+    /** Resolves model ids for this version (the model pipeline's terminal plugin provides it). */
+    readonly models: ModelResolver | undefined,
     readonly proxyRoutes: readonly ProxyRoute[],
     private readonly instances: readonly PluginInstance[],
   ) {}
@@ -109,14 +111,15 @@ export function resolveServerSettings(loaded: LoadedConfig): ServerSettings {
 
 interface ResolvedEntry {
   name: string;
-  definition: PluginDefinition<unknown>;
+  definition: PluginDefinition<unknown, unknown>;
   config: unknown;
   /** JSON path of the entry's config, for error messages. */
   path: (string | number)[];
 }
 
 /** Compiles a loaded config. Throws ConfigLoadError (located issues) when anything is wrong. */
-export async function compileConfig(id: number, loaded: LoadedConfig, registry: PluginRegistry, env: GatewayEnv): Promise<ConfigVersion> {
+export async function compileConfig(id: number, loaded: LoadedConfig, registry: PluginRegistry, services: ProcessServices): Promise<ConfigVersion> {
+  const env = envFor(loaded, services);
   const issues: ConfigIssue[] = [];
   const model = await resolveEntries(loaded.config.pipeline, ['pipeline'], 'model', registry, loaded.dir, issues);
   const routes = await Promise.all(
@@ -140,7 +143,7 @@ export async function compileConfig(id: number, loaded: LoadedConfig, registry: 
     const made: PluginInstance[] = [];
     for (const e of entries) {
       try {
-        const instance = await e.definition.create(e.config as never, env);
+        const instance = await e.definition.create(e.config as never, env, services.stateOf(e.definition as PluginDefinition<never, unknown>, env));
         made.push(instance);
         instances.push(instance);
       } catch (err) {
@@ -173,7 +176,7 @@ export async function compileConfig(id: number, loaded: LoadedConfig, registry: 
       chain: compose(routeInstances[i]!),
     };
   });
-  return new ConfigVersion(id, loaded, settings, compose(modelInstances), proxyRoutes, instances);
+  return new ConfigVersion(id, loaded, settings, compose(modelInstances), modelInstances.at(-1)?.models, proxyRoutes, instances);
 }
 
 function located(loaded: LoadedConfig, issues: ConfigIssue[]): ConfigLoadError {
@@ -195,7 +198,7 @@ async function resolveEntries(
     let name: string;
     let config: unknown;
     let path: (string | number)[];
-    let definition: PluginDefinition<unknown> | undefined;
+    let definition: PluginDefinition<unknown, unknown> | undefined;
     if (typeof entry === 'string') {
       [name, config, path] = [entry, {}, at];
     } else if ('use' in entry && typeof entry.use === 'string') {
@@ -213,7 +216,7 @@ async function resolveEntries(
       config = (entry as Record<string, unknown>)[name] ?? {};
       path = [...at, name];
     }
-    definition ??= registry.get(name) as PluginDefinition<unknown> | undefined;
+    definition ??= registry.get(name) as PluginDefinition<unknown, unknown> | undefined;
     if (!definition) {
       issues.push({ path: typeof entry === 'string' ? at : [...at, name], message: `unknown plugin '${name}'; available: ${[...registry.keys()].join(', ')}, or \`use: ./path/to/plugin.ts\`` });
       continue;
@@ -237,6 +240,14 @@ async function resolveEntries(
     }
     out.push({ name, definition, config, path });
   }
+  for (const [i, entry] of out.entries()) {
+    for (const earlier of entry.definition.after ?? []) {
+      const later = out.findIndex((other, j) => j > i && other.name === earlier);
+      if (later !== -1) {
+        issues.push({ path: out[later]!.path, message: `plugin '${entry.name}' must run after '${earlier}': move '${earlier}' before '${entry.name}' in this pipeline` });
+      }
+    }
+  }
   return out;
 }
 
@@ -249,7 +260,7 @@ async function resolveEntries(
  */
 const runningFromSource = /\.[cm]?ts$/.test(import.meta.url);
 
-async function importPlugin(file: string): Promise<PluginDefinition<unknown>> {
+async function importPlugin(file: string): Promise<PluginDefinition<unknown, unknown>> {
   await access(file).catch(() => {
     throw new Error(`there is no file at ${file}`);
   });
@@ -261,14 +272,14 @@ async function importPlugin(file: string): Promise<PluginDefinition<unknown>> {
   } else {
     mod = (await import(url)) as { default?: unknown };
   }
-  let def = (mod.default ?? mod) as Partial<PluginDefinition<unknown>> & { default?: unknown };
+  let def = (mod.default ?? mod) as Partial<PluginDefinition<unknown, unknown>> & { default?: unknown };
   // tsx compiles a .ts file outside a `"type": "module"` package (e.g. a config directory mounted
   // into a container) as CommonJS, which nests the default export one level deeper.
   if (typeof def?.create !== 'function' && def?.default) def = def.default as typeof def;
   if (typeof def?.name !== 'string' || typeof def.create !== 'function' || typeof def.schema !== 'object') {
     throw new Error('its default export is not a plugin definition (need name, schema and create)');
   }
-  return def as PluginDefinition<unknown>;
+  return def as PluginDefinition<unknown, unknown>;
 }
 
 /** Onion composition: each plugin gets a `next` that runs the rest; calling it twice is an error. */
@@ -280,7 +291,12 @@ export function compose(instances: readonly PluginInstance[]): Chain {
       if (i <= last) return Promise.reject(new Error('next() called more than once'));
       last = i;
       const handler = handlers[i];
-      return handler ? handler(ctx, () => dispatch(i + 1)) : terminal();
+      try {
+        return handler ? handler(ctx, () => dispatch(i + 1)) : terminal();
+      } catch (err) {
+        // A handler that is not `async` may throw (e.g. reading `ctx.model` for an unknown model).
+        return Promise.reject(err);
+      }
     };
     return dispatch(0);
   };

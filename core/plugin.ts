@@ -4,7 +4,7 @@
  * request, onion style: code before `await next()` sees the request, code after it sees the
  * response. YAML order is execution order; requests flow down the list, responses flow back up.
  */
-import type { Context } from './context.js';
+import type { Context, ModelResolver } from './context.js';
 import type { GatewayEnv } from './env.js';
 
 export type Next = () => Promise<void>;
@@ -17,26 +17,46 @@ export interface PluginInstance {
   handle(ctx: Context, next: Next): Promise<void>;
   /** Called once the config version that created this instance is retired and idle. */
   close?(): Promise<void> | void;
+  /**
+   * A terminal plugin resolves model ids for its config version: `ctx.model` reads through this,
+   * so every plugin sees the one resolution the terminal plugin routes by.
+   */
+  readonly models?: ModelResolver;
 }
 
-export interface PluginDefinition<Config = unknown> {
+export interface PluginDefinition<Config = unknown, State = undefined> {
   /** The YAML key, e.g. `ip-allowlist`. */
   name: string;
   /** JSON Schema of the config; ajv validates it at load time. `undefined` config is passed as `{}`. */
   schema: object;
-  /** Plugins that must appear earlier in the same pipeline. */
+  /** Plugins that must appear earlier in the same pipeline (a pipeline without them is a load error). */
   requires?: readonly string[];
+  /**
+   * Plugins that, when a pipeline has them, must run earlier than this one (`rate-limit` after
+   * `auth`, so that it counts per key). A pipeline that has them later is a load error naming both.
+   */
+  after?: readonly string[];
   /** A terminal plugin answers every request itself and must be last (e.g. `route`). */
   terminal?: boolean;
   /** Where the plugin may be used; default both. */
   kinds?: readonly RouteKind[];
-  create(config: Config, env: GatewayEnv): PluginInstance | Promise<PluginInstance>;
+  /**
+   * State that lives as long as the process, not a config version: created the first time a
+   * version uses the plugin, handed to every later `create()`, kept across reloads, closed (flushed)
+   * at shutdown. Module-level mutable state has no place in a plugin; it goes here.
+   */
+  process?: {
+    create(env: GatewayEnv): State;
+    close?(state: State): Promise<void> | void;
+  };
+  /** Runs once per config version: compile, connect, precompute. */
+  create(config: Config, env: GatewayEnv, state: State): PluginInstance | Promise<PluginInstance>;
 }
 
 /** Identity helper that gives a plugin definition its types; use as `export default definePlugin({...})`. */
-export function definePlugin<Config>(definition: PluginDefinition<Config>): PluginDefinition<Config> {
+export function definePlugin<Config, State = undefined>(definition: PluginDefinition<Config, State>): PluginDefinition<Config, State> {
   return definition;
 }
 
 /** The set of plugins a gateway knows by name (the registry in `plugins/index.ts`). */
-export type PluginRegistry = ReadonlyMap<string, PluginDefinition<never>>;
+export type PluginRegistry = ReadonlyMap<string, PluginDefinition<never, unknown>>;

@@ -6,15 +6,18 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { GatewayError, toGatewayError, errors, type ErrorEnvelope } from './errors.js';
+import { GatewayError, errors } from './errors.js';
 import { readBody, parseJsonBody, tooLarge } from './http/body.js';
-import { sseData, SSE_DONE } from './http/sse.js';
+import { sseData } from './http/sse.js';
 import { ClientGoneError } from './http/upstream.js';
+import { JSON_TYPE, writeError, writeJson, writeResponse } from './http/respond.js';
 import { matchEndpoint, normalisePath, checkRequestBody } from './api/endpoints.js';
 import type { RawProxy } from './http/proxy.js';
 import type { AdminRouter } from './admin/router.js';
-import { JsonResponse, type Context, type GatewayResponse, type RequestReport, type Endpoint } from './context.js';
-import type { ConfigVersion, ServerSettings, ProxyRoute } from './pipeline.js';
+import type { Attempt, Endpoint, Outcome, ResolvedModel } from './context.js';
+import { RequestContext } from './request.js';
+import type { RecordBus } from './record.js';
+import type { ConfigVersion, ServerSettings } from './pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Logger } from './log.js';
 
@@ -36,12 +39,13 @@ export interface ServerHost {
   readonly admin: AdminRouter;
   /** Why the gateway is not ready (unreachable stores); empty when ready. */
   checkReady(): Promise<string[]>;
+  /** Where each request's record goes once the request is over. */
+  readonly records: RecordBus;
 }
 
 /** Ends a request in flight with `error` (see `cutAtShutdown`). */
 export type CutRequest = (error: GatewayError) => void;
 
-const JSON_TYPE = 'application/json';
 const REQUEST_ID = /^[\w\-.:]{1,128}$/;
 
 export function createGatewayServer(host: ServerHost, settings: ServerSettings): Server {
@@ -83,21 +87,24 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   const version = host.current();
   version.acquire();
   const startedAt = performance.now();
+  const time = Date.now();
+  const socket = req.socket;
+  const writtenBefore = socket.bytesWritten;
   const sent = req.headers['x-request-id'];
   const id = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
   // Every response of this request carries these; passed to `writeHead` with the rest (see headerList).
   const base = host.draining ? ['x-request-id', id, 'connection', 'close'] : ['x-request-id', id];
 
   const controller = new AbortController();
-  let ctx: Context | undefined;
+  let ctx: RequestContext | undefined;
   const cut: CutRequest = (error) => cutAtShutdown(host, res, base, id, ctx, controller, error);
   host.requestStarted(cut);
-  let resolveDone!: () => void;
-  const done = new Promise<void>((r) => (resolveDone = r));
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(new ClientGoneError());
-    resolveDone();
-  });
+  const closed = new Promise<void>((resolve) =>
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(new ClientGoneError());
+      resolve();
+    }),
+  );
 
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -105,16 +112,17 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   const path = normalisePath(rawPath);
   const search = q === -1 ? '' : url.slice(q);
   const method = req.method ?? 'GET';
-  const report: RequestReport = {};
+  const limit = version.settings.bodyLimit;
   let template = 'unmatched';
+  let bytesIn = 0;
+  let error: GatewayError | undefined;
+  let adminErrorCode: string | undefined;
 
   try {
     if (method === 'GET' && (path === '/health' || path === '/ready' || path === '/metrics')) {
       template = path;
       await answerOperational(host, path, res, base);
-      return;
-    }
-    if (path === '/admin' || path.startsWith('/admin/')) {
+    } else if (path === '/admin' || path.startsWith('/admin/')) {
       template = '/admin';
       const answer = await host.admin.handle({
         method,
@@ -123,65 +131,144 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
         headers: req.headers,
         requestId: id,
         readBody: async () => {
-          const raw = await readBody(req, version.settings.bodyLimit);
+          const raw = await readBody(req, limit);
+          bytesIn = raw.length;
           return raw.length === 0 ? undefined : parseJsonBody(req.headers['content-type'], raw);
         },
       });
+      if (answer.status >= 400) adminErrorCode = errorCodeOf(answer.body);
       writeJson(res, base, { status: answer.status, headers: { 'cache-control': 'no-store' }, body: answer.body });
-      return;
-    }
-    const match = matchEndpoint(method, path);
-    if (match instanceof GatewayError) throw match;
-    const proxyRoute = match ? undefined : version.proxyRoutes.find((r) => r.matches(path));
-    if (!match && !proxyRoute) {
-      throw errors.notFound('unknown_url', `Unknown request URL: ${method} ${rawPath.slice(0, 200)}. See GET /v1/models for models, and the README for the endpoints this gateway serves.`);
-    }
-    template = match ? match.template : proxyRoute!.path;
-    let body: Record<string, unknown> | undefined;
-    if (match && method === 'POST') {
-      body = parseJsonBody(req.headers['content-type'], await readBody(req, version.settings.bodyLimit));
-      checkRequestBody(match.endpoint, body);
-    } else if (proxyRoute && Number(req.headers['content-length'] ?? 0) > version.settings.bodyLimit) {
-      throw tooLarge(version.settings.bodyLimit);
-    }
-    ctx = {
-      id,
-      method,
-      path,
-      search,
-      headers: req.headers,
-      clientIp: version.settings.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']),
-      kind: match ? 'model' : 'proxy',
-      endpoint: match?.endpoint as Endpoint | undefined,
-      modelParam: match?.modelParam,
-      body,
-      response: undefined,
-      upstreamHeaders: {},
-      signal: controller.signal,
-      done,
-      log: host.log,
-      startedAt,
-      report,
-    };
-    if (match) {
-      await version.modelChain(ctx, noTerminal);
-      if (!ctx.response) throw errors.internal('The pipeline produced no response.');
-      await writeResponse(host, ctx, res, base, ctx.response);
     } else {
-      await proxyRequest(host, ctx, proxyRoute!, req, res, base);
+      const match = matchEndpoint(method, path);
+      if (match instanceof GatewayError) throw match;
+      const proxyRoute = match ? undefined : version.proxyRoutes.find((r) => r.matches(path));
+      if (!match && !proxyRoute) {
+        throw errors.notFound('unknown_url', `Unknown request URL: ${method} ${rawPath.slice(0, 200)}. See GET /v1/models for models, and the README for the endpoints this gateway serves.`);
+      }
+      template = match ? match.template : proxyRoute!.path;
+      let body: Record<string, unknown> | undefined;
+      if (match && method === 'POST') {
+        const raw = await readBody(req, limit);
+        bytesIn = raw.length;
+        body = parseJsonBody(req.headers['content-type'], raw);
+        checkRequestBody(match.endpoint, body);
+      } else if (proxyRoute && Number(req.headers['content-length'] ?? 0) > limit) {
+        throw tooLarge(limit);
+      }
+      ctx = new RequestContext({
+        id,
+        method,
+        path,
+        search,
+        headers: req.headers,
+        clientIp: version.settings.clientIp(socket.remoteAddress, req.headers['x-forwarded-for']),
+        kind: match ? 'model' : 'proxy',
+        endpoint: match?.endpoint as Endpoint | undefined,
+        modelParam: match?.modelParam,
+        body,
+        signal: controller.signal,
+        log: host.log,
+        startedAt,
+        models: match ? version.models : undefined,
+      });
+      if (match) {
+        await version.modelChain(ctx, noTerminal);
+        if (!ctx.response) throw errors.internal('The pipeline produced no response.');
+        error = await writeResponse(host.log, ctx, res, base, ctx.response);
+      } else {
+        const proxyCtx = ctx;
+        const route = proxyRoute!;
+        // The terminal step of a raw proxy route: forward through http-proxy, which writes the
+        // response itself; plugins on the way back see its status.
+        await route.chain(proxyCtx, async () => {
+          if (proxyCtx.signal.aborted) return;
+          for (let i = 0; i < base.length; i += 2) res.setHeader(base[i]!, base[i + 1]!);
+          proxied.add(res);
+          bytesIn = await host.proxy.forward(req, res, route, proxyCtx, limit);
+          proxyCtx.response = { status: res.statusCode, headers: {}, body: undefined };
+        });
+        if (!proxied.has(res)) await writeResponse(host.log, proxyCtx, res, base, proxyCtx.response ?? { status: 204, headers: {}, body: undefined });
+      }
     }
   } catch (err) {
     if (err instanceof ClientGoneError || controller.signal.aborted) {
       if (!res.headersSent && !res.destroyed) res.destroy();
+      if (err instanceof GatewayError && !(err instanceof ClientGoneError)) error = err;
     } else {
-      writeError(host, res, base, id, err);
+      error = writeError(host.log, res, base, id, err);
     }
-  } finally {
-    void done.then(() => {
-      version.release();
-      host.requestEnded(cut);
-      finish(host, version.settings, id, method, rawPath, template, res, report, startedAt, controller.signal.aborted);
-    });
+  }
+  // The body is final once the response is written out or the client is gone.
+  await closed;
+  const aborted = controller.signal.aborted && !res.writableFinished;
+  const status = aborted ? 499 : res.statusCode;
+  error ??= ctx?.report.streamError;
+  const attempt = ctx && lastAnswered(ctx.attempts);
+  const outcome: Outcome = { status, body: aborted ? 'aborted' : error ? 'failed' : 'completed', usage: ctx?.usage, error, attempt };
+  if (ctx?.work) await runAfterResponse(host.log, ctx, outcome);
+  version.release();
+  host.requestEnded(cut);
+  const model = ctx?.endpoint !== undefined && ctx.body !== undefined ? resolvedQuietly(ctx) : undefined;
+  host.records.emit({
+    id,
+    time,
+    route: template,
+    method,
+    path: rawPath.length > 200 ? rawPath.slice(0, 200) : rawPath,
+    status,
+    body: outcome.body,
+    org: ctx?.report.org,
+    keyId: ctx?.report.keyId,
+    modelRequested: model?.requested,
+    modelKey: model?.key,
+    provider: attempt?.provider,
+    modelServed: attempt?.model,
+    attempts: ctx?.attempts ?? NO_ATTEMPTS,
+    usage: outcome.usage,
+    cache: ctx?.report.cache,
+    ms: performance.now() - startedAt,
+    ttftMs: ctx?.report.ttftMs,
+    clientIp: ctx?.clientIp ?? socket.remoteAddress ?? '',
+    errorCode: error?.code ?? adminErrorCode,
+    bytesIn,
+    bytesOut: socket.bytesWritten - writtenBefore,
+  });
+}
+
+const NO_ATTEMPTS: readonly Attempt[] = Object.freeze([]);
+
+/** The attempt that answered: the last one, when it got a response. */
+function lastAnswered(attempts: readonly Attempt[]): Attempt | undefined {
+  const last = attempts[attempts.length - 1];
+  return last !== undefined && last.status !== undefined && last.status < 400 ? last : undefined;
+}
+
+/** The model a request resolved to, for its record; undefined when it never resolved (missing or unknown). */
+function resolvedQuietly(ctx: RequestContext): ResolvedModel | undefined {
+  try {
+    return ctx.model;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The error code of an admin answer's envelope, for the record. */
+function errorCodeOf(body: unknown): string | undefined {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Runs the request's post-response work, in registration order, each after the one before (a
+ * settlement may depend on an earlier one). A failure is logged and does not stop the rest.
+ */
+async function runAfterResponse(log: Logger, ctx: RequestContext, outcome: Outcome): Promise<void> {
+  for (const work of ctx.work!) {
+    try {
+      await work(outcome);
+    } catch (err) {
+      log.error({ err, request_id: ctx.id }, 'post-response work failed');
+    }
   }
 }
 
@@ -191,12 +278,12 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
  * `[DONE]`); a raw-proxied response, whose bytes are the upstream's, is cut with its connection.
  * Then the request's work (upstream calls, plugins) is aborted.
  */
-function cutAtShutdown(host: ServerHost, res: ServerResponse, base: readonly string[], id: string, ctx: Context | undefined, controller: AbortController, error: GatewayError): void {
+function cutAtShutdown(host: ServerHost, res: ServerResponse, base: readonly string[], id: string, ctx: RequestContext | undefined, controller: AbortController, error: GatewayError): void {
   if (!res.writableEnded && !res.destroyed) {
     if (proxied.has(res)) {
       res.destroy();
     } else if (!res.headersSent) {
-      writeError(host, res, base, id, error);
+      writeError(host.log, res, base, id, error);
     } else if (ctx?.response?.stream !== undefined) {
       ctx.report.streamError = error;
       res.end(sseData(error.toEnvelope(id)));
@@ -229,140 +316,3 @@ async function answerOperational(host: ServerHost, path: string, res: ServerResp
 /** Responses handed to http-proxy: from then on only it writes to them. */
 const proxied = new WeakSet<ServerResponse>();
 
-async function proxyRequest(host: ServerHost, ctx: Context, route: ProxyRoute, req: IncomingMessage, res: ServerResponse, base: readonly string[]): Promise<void> {
-  let forwarded = false;
-  await route.chain(ctx, async () => {
-    forwarded = true;
-  });
-  if (!forwarded || ctx.response) {
-    await writeResponse(host, ctx, res, base, ctx.response ?? { status: 204, headers: {}, body: undefined });
-    return;
-  }
-  // Cut at shutdown (or the client left) while the plugins ran: nothing to forward.
-  if (ctx.signal.aborted) return;
-  // http-proxy copies the upstream's headers onto the response; ours are set first, through setHeader.
-  for (let i = 0; i < base.length; i += 2) res.setHeader(base[i]!, base[i + 1]!);
-  proxied.add(res);
-  await host.proxy.forward(req, res, route, ctx);
-}
-
-/**
- * A response's headers as one flat `[name, value, …]` list for `writeHead`: Node then writes them
- * in one pass instead of storing each through `setHeader` first (about 7% of a small JSON
- * response's cost, measured on a bare server). `base` goes first (request id, …); the core's own
- * `fixed` headers go last and replace a plugin's header of the same name.
- */
-function headerList(base: readonly string[], headers: Record<string, string | number>, fixed: readonly string[]): string[] {
-  const list = base.slice();
-  for (const name in headers) {
-    const lower = name.toLowerCase();
-    let replaced = false;
-    for (let i = 0; i < fixed.length; i += 2) if (fixed[i] === lower) replaced = true;
-    if (!replaced) list.push(name, String(headers[name]));
-  }
-  for (const value of fixed) list.push(value);
-  return list;
-}
-
-function writeJson(res: ServerResponse, base: readonly string[], response: Extract<GatewayResponse, { stream?: undefined }>): void {
-  const text = response instanceof JsonResponse ? response.serialize() : response.body === undefined ? '' : JSON.stringify(response.body);
-  res.writeHead(response.status, headerList(base, response.headers, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(text))]));
-  res.end(text);
-}
-
-const SSE_HEADERS = ['content-type', 'text/event-stream; charset=utf-8', 'cache-control', 'no-cache', 'x-accel-buffering', 'no'];
-
-async function writeResponse(host: ServerHost, ctx: Context, res: ServerResponse, base: readonly string[], response: GatewayResponse): Promise<void> {
-  if (response.stream === undefined) {
-    writeJson(res, base, response);
-    return;
-  }
-  res.writeHead(response.status, headerList(base, response.headers, SSE_HEADERS));
-  res.flushHeaders();
-  let first = true;
-  try {
-    for await (const chunk of response.stream) {
-      if (ctx.signal.aborted) break;
-      if (first) {
-        first = false;
-        ctx.report.ttftMs = performance.now() - ctx.startedAt;
-      }
-      if (!res.write(sseData(chunk))) await drained(res);
-    }
-    if (!ctx.signal.aborted) res.end(SSE_DONE);
-  } catch (err) {
-    if (err instanceof ClientGoneError || ctx.signal.aborted) return;
-    const error = toGatewayError(err);
-    if (!(err instanceof GatewayError)) host.log.error({ err, request_id: ctx.id }, 'stream failed');
-    ctx.report.streamError = error;
-    res.end(sseData(error.toEnvelope(ctx.id)));
-  }
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
-
-/** Writes an error envelope, or ends a stream whose headers already went out. */
-function writeError(host: ServerHost, res: ServerResponse, base: readonly string[], id: string, err: unknown): void {
-  const error = toGatewayError(err);
-  if (!(err instanceof GatewayError)) host.log.error({ err, request_id: id }, 'unhandled error');
-  if (res.headersSent) {
-    if (!res.writableEnded) res.end();
-    return;
-  }
-  const body = JSON.stringify(error.toEnvelope(id) satisfies ErrorEnvelope);
-  const fixed = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body))];
-  if (error.status === 413 && !base.includes('connection')) fixed.push('connection', 'close');
-  res.writeHead(error.status, headerList(base, error.headers, fixed)).end(body);
-}
-
-function finish(
-  host: ServerHost,
-  settings: ServerSettings,
-  id: string,
-  method: string,
-  path: string,
-  template: string,
-  res: ServerResponse,
-  report: RequestReport,
-  startedAt: number,
-  aborted: boolean,
-): void {
-  const seconds = (performance.now() - startedAt) / 1000;
-  const status = aborted && !res.writableFinished ? 499 : res.statusCode;
-  const model = report.modelKey ?? 'none';
-  const m = host.metrics;
-  m.observeRequest(template, model, status, seconds);
-  if (report.ttftMs !== undefined) m.timeToFirstToken.observe({ model }, report.ttftMs / 1000);
-  if (report.upstreamMs !== undefined && report.provider) m.upstreamDuration.observe({ provider: report.provider }, report.upstreamMs / 1000);
-  if (report.usage && report.provider) {
-    m.tokens.inc({ direction: 'input', model, provider: report.provider }, report.usage.prompt_tokens);
-    m.tokens.inc({ direction: 'output', model, provider: report.provider }, report.usage.completion_tokens);
-  }
-  if (settings.accessLog) {
-    host.log.info(
-      {
-        request_id: id,
-        method,
-        path: path.slice(0, 200),
-        status,
-        ms: Math.round(seconds * 10_000) / 10,
-        model: report.model,
-        provider: report.provider,
-        usage: report.usage,
-        ttft_ms: report.ttftMs && Math.round(report.ttftMs * 10) / 10,
-        stream_error: report.streamError?.code,
-      },
-      'request',
-    );
-  }
-}

@@ -1,17 +1,17 @@
 /**
- * Renders the configuration reference (Markdown) from the JSON Schemas, so the README can never
- * describe a field the schemas do not have, or miss one they do.
+ * Renders the configuration reference (Markdown) from the JSON Schemas, one page per group of
+ * schemas under `docs/reference/`, so the docs can never describe a field the schemas do not have,
+ * or miss one they do.
  *
- *   tsx schemas/render-reference.ts                    print the reference
- *   tsx schemas/render-reference.ts --write README.md  replace the block between the markers
- *   tsx schemas/render-reference.ts --check README.md  exit 1 when that block is stale
+ *   tsx schemas/render-reference.ts           (`npm run docs`) write the pages
+ *   tsx schemas/render-reference.ts --check   (`npm run docs -- --check`) exit 1 when a page is stale
  *
- * One section per schema (gateway, each plugin, each provider adapter, the catalog) and, inside it,
- * one table per object level. Paths are dotted; `<name>` stands for a key of a map
- * (`additionalProperties`) and `[]` for an array item.
+ * Pages: the gateway config file, the plugins, the provider adapters, the model catalog. On a page,
+ * one section per schema and, inside it, one table per object level. Paths are dotted; `<name>`
+ * stands for a key of a map (`additionalProperties`) and `[]` for an array item.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The subset of JSON Schema the config schemas use. */
@@ -33,20 +33,49 @@ export interface SchemaNode {
   $ref?: string;
 }
 
+/** The reference pages, one per group of schemas. */
+export type ReferenceGroup = 'gateway' | 'plugins' | 'providers' | 'catalog';
+
 /** One schema file and how its section is introduced. */
 export interface SchemaSource {
   /** Path relative to the package root, e.g. `schemas/plugins/route.schema.json`. */
   file: string;
+  /** The page it is rendered on. */
+  group: ReferenceGroup;
   heading: string;
   /** Where in a gateway config these fields are written. */
   context: string;
   schema: SchemaNode;
 }
 
-export const START_MARKER = '<!-- config-reference:start -->';
-export const END_MARKER = '<!-- config-reference:end -->';
+/** One generated page. */
+export interface ReferencePage {
+  /** Path relative to the package root, e.g. `docs/reference/plugins.md`. */
+  file: string;
+  group: ReferenceGroup;
+  title: string;
+  /** What the page covers, one sentence. */
+  summary: string;
+  /** The schema files it is generated from, as written in its header. */
+  from: string;
+}
+
+/** Every generated page starts with this line; `npm run docs` replaces or removes only such files. */
+export const GENERATED_MARKER = '<!-- Generated from schemas/ by `npm run docs`; do not edit by hand. -->';
+
+/** Where the pages go, relative to the package root. */
+export const REFERENCE_DIR = 'docs/reference';
+
+export const REFERENCE_PAGES: readonly ReferencePage[] = [
+  { file: `${REFERENCE_DIR}/gateway.md`, group: 'gateway', title: 'Gateway config file', summary: 'The top level of `gateway.yaml`: server, logging, upstream timeouts, stores, providers, models, pipeline and raw proxy routes.', from: '`schemas/gateway.schema.json`' },
+  { file: `${REFERENCE_DIR}/plugins.md`, group: 'plugins', title: 'Plugins', summary: 'The `config` of each built-in plugin in a `pipeline:`.', from: '`schemas/plugins/*.schema.json`' },
+  { file: `${REFERENCE_DIR}/providers.md`, group: 'providers', title: 'Provider adapters', summary: 'The settings of each provider adapter in `providers.<name>`.', from: '`schemas/providers/*.schema.json`' },
+  { file: `${REFERENCE_DIR}/catalog.md`, group: 'catalog', title: 'Model catalog file', summary: 'The model catalog files (`config/catalog/*.yaml` and your own `catalog:` directories).', from: '`schemas/catalog.schema.json`' },
+];
 
 const schemasDir = dirname(fileURLToPath(import.meta.url));
+/** The package root: where `docs/` and `schemas/` live. */
+export const packageDir = dirname(schemasDir);
 
 /** The config schemas in reference order; the request schemas in `schemas/api/` describe OpenAI's API, not config. */
 export function schemaSources(dir: string = schemasDir): SchemaSource[] {
@@ -57,42 +86,70 @@ export function schemaSources(dir: string = schemasDir): SchemaSource[] {
       .sort();
   const nameOf = (file: string): string => basename(file, '.schema.json');
   return [
-    { file: 'schemas/gateway.schema.json', heading: 'Gateway config file', context: 'The top level of `gateway.yaml`.', schema: read('gateway.schema.json') },
-    ...listed('plugins').map((f) => ({
+    { file: 'schemas/gateway.schema.json', group: 'gateway', heading: 'Gateway config file', context: 'The top level of `gateway.yaml`.', schema: read('gateway.schema.json') },
+    ...listed('plugins').map((f): SchemaSource => ({
       file: `schemas/plugins/${f}`,
+      group: 'plugins',
       heading: `Plugin \`${nameOf(f)}\``,
       context: `A \`pipeline:\` entry: \`- ${nameOf(f)}: {…}\`. Paths below are relative to that mapping.`,
       schema: read(`plugins/${f}`),
     })),
-    ...listed('providers').map((f) => ({
+    ...listed('providers').map((f): SchemaSource => ({
       file: `schemas/providers/${f}`,
+      group: 'providers',
       heading: `Provider adapter \`${nameOf(f)}\``,
       context: `Fields beside \`adapter: ${nameOf(f)}\` in \`providers.<name>\`. Paths below are relative to that mapping.`,
       schema: read(`providers/${f}`),
     })),
-    { file: 'schemas/catalog.schema.json', heading: 'Model catalog file', context: 'Each `*.yaml` in `config/catalog/` or in a directory listed in `catalog:`.', schema: read('catalog.schema.json') },
+    { file: 'schemas/catalog.schema.json', group: 'catalog', heading: 'Model catalog file', context: 'Each `*.yaml` in `config/catalog/` or in a directory listed in `catalog:`.', schema: read('catalog.schema.json') },
   ];
 }
 
-/** The whole reference, as placed between the README markers. */
-export function renderReference(sources: SchemaSource[] = schemaSources()): string {
-  const intro = [
-    'Generated from `schemas/` by `npm run docs -- --write README.md`; do not edit by hand.',
-    'A `duration` is a number of milliseconds or a string such as `500ms`, `30s`, `10m`, `1h`;',
-    'a `byte-size` is a number of bytes or a string such as `512kb`, `4mb`, `1gb`.',
-    '`<name>` stands for a key you choose, `[]` for an item of a list.',
-  ].join('\n');
-  return [intro, ...sources.map(renderSection)].join('\n\n');
+/** Every page's text by its path relative to the package root. */
+export function renderPages(sources: SchemaSource[] = schemaSources(), pages: readonly ReferencePage[] = REFERENCE_PAGES): Map<string, string> {
+  return new Map(pages.map((page) => [page.file, renderPage(page, sources.filter((s) => s.group === page.group))]));
 }
 
-function renderSection(source: SchemaSource): string {
+/** One page: the generated-file header, how to read the tables, links to the other pages, then a section per schema. */
+export function renderPage(page: ReferencePage, sources: SchemaSource[], pages: readonly ReferencePage[] = REFERENCE_PAGES): string {
+  const header = [
+    GENERATED_MARKER,
+    `# Configuration reference: ${page.title.toLowerCase()}`,
+    `> Generated from ${page.from} by \`npm run docs\`; do not edit by hand. \`npm run docs -- --check\` exits 1 when this page is stale.`,
+    [
+      page.summary,
+      'A `duration` is a number of milliseconds or a string such as `500ms`, `30s`, `10m`, `1h`;',
+      'a `byte-size` is a number of bytes or a string such as `512kb`, `4mb`, `1gb`.',
+      '`<name>` stands for a key you choose, `[]` for an item of a list.',
+    ].join('\n'),
+    `Reference pages: ${pages.map((p) => (p.file === page.file ? `**${p.title}**` : `[${p.title}](${posix.relative(posix.dirname(page.file), p.file)})`)).join(' · ')}. Guides: [README](${posix.relative(posix.dirname(page.file), 'README.md')}), [docs](${posix.relative(posix.dirname(page.file), 'docs/README.md')}).`,
+  ];
+  if (sources.length > 1) header.push(sources.map((s) => `- [${s.heading}](#${headingAnchor(s.heading)})`).join('\n'));
+  return `${[...header, ...sources.map((s) => renderSection(s, posix.dirname(page.file)))].join('\n\n')}\n`;
+}
+
+/** One schema's section: `##` heading, description, then a table per object level under `###` headings. */
+export function renderSection(source: SchemaSource, pageDir: string = REFERENCE_DIR): string {
   const { schema } = source;
-  const parts = [`### ${source.heading}`, [schema.description, source.context, `Schema: \`${source.file}\`.`].filter(Boolean).join('\n\n')];
+  const link = `Schema: [\`${source.file}\`](${posix.relative(pageDir, source.file)}).`;
+  const parts = [`## ${source.heading}`, [schema.description, source.context, link].filter(Boolean).join('\n\n')];
   for (const level of objectLevels(schema, schema, '')) {
-    if (level.path) parts.push(`#### \`${level.path}\``);
+    if (level.path) parts.push(`### \`${level.path}\``);
     parts.push(renderTable(schema, level));
   }
   return parts.join('\n\n');
+}
+
+/**
+ * The anchor GitHub gives a Markdown heading (before de-duplication, which appends `-1`, `-2` …):
+ * lower case, everything but letters, digits, `_`, `-` and spaces dropped, spaces made `-`.
+ */
+export function headingAnchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+    .replace(/ /g, '-');
 }
 
 interface ObjectLevel {
@@ -175,40 +232,41 @@ function cell(text: string): string {
   return text.replace(/\r?\n/g, ' ').replace(/(?<!\\)\|/g, '\\|');
 }
 
-/** `text` with the reference block replaced; throws when the markers are missing or out of order. */
-export function replaceReferenceBlock(text: string, reference: string): string {
-  const start = text.indexOf(START_MARKER);
-  const end = text.indexOf(END_MARKER);
-  if (start < 0 || end < start) throw new Error(`expected ${START_MARKER} … ${END_MARKER} in the file`);
-  return `${text.slice(0, start + START_MARKER.length)}\n${reference}\n${text.slice(end)}`;
+/** How the pages on disk differ from `rendered`: files missing or stale, and generated files no page produces any more. */
+export function stalePages(rendered: Map<string, string>, root: string = packageDir): string[] {
+  const stale = [...rendered].filter(([file, text]) => !existsSync(join(root, file)) || readFileSync(join(root, file), 'utf8') !== text).map(([file]) => file);
+  return [...stale, ...orphanedPages(rendered, root)];
+}
+
+/** Files in the reference directory that carry the generated marker but that no page produces. */
+function orphanedPages(rendered: Map<string, string>, root: string): string[] {
+  const dir = join(root, REFERENCE_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `${REFERENCE_DIR}/${name}`)
+    .filter((file) => !rendered.has(file) && readFileSync(join(root, file), 'utf8').startsWith(GENERATED_MARKER));
 }
 
 function main(argv: string[]): number {
-  const [mode, file] = argv;
-  const reference = renderReference();
-  if (mode === undefined) {
-    process.stdout.write(`${reference}\n`);
-    return 0;
-  }
-  if ((mode !== '--write' && mode !== '--check') || !file) {
-    process.stderr.write('Usage: render-reference.ts [--write FILE | --check FILE]\n');
+  if (argv.length > 1 || (argv.length === 1 && argv[0] !== '--check')) {
+    process.stderr.write('Usage: render-reference.ts [--check]\n  writes docs/reference/*.md from schemas/; with --check, exits 1 when they are stale instead\n');
     return 2;
   }
-  let text: string;
-  let updated: string;
-  try {
-    text = readFileSync(file, 'utf8');
-    updated = replaceReferenceBlock(text, reference);
-  } catch (err) {
-    process.stderr.write(`${file}: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (mode === '--check') {
-    if (updated === text) return 0;
-    process.stderr.write(`${file}: the configuration reference is stale; run \`npm run docs -- --write ${file}\`\n`);
+  const rendered = renderPages();
+  const stale = stalePages(rendered);
+  if (argv[0] === '--check') {
+    if (stale.length === 0) return 0;
+    process.stderr.write(`The configuration reference is stale (${stale.join(', ')}); run \`npm run docs\`.\n`);
     return 1;
   }
-  if (updated !== text) writeFileSync(file, updated);
+  mkdirSync(join(packageDir, REFERENCE_DIR), { recursive: true });
+  for (const file of stale) {
+    const text = rendered.get(file);
+    if (text === undefined) unlinkSync(join(packageDir, file));
+    else writeFileSync(join(packageDir, file), text);
+    process.stdout.write(`${text === undefined ? 'removed' : 'wrote'} ${file}\n`);
+  }
   return 0;
 }
 

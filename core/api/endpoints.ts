@@ -49,7 +49,12 @@ function methodNotAllowed(method: string, path: string, allowed: string): Gatewa
   return new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `${method} is not allowed on ${path}; use ${allowed}.`, null, { allow: allowed });
 }
 
-const strictAjv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true });
+/**
+ * Compiled once at import. `strictNumbers` refuses Infinity (what JSON.parse makes of `1e999`) and
+ * NaN wherever a number is checked; `verbose` keeps the offending value on the error (error path
+ * only) so the message can say why.
+ */
+const strictAjv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true, strictNumbers: true, verbose: true });
 const validators: Partial<Record<Endpoint, ValidateFunction>> = {
   'chat.completions': strictAjv.compile(readSchema('api/chat.completions')),
   completions: strictAjv.compile(readSchema('api/completions')),
@@ -87,6 +92,7 @@ function describe(e: ErrorObject): string {
     case 'additionalProperties':
       return `Unrecognized parameter: '${param}'.`;
     case 'type':
+      if (typeof e.data === 'number' && !Number.isFinite(e.data)) return `Invalid value for '${param}': must be a finite number.`;
       return `Invalid type for '${param}': expected ${String(p['type']).replace(',', ' or ')}.`;
     case 'enum':
       return `Invalid value for '${param}': must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}.`;

@@ -8,6 +8,7 @@ import httpProxy from 'http-proxy';
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { GatewayError } from '../errors.js';
+import { tooLarge } from './body.js';
 import { CREDENTIAL_HEADERS } from './credentials.js';
 import { failedAfterConnect } from './upstream.js';
 import type { Context } from '../context.js';
@@ -19,9 +20,14 @@ export class RawProxy {
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
   /** Requests whose upstream call hit the route timeout: a reset caused by our own timeout is a 504, any other a 502. */
   private readonly timedOut = new WeakSet<IncomingMessage>();
+  /** The upstream request of each client request, to stop an upload that goes over the body limit. */
+  private readonly outgoing = new WeakMap<IncomingMessage, { destroy(): void }>();
 
   constructor() {
-    this.proxy.on('proxyReq', (proxyReq, req) => proxyReq.once('timeout', () => this.timedOut.add(req)));
+    this.proxy.on('proxyReq', (proxyReq, req) => {
+      this.outgoing.set(req, proxyReq);
+      proxyReq.once('timeout', () => this.timedOut.add(req));
+    });
     // http-proxy pipes the upstream body without watching it: an upstream that dies mid-body would
     // leave the client waiting forever, so cut the client connection too.
     this.proxy.on('proxyRes', (proxyRes, _req, res) =>
@@ -32,11 +38,12 @@ export class RawProxy {
   }
 
   /**
-   * Forwards the request; resolves when the upstream answered or failed (the error is answered in
-   * JSON). Headers the route's plugins set apply after the credential is taken off, so a plugin may
-   * still give the upstream a credential of its own.
+   * Forwards the request; resolves with the request body's size once the response is complete, or
+   * rejects with the error to answer (upstream failure; 413 when an upload — chunked ones too —
+   * goes over `bodyLimit` before the upstream answered). Headers the route's plugins set apply
+   * after the credential is taken off, so a plugin may still give the upstream a credential of its own.
    */
-  forward(req: IncomingMessage, res: ServerResponse, route: ProxyRoute, ctx: Context): Promise<void> {
+  forward(req: IncomingMessage, res: ServerResponse, route: ProxyRoute, ctx: Context, bodyLimit: number): Promise<number> {
     if (!route.forwardCredentials) for (const header of CREDENTIAL_HEADERS) delete req.headers[header];
     for (const [name, value] of Object.entries(ctx.upstreamHeaders)) {
       if (value === null) delete req.headers[name.toLowerCase()];
@@ -47,18 +54,31 @@ export class RawProxy {
       req.url = (rest.startsWith('/') ? rest : `/${rest}`) + ctx.search;
     }
     const https = route.upstream.startsWith('https:');
+    let received = 0;
     return new Promise((resolve, reject) => {
-      res.once('finish', () => resolve());
-      res.once('close', () => resolve());
+      res.once('finish', () => resolve(received));
+      res.once('close', () => resolve(received));
       this.proxy.web(
         req,
         res,
         { target: route.upstream, proxyTimeout: route.timeoutMs, agent: https ? this.httpsAgent : this.httpAgent },
         (err: NodeJS.ErrnoException) => {
-          if (ctx.signal.aborted) return resolve();
+          if (ctx.signal.aborted || received > bodyLimit) return resolve(received);
           reject(proxyFailure(err, route, this.timedOut.has(req)));
         },
       );
+      // http-proxy has piped the request into the upstream call (synchronously, above); counting
+      // alongside the pipe sees every byte, whatever the framing.
+      const count = (chunk: Buffer): void => {
+        received += chunk.length;
+        if (received <= bodyLimit) return;
+        req.off('data', count);
+        req.unpipe();
+        this.outgoing.get(req)?.destroy();
+        if (res.headersSent) res.destroy();
+        else reject(tooLarge(bodyLimit));
+      };
+      req.on('data', count);
     });
   }
 

@@ -83,12 +83,6 @@ export function compileReferrers(hosts: readonly string[]): ((headers: IncomingH
   };
 }
 
-/** The model a request names: the body's `model`, or the id of `GET /v1/models/{id}`. */
-export function requestedModel(ctx: Context): string | undefined {
-  const model = ctx.body?.['model'];
-  return typeof model === 'string' ? model : ctx.modelParam;
-}
-
 /** True when the key holds at least one of `anyOf` (an empty list needs nothing). */
 export function hasAnyScope(scopes: ReadonlySet<Scope>, anyOf: readonly Scope[]): boolean {
   if (anyOf.length === 0) return true;

@@ -11,7 +11,7 @@ import { parseDuration } from '../../core/config/units.js';
 import { GatewayError, StoreUnavailableError, UNAUTHORIZED, errors } from '../../core/errors.js';
 import type { Context } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
-import { hasAnyScope, requestedModel, type Identity } from './access.js';
+import { hasAnyScope, type Identity } from './access.js';
 import { MAX_CREDENTIAL_LENGTH, presentedCredential } from '../../core/http/credentials.js';
 import { refuseDevKeyBeyondLoopback } from './dev-key.js';
 import { IDENTITY_CHANNEL, parseIdentityChange } from './events.js';
@@ -138,12 +138,6 @@ export default definePlugin<AuthConfig>({
       if (!hasAnyScope(identity.scopes, isRead ? readScopes : writeScopes)) {
         throw refuse('scope', new GatewayError(403, 'permission_error', 'insufficient_scope', `This key lacks the scope this request needs (one of: ${(isRead ? readScopes : writeScopes).join(', ')}).`));
       }
-      if (identity.modelAllowed) {
-        const model = requestedModel(ctx);
-        if (model !== undefined && !identity.modelAllowed(model)) {
-          throw refuse('model', new GatewayError(403, 'permission_error', 'model_not_allowed', 'This key may not use the requested model.', 'model'));
-        }
-      }
       if (identity.referrerAllowed && !identity.referrerAllowed(ctx.headers)) {
         throw refuse('referrer', new GatewayError(403, 'permission_error', 'referrer_not_allowed', 'This key may not be used from this origin.'));
       }
@@ -151,8 +145,23 @@ export default definePlugin<AuthConfig>({
         throw refuse('ip', new GatewayError(403, 'permission_error', 'ip_not_allowed', 'This key may not be used from this address.'));
       }
       ctx.auth = identity.state;
-      // A key limited to some models sees only those in the model list.
-      if (identity.modelAllowed && ctx.endpoint === 'models.list') return next().then(() => keepAllowedModels(ctx, identity.modelAllowed!));
+      ctx.report.org = identity.state.orgId;
+      ctx.report.keyId = identity.state.keyId;
+      const allowed = identity.modelAllowed;
+      if (allowed) {
+        // A key limited to some models sees only those in the model list.
+        if (ctx.endpoint === 'models.list') return next().then(() => keepAllowedModels(ctx, allowed));
+        if (ctx.endpoint === 'models.retrieve') {
+          if (!allowed(ctx.modelParam!)) throw refuse('model', modelNotAllowed());
+        } else {
+          // Checked against the model the request resolves to — the default when it names none —
+          // and again if a later plugin renames it, so neither an alias, a glob, the
+          // `provider/model` form nor a rename reaches a model outside the list.
+          ctx.guardModel((model) => {
+            if (!allowed(model.id) && !model.aliases.some(allowed)) throw refuse('model', modelNotAllowed());
+          });
+        }
+      }
       return next();
     }
 
@@ -181,6 +190,10 @@ export default definePlugin<AuthConfig>({
     };
   },
 });
+
+function modelNotAllowed(): GatewayError {
+  return new GatewayError(403, 'permission_error', 'model_not_allowed', 'This key may not use the requested model.', 'model');
+}
 
 /** Drops the models a key may not use from a `GET /v1/models` answer. */
 function keepAllowedModels(ctx: Context, allowed: (model: string) => boolean): void {

@@ -75,7 +75,7 @@ export default defineAdminModule({
         const store = kv.stats?.();
         return {
           status: 200,
-          body: { object: 'cache.stats', store: kv.kind, ...(store ?? {}), requests: cacheRequestCounts(services.metrics) },
+          body: { object: 'cache.stats', store: kv.kind, ...(store ?? {}), requests: await cacheRequestCounts(services.metrics) },
         };
       },
     };

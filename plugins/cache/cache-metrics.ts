@@ -14,20 +14,17 @@ export const CACHE_RESULTS: readonly CacheResult[] = ['hit', 'miss', 'bypass', '
 /** Requests by result since start, counted in plain numbers on the hot path (no label hashing per request). */
 export type CacheTally = Record<CacheResult, number>;
 
-/** One tally per gateway: config versions come and go, the counts and the metric stay. */
-const tallies = new WeakMap<GatewayMetrics, CacheTally>();
+const REQUESTS_METRIC = 'switchyard_cache_requests_total';
 
 /**
- * The gateway's tally, whose counts `switchyard_cache_requests_total` reports at scrape time (every
- * result has a series, from 0).
+ * A new tally whose counts `switchyard_cache_requests_total` reports at scrape time (every result
+ * has a series, from 0). Created once per process (the cache's process state): config versions
+ * come and go, the counts and the metric stay.
  */
 export function cacheRequestTally(metrics: GatewayMetrics): CacheTally {
-  let tally = tallies.get(metrics);
-  if (tally) return tally;
-  const counts: CacheTally = (tally = { hit: 0, miss: 0, bypass: 0, coalesced: 0 });
+  const counts: CacheTally = { hit: 0, miss: 0, bypass: 0, coalesced: 0 };
   const reported: CacheTally = { hit: 0, miss: 0, bypass: 0, coalesced: 0 };
-  tallies.set(metrics, counts);
-  metrics.counter('switchyard_cache_requests_total', 'Requests to cached endpoints, by what the cache did (hit|miss|bypass|coalesced).', ['result'], function (this: Counter<'result'>) {
+  metrics.counter(REQUESTS_METRIC, 'Requests to cached endpoints, by what the cache did (hit|miss|bypass|coalesced).', ['result'], function (this: Counter<'result'>) {
     for (const result of CACHE_RESULTS) {
       this.inc({ result }, counts[result] - reported[result]);
       reported[result] = counts[result];
@@ -54,7 +51,14 @@ export function registerStoreGauges(metrics: GatewayMetrics, kv: KvStore): void 
   });
 }
 
-/** Current value of each result counter. */
-export function cacheRequestCounts(metrics: GatewayMetrics): Record<CacheResult, number> {
-  return { ...cacheRequestTally(metrics) };
+/** Current value of each result counter (zeros before the cache first ran). */
+export async function cacheRequestCounts(metrics: GatewayMetrics): Promise<Record<CacheResult, number>> {
+  const counts: Record<CacheResult, number> = { hit: 0, miss: 0, bypass: 0, coalesced: 0 };
+  const metric = metrics.registry.getSingleMetric(REQUESTS_METRIC);
+  if (!metric) return counts;
+  for (const { labels, value } of (await metric.get()).values) {
+    const result = labels['result'] as CacheResult;
+    if (result in counts) counts[result] = value;
+  }
+  return counts;
 }

@@ -9,8 +9,10 @@
  * - Concurrent identical non-streaming misses in this process share one upstream call (the
  *   followers answer `x-switchyard-cache: COALESCED`); if the leader gets no storable answer, each
  *   follower makes its own call. Replicas do not coalesce with each other.
- * - A hit calls nothing upstream: `ctx.report.usage` stays empty (no tokens were spent) and
- *   `ctx.cache.usage` carries the usage in the cached body, for billing to charge nothing.
+ * - A hit calls nothing upstream: `ctx.usage` stays empty (no tokens were spent) and
+ *   `ctx.cache.cachedUsage` carries the usage in the cached body, for billing to charge nothing.
+ * - Keys are per organization and per resolved model (`ctx.model`: an alias and the id it names
+ *   share entries).
  */
 import { definePlugin } from '../../core/plugin.js';
 import { readSchema } from '../../core/config/schema.js';
@@ -18,10 +20,10 @@ import { parseBytes } from '../../core/config/units.js';
 import { JsonResponse, type Context, type Endpoint, type Usage } from '../../core/context.js';
 import type { Next } from '../../core/plugin.js';
 import { keyPrefixes, requestHash } from './request-key.js';
-import { compileModelResolver, compileRules, isCacheable, readControls, type CacheConfig } from './policy.js';
+import { compileRules, isCacheable, readControls, type CacheConfig } from './policy.js';
 import { replayStream } from './replay.js';
 import { StreamAssembly } from './stream-assembly.js';
-import { cacheRequestTally, registerStoreGauges } from './cache-metrics.js';
+import { cacheRequestTally, registerStoreGauges, type CacheTally } from './cache-metrics.js';
 import { StoreUnavailableError } from '../../core/errors.js';
 
 /** Least time between two warnings about the store failing. */
@@ -71,21 +73,22 @@ class Flight {
 }
 const LEADING = 'leading';
 
-export default definePlugin<CacheConfig>({
+export default definePlugin<CacheConfig, CacheTally>({
   name: 'cache',
   schema: readSchema('plugins/cache'),
   kinds: ['model'],
-  create(config, env) {
+  // Entries are per organization: with `auth` in the pipeline, it runs first.
+  after: ['auth'],
+  process: { create: (env) => cacheRequestTally(env.metrics) },
+  create(config, env, count) {
     const kv = env.kv;
     // The memory store answers synchronously: no promise or microtask hop per lookup or write.
     const memory = kv.sync;
     const log = env.log;
     const endpoints = new Set(config.endpoints);
     const ruleFor = compileRules(config);
-    const resolveModel = compileModelResolver(env);
     const prefixFor = keyPrefixes();
     const maxEntryBytes = parseBytes(config.max_entry_bytes)!;
-    const count = cacheRequestTally(env.metrics);
     registerStoreGauges(env.metrics, kv);
     /** Misses in progress by cache key: `LEADING` until a follower arrives and makes it a `Flight`. */
     const inFlight = new Map<string, Flight | typeof LEADING>();
@@ -138,6 +141,7 @@ export default definePlugin<CacheConfig>({
       const headers = { [CACHE_HEADER]: status, age: String(Math.max(0, Math.floor((Date.now() - meta.at) / 1000))) };
       const usage = value['usage'] as Usage | undefined;
       ctx.cache = { status, ...(usage ? { cachedUsage: usage } : {}) };
+      ctx.report.cache = status;
       if (stream) {
         const includeUsage = (ctx.body?.['stream_options'] as { include_usage?: unknown } | undefined)?.include_usage === true;
         ctx.response = { status: 200, headers, stream: replayStream(value, includeUsage) };
@@ -155,13 +159,14 @@ export default definePlugin<CacheConfig>({
         yield chunk;
       }
       if (ctx.signal.aborted || ctx.report.streamError) return;
-      const answer = assembly.result(ctx.report.usage);
+      const answer = assembly.result(ctx.usage);
       if (answer) void store(key, encodeEntry(JSON.stringify(answer)), ttlMs);
     }
 
     async function bypass(ctx: Context, next: Next): Promise<void> {
       count.bypass++;
       ctx.cache = BYPASS;
+      ctx.report.cache = 'BYPASS';
       await next();
       if (ctx.response) ctx.response.headers[CACHE_HEADER] = 'BYPASS';
     }
@@ -196,6 +201,7 @@ export default definePlugin<CacheConfig>({
     async function miss(ctx: Context, next: Next, key: string, ttlMs: number, stream: boolean, looked: boolean): Promise<void> {
       count.miss++;
       ctx.cache = MISS;
+      ctx.report.cache = 'MISS';
       const leads = !stream && looked && !inFlight.has(key);
       if (leads) inFlight.set(key, LEADING);
       let entry: string | undefined;
@@ -241,18 +247,13 @@ export default definePlugin<CacheConfig>({
       handle(ctx, next) {
         const endpoint = ctx.endpoint;
         const body = ctx.body;
-        const requested = body?.['model'];
-        if (!endpoint || !body || !endpoints.has(endpoint) || typeof requested !== 'string') return next();
-        const resolved = resolveModel(requested);
-        // Unknown models go on to `route`, which answers 404.
-        if (!resolved) return next();
-        ctx.report.model = requested;
-        ctx.report.modelKey = resolved.key;
-        const rule = ruleFor(endpoint, resolved.model);
+        if (!endpoint || !body || !endpoints.has(endpoint)) return next();
+        const resolved = ctx.model!;
+        const rule = ruleFor(endpoint, resolved.id);
         const controls = readControls(ctx.headers);
         if (controls.noStore || !isCacheable(rule, endpoint, body, controls.force)) return bypass(ctx, next);
 
-        const key = prefixFor(ctx.auth?.orgId, resolved.key) + requestHash(endpoint, resolved.model, body);
+        const key = prefixFor(ctx.auth?.orgId, resolved.key) + requestHash(endpoint, resolved.id, body);
         const stream = body['stream'] === true && STREAMING.has(endpoint);
         if (controls.noCache) return miss(ctx, next, key, rule.ttlMs, stream, false);
         if (!memory) return lookupThenMiss(ctx, next, key, rule.ttlMs, stream);

@@ -1,15 +1,12 @@
 /**
  * What is cached and for how long, compiled once per config version: the endpoint list, the
- * `when` / `ttl` rule for an (endpoint, model) pair, the request controls read from headers, and
- * the model-name resolution the cache keys on (the same `ModelTable` `route` routes with).
+ * `when` / `ttl` rule for an (endpoint, resolved model) pair, and the request controls read from
+ * headers. The model is the request's one resolution (`ctx.model`), not a table of the cache's own.
  */
 import { globToRegExp } from '../../core/config/glob.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint } from '../../core/context.js';
-import type { GatewayEnv } from '../../core/env.js';
 import { parseDuration } from '../../core/config/units.js';
-import type { LocalAdapter } from '../route/adapter.js';
-import { ModelTable, type Provider } from '../route/resolve.js';
 
 /** Which requests are cached: see `when` in `schemas/plugins/cache.schema.json`. */
 export type CachePolicy = 'deterministic' | 'always' | 'opt_in';
@@ -86,44 +83,4 @@ export function compileRules(config: CacheConfig): (endpoint: Endpoint, model: s
     const match = byModel.find((m) => m.pattern.test(model));
     return match ? apply(rule, match.override) : rule;
   };
-}
-
-/** A requested model id, resolved the way `route` resolves it. */
-export interface ResolvedModel {
-  /** The `models:` key that matched (bounded: a namespace for purges and a metrics label). */
-  key: string;
-  /** The model the answer depends on: the key for an exact id or alias, else the requested id (globs). */
-  model: string;
-}
-
-/** The cache never calls an adapter; the model table only needs provider names. */
-const NAMES_ONLY: LocalAdapter = {
-  kind: 'local',
-  supports: () => false,
-  serve: () => Promise.reject(new Error('the cache resolves model names only')),
-};
-
-/** Builds the model resolver from `models:`, `providers:` and the pipeline's `route.provider_prefix`. */
-export function compileModelResolver(env: GatewayEnv): (id: string) => ResolvedModel | undefined {
-  const providers = new Map<string, Provider>(Object.keys(env.config.providers).map((name) => [name, { name, adapter: NAMES_ONLY, catalog: name }]));
-  const table = new ModelTable(env.config.models, providers, routeProviderPrefix(env));
-  const memo = new Map<string, ResolvedModel | undefined>();
-  return (id) => {
-    if (memo.has(id)) return memo.get(id);
-    const resolution = table.resolve(id);
-    const resolved = resolution && { key: resolution.key, model: resolution.key.includes('*') ? id : resolution.key };
-    // Ids are client input: remember only a bounded number of them.
-    if (memo.size < 10_000) memo.set(id, resolved);
-    return resolved;
-  };
-}
-
-function routeProviderPrefix(env: GatewayEnv): boolean {
-  for (const entry of env.config.pipeline) {
-    if (typeof entry === 'object' && entry !== null && 'route' in entry) {
-      const route = entry['route'] as { provider_prefix?: unknown } | null | undefined;
-      if (route && typeof route.provider_prefix === 'boolean') return route.provider_prefix;
-    }
-  }
-  return true;
 }

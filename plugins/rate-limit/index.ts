@@ -3,14 +3,15 @@
  * model, IP, route or globally (or combinations), with per-key overrides from `ctx.auth.limits`.
  *
  * Per request: concurrency slots are taken first, then ONE `consume()` checks every window
- * all-or-nothing; tokens are reserved up front and settled with the real usage once the response
- * is done (`ctx.done`, after the last streamed byte), when slots are released too. With the memory
- * store limits hold per process; with Redis they hold across every replica.
+ * all-or-nothing; tokens are reserved up front and settled with the request's final usage once the
+ * response is over (post-response work: after the last streamed byte, with the tokens delivered so
+ * far for a stream that was cut), when slots are released too. With the memory store limits hold
+ * per process; with Redis they hold across every replica.
  */
 import { definePlugin } from '../../core/plugin.js';
 import { readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
-import type { Context } from '../../core/context.js';
+import type { Outcome } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import { StoreUnavailableError, type LimitCheck, type LimitDecision, type LimitStore, type SyncLimitStore } from '../../core/stores/kv.js';
 import { MemoryLimitStore } from '../../core/stores/memory-limits.js';
@@ -33,23 +34,27 @@ export interface RateLimitConfig {
 const STORE_ERROR_LOG_INTERVAL_MS = 10_000;
 const BACKSTOP_SWEEP_MS = 10_000;
 
-/**
- * Per-process limits used while the shared store is unreachable (fail-open). One per process, so
- * that it keeps counting across config reloads.
- */
-let backstop: MemoryLimitStore | undefined;
-function processBackstop(): MemoryLimitStore {
-  if (!backstop) {
-    const store = (backstop = new MemoryLimitStore());
-    setInterval(() => store.sweep(), BACKSTOP_SWEEP_MS).unref();
-  }
-  return backstop;
+/** What outlives config versions: the per-process limits used while the shared store is unreachable (fail-open). */
+interface RateLimitProcess {
+  backstop: MemoryLimitStore;
+  sweep: NodeJS.Timeout;
 }
 
-export default definePlugin<RateLimitConfig>({
+export default definePlugin<RateLimitConfig, RateLimitProcess>({
   name: 'rate-limit',
   schema: readSchema('plugins/rate-limit'),
-  create(config, env) {
+  // Counting per key needs the key: with `auth` in the pipeline, it runs first.
+  after: ['auth'],
+  process: {
+    create() {
+      const backstop = new MemoryLimitStore();
+      return { backstop, sweep: setInterval(() => backstop.sweep(), BACKSTOP_SWEEP_MS).unref() };
+    },
+    close(state) {
+      clearInterval(state.sweep);
+    },
+  },
+  create(config, env, state) {
     const rules = compileRules(config.limits);
     const planner = new RequestPlanner(rules, routeMatcher(env.config.routes.map((r) => r.path)));
     const countsTokens = rules.some((r) => r.windows.some((w) => w.unit === 'tokens'));
@@ -57,7 +62,7 @@ export default definePlugin<RateLimitConfig>({
     const slotTtlMs = 2 * (parseDuration(env.config.upstream.total_timeout) ?? 600_000) + 60_000;
     const limited = env.metrics.counter('switchyard_rate_limited_total', 'Requests refused by rate-limit, by the limit they hit.', ['dimension', 'limit']);
     const storeErrors = env.metrics.counter('switchyard_rate_limit_store_errors_total', 'Rate-limit store calls that failed because the store was unreachable.', ['outcome']);
-    const guard = new StoreGuard(env, config.fail_open, (outcome) => storeErrors.inc({ outcome }));
+    const guard = new StoreGuard(env, config.fail_open, state.backstop, (outcome) => storeErrors.inc({ outcome }));
     const onConcurrencyLimited = (dimension: string) => limited.inc({ dimension, limit: 'concurrency' });
     // The memory store is answered synchronously: no promise or microtask hop per call. It cannot
     // be unreachable, so it needs no guard.
@@ -93,15 +98,14 @@ export default definePlugin<RateLimitConfig>({
           }
         }
 
-        let failed = true;
         if (held.length || (limits && countsTokens)) {
-          void ctx.done.then(() => {
+          const settleWith = limits;
+          ctx.afterResponse((outcome) => {
             releaseSlots(held);
-            if (limits) settleTokens(ctx, plan, limits, failed);
+            if (settleWith) settleTokens(outcome, plan, settleWith);
           });
         }
         await next();
-        failed = false;
         if (decision && config.headers && ctx.response) rateLimitHeaders(decision, plan.info, ctx.response.headers);
       },
     };
@@ -160,15 +164,16 @@ function releaseSlots(held: readonly HeldSlot[]): void {
 }
 
 /**
- * Replaces each token reservation with the real usage. Without a reported usage, a failed request
- * gives its reservation back and a successful one (a stream the client abandoned) keeps it.
+ * Replaces each token reservation with the request's final usage (for a stream cut short: the
+ * tokens delivered so far). Without any usage — refused, failed before a model answered, a cache
+ * hit — the reservation is given back.
  */
-function settleTokens(ctx: Context, plan: RequestPlan, limits: LimitStore, failed: boolean): void {
-  const used = ctx.report.usage?.total_tokens;
+function settleTokens(outcome: Outcome, plan: RequestPlan, limits: LimitStore): void {
+  const used = outcome.usage?.total_tokens ?? 0;
   for (let i = 0; i < plan.checks.length; i++) {
     if (plan.info[i]!.unit !== 'tokens') continue;
     const check = plan.checks[i]!;
-    const delta = used !== undefined ? used - check.cost : failed ? -check.cost : 0;
+    const delta = used - check.cost;
     if (delta === 0) continue;
     if (limits.sync) limits.sync.adjustSync(check.key, check.windowMs, delta);
     else limits.adjust(check.key, check.windowMs, delta).catch(ignore);
@@ -185,6 +190,7 @@ class StoreGuard {
   constructor(
     private readonly env: GatewayEnv,
     private readonly failOpen: boolean,
+    private readonly backstop: MemoryLimitStore,
     private readonly count: (outcome: 'allowed_by_backstop' | 'refused') => void,
   ) {}
 
@@ -218,6 +224,6 @@ class StoreGuard {
       this.env.log.warn({ err: err.detail, fail_open: this.failOpen }, this.failOpen ? 'rate-limit store unreachable: enforcing per-process limits' : 'rate-limit store unreachable: refusing requests');
     }
     if (!this.failOpen) throw limiterUnavailable();
-    return processBackstop();
+    return this.backstop;
   }
 }

@@ -168,11 +168,14 @@ export function routeMatcher(paths: readonly string[]): (ctx: Context) => string
 /** Turns each request into the checks and slots of the compiled rules. */
 export class RequestPlanner {
   private readonly planned: PlannedRule[];
+  /** Whether any rule counts per model or only for some models (then the request's model is resolved). */
+  private readonly byModel: boolean;
 
   constructor(
     rules: readonly CompiledRule[],
     private readonly routeOf: (ctx: Context) => string,
   ) {
+    this.byModel = rules.some((r) => r.models !== undefined || r.dims.includes('model'));
     this.planned = rules.map((rule) => {
       const single = rule.dims.length === 1 ? rule.dims[0] : undefined;
       return {
@@ -188,7 +191,8 @@ export class RequestPlanner {
   /** The checks and slots for one request. `tokenCost` is the reservation for token windows. */
   plan(ctx: Context, tokenCost: number): RequestPlan {
     const plan: RequestPlan = { checks: [], info: [], slots: [] };
-    const model = typeof ctx.body?.['model'] === 'string' ? (ctx.body['model'] as string) : undefined;
+    // The resolved model (an alias counts as the model it names), not the id as the client wrote it.
+    const model = this.byModel ? ctx.model?.id : undefined;
     const overrides: LimitOverrides | undefined = ctx.auth?.limits;
     for (const planned of this.planned) {
       const rule = planned.rule;

@@ -6,7 +6,7 @@
  * call (one client, one set of timeouts, one SSE parser), so adapters never touch sockets.
  * Offline adapters (`mock`) implement `serve` instead and answer without any I/O.
  */
-import type { Endpoint, Usage } from '../../core/context.js';
+import type { ModelEndpoint, Usage } from '../../core/context.js';
 import type { GatewayError } from '../../core/errors.js';
 import type { EventSourceMessage } from '../../core/http/sse.js';
 import type { UpstreamClient, UpstreamRequest, UpstreamTimeouts } from '../../core/http/upstream.js';
@@ -14,7 +14,7 @@ import type { Catalog } from '../../core/config/catalog.js';
 import type { Logger } from '../../core/log.js';
 
 /** The operations a provider can serve (the model-listing endpoints are answered by `route` itself). */
-export type ModelEndpoint = Exclude<Endpoint, 'models.list' | 'models.retrieve'>;
+export type { ModelEndpoint };
 
 /** One call to one target, in OpenAI terms. */
 export interface Operation {

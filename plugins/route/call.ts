@@ -1,32 +1,44 @@
 /**
- * One call to one target: through the adapter's `serve` (offline adapters) or through the shared
- * upstream client (HTTP adapters). Streams are translated event by event as they arrive; usage is
- * recorded on the request report when the call completes.
+ * One call to one target — one attempt: through the adapter's `serve` (offline adapters) or through
+ * the shared upstream client (HTTP adapters). Streams are translated event by event as they arrive.
+ * The attempt records status, time to first byte, duration and usage; the request's usage
+ * (`ctx.usage`) is set once the answer is complete — for a stream when it ends, however it ends
+ * (`final-usage.ts`).
  */
 import { GatewayError, errors } from '../../core/errors.js';
 import { readSSE, readJsonLines } from '../../core/http/sse.js';
 import { upstreamFailure, ClientGoneError, type UpstreamClient, type UpstreamResponse } from '../../core/http/upstream.js';
-import { JsonResponse, type Context, type GatewayResponse, type Usage } from '../../core/context.js';
+import { JsonResponse, type Attempt, type Context, type GatewayResponse, type Usage } from '../../core/context.js';
 import type { HttpAdapter, Operation } from './adapter.js';
 import type { Target } from './resolve.js';
 import { tryParseJson } from './upstream-errors.js';
+import { DeliveredText, finalStreamUsage } from './final-usage.js';
 
 const MAX_ERROR_BODY = 64 * 1024;
 
-export async function callTarget(ctx: Context, target: Target, op: Operation, upstream: UpstreamClient, headers: Record<string, string>): Promise<GatewayResponse> {
+export async function callTarget(ctx: Context, target: Target, op: Operation, upstream: UpstreamClient, headers: Record<string, string>, attempt: Attempt): Promise<GatewayResponse> {
   const adapter = target.provider.adapter;
   if (adapter.kind === 'local') {
     const result = await adapter.serve(op, ctx.signal);
+    attempt.status = 200;
+    attempt.ttfbMs = 0;
     if (result.kind === 'json') {
-      ctx.report.usage = result.response.usage;
+      answered(ctx, attempt, result.response.usage);
       return { status: 200, headers, body: result.response.body };
     }
-    return { status: 200, headers, stream: recordUsage(ctx, result.chunks, result.usage) };
+    return { status: 200, headers, stream: recordUsage(ctx, attempt, op, result.chunks, result.usage) };
   }
-  return callHttp(ctx, target, adapter, op, upstream, headers);
+  return callHttp(ctx, target, adapter, op, upstream, headers, attempt);
 }
 
-async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: Operation, upstream: UpstreamClient, headers: Record<string, string>): Promise<GatewayResponse> {
+/** The attempt's answer is complete: its usage is the request's. */
+function answered(ctx: Context, attempt: Attempt, usage: Usage | undefined): void {
+  attempt.ms = performance.now() - ctx.startedAt - attempt.startMs;
+  attempt.usage = usage;
+  ctx.usage = usage;
+}
+
+async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: Operation, upstream: UpstreamClient, headers: Record<string, string>, attempt: Attempt): Promise<GatewayResponse> {
   const provider = target.provider.name;
   let res = await upstream.send(await adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
   if (res.status === 401 && adapter.refreshAuth) {
@@ -36,7 +48,8 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
     res.release();
     if (await adapter.refreshAuth()) res = await upstream.send(await adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
   }
-  ctx.report.upstreamMs = res.headersMs;
+  attempt.status = res.status;
+  attempt.ttfbMs = res.headersMs;
   try {
     if (res.status < 200 || res.status >= 300) {
       const text = await readLimited(res, MAX_ERROR_BODY);
@@ -44,10 +57,10 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
     }
     const contentType = String(res.headers['content-type'] ?? '');
     if (op.stream && (adapter.streamFormat === 'ndjson' || contentType.includes('text/event-stream'))) {
-      const stream = translateStream(ctx, adapter, op, res, provider);
+      const stream = translateStream(ctx, attempt, adapter, op, res, provider);
       // A stream nobody iterates (a later plugin failed or replaced the response) never reaches its
       // `finally`; end the upstream call when the request is over, not at the total timeout.
-      void ctx.done.then(() => {
+      ctx.afterResponse(() => {
         if (!res.body.readableEnded) res.body.destroy();
         res.release();
       });
@@ -57,7 +70,7 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
     const json = tryParseJson(text);
     if (json === undefined) throw errors.badGateway('upstream_invalid_response', `${provider}: the response is not valid JSON.`);
     const translated = adapter.parseResponse(op, json);
-    ctx.report.usage = translated.usage;
+    answered(ctx, attempt, translated.usage);
     if (op.stream) return { status: 200, headers, stream: singleChunkStream(translated.body) };
     return new JsonResponse(200, headers, translated.body, translated.body === json ? text : undefined);
   } catch (err) {
@@ -77,8 +90,9 @@ async function* singleChunkStream(body: unknown): AsyncGenerator<unknown> {
   yield body;
 }
 
-async function* translateStream(ctx: Context, adapter: HttpAdapter, op: Operation, res: UpstreamResponse, provider: string): AsyncGenerator<unknown> {
+async function* translateStream(ctx: Context, attempt: Attempt, adapter: HttpAdapter, op: Operation, res: UpstreamResponse, provider: string): AsyncGenerator<unknown> {
   const translator = adapter.streamTranslator(op);
+  const delivered = new DeliveredText();
   let completed = false;
   try {
     // After the provider's end marker, read on to the end of the body rather than break: leaving the
@@ -86,27 +100,41 @@ async function* translateStream(ctx: Context, adapter: HttpAdapter, op: Operatio
     for await (const event of adapter.streamFormat === 'ndjson' ? readJsonLines(res.body) : readSSE(res.body)) {
       if (completed) continue;
       const { chunks, done } = translator.event(event);
-      for (const chunk of chunks) yield chunk;
+      for (const chunk of chunks) {
+        delivered.add(chunk);
+        yield chunk;
+      }
       if (done) completed = true;
     }
-    if (!completed) for (const chunk of translator.end()) yield chunk;
+    if (!completed) {
+      for (const chunk of translator.end()) {
+        delivered.add(chunk);
+        yield chunk;
+      }
+    }
     completed = true;
   } catch (err) {
     if (ctx.signal.aborted) throw new ClientGoneError();
-    // The translator's own faults keep their codes; the body's (a broken socket, a timeout) are stream errors.
     throw err instanceof GatewayError ? err : upstreamFailure(err, provider, 'stream');
   } finally {
-    ctx.report.usage = translator.usage();
     if (!completed || !res.body.readableEnded) res.body.destroy();
     res.release();
+    answered(ctx, attempt, await finalStreamUsage(translator.usage(), completed, delivered, op));
   }
 }
 
-async function* recordUsage(ctx: Context, chunks: AsyncIterable<unknown>, usage: () => Usage | undefined): AsyncGenerator<unknown> {
+/** An offline adapter's stream, with its final usage recorded however it ends. */
+async function* recordUsage(ctx: Context, attempt: Attempt, op: Operation, chunks: AsyncIterable<unknown>, usage: () => Usage | undefined): AsyncGenerator<unknown> {
+  const delivered = new DeliveredText();
+  let completed = false;
   try {
-    yield* chunks;
+    for await (const chunk of chunks) {
+      delivered.add(chunk);
+      yield chunk;
+    }
+    completed = true;
   } finally {
-    ctx.report.usage = usage();
+    answered(ctx, attempt, await finalStreamUsage(completed ? usage() : undefined, completed, delivered, op));
   }
 }
 

@@ -8,8 +8,8 @@ import { ConfigError, readSchema, validateAt, type ConfigIssue } from '../../cor
 import { parseDuration } from '../../core/config/units.js';
 import { GatewayError, errors, toGatewayError } from '../../core/errors.js';
 import { ClientGoneError, type UpstreamTimeouts } from '../../core/http/upstream.js';
-import type { Context, Endpoint } from '../../core/context.js';
-import type { ModelEndpoint, Operation } from './adapter.js';
+import type { Attempt, Context, Endpoint, ModelEndpoint, ModelResolver } from '../../core/context.js';
+import type { Operation } from './adapter.js';
 import { adapters } from './providers/index.js';
 import { ModelTable, type Provider, type Resolution, type Target } from './resolve.js';
 import { buildModelList, modelCard, type ModelCard } from './models.js';
@@ -103,22 +103,35 @@ export default definePlugin<RouteConfig>({
       return resolution;
     }
 
+    /** The one resolution of a request's model (`ctx.model` reads through it). */
+    const models: ModelResolver = {
+      resolve(endpoint, requested, ctx) {
+        let id = requested;
+        if (id === undefined || id === null || id === '') {
+          id = config.defaults[DEFAULT_KEY[endpoint]];
+          if (!id) throw errors.badRequest('missing_model', "Missing required parameter: 'model'.", 'model');
+        }
+        const text = String(id);
+        const resolution = resolveOrThrow(text, ctx);
+        return {
+          requested: text,
+          key: resolution.key,
+          id: resolution.key.includes('*') ? text : resolution.key,
+          aliases: table.aliasesOf(resolution.key),
+          targets: resolution.targets.map((t) => ({ provider: t.provider.name, model: t.model })),
+        };
+      },
+    };
+
     async function invoke(ctx: Context, endpoint: ModelEndpoint): Promise<void> {
       const body = ctx.body!;
-      let requested = body['model'];
-      if (requested === undefined || requested === null || requested === '') {
-        requested = config.defaults[DEFAULT_KEY[endpoint]];
-        if (!requested) throw errors.badRequest('missing_model', "Missing required parameter: 'model'.", 'model');
-      }
-      const id = String(requested);
-      const resolution = resolveOrThrow(id, ctx);
-      ctx.report.model = id;
-      ctx.report.modelKey = resolution.key;
+      const model = ctx.model!;
       const stream = body['stream'] === true && (endpoint === 'chat.completions' || endpoint === 'completions');
       const streamOptions = body['stream_options'] as { include_usage?: boolean } | undefined | null;
-      const targets = resolution.targets;
+      const targets = model.targets;
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
+        const provider = providers.get(target.provider)!;
         const op: Operation = {
           endpoint,
           body,
@@ -128,25 +141,28 @@ export default definePlugin<RouteConfig>({
           requestId: ctx.id,
           headers: ctx.upstreamHeaders,
         };
+        const attempt: Attempt = { provider: target.provider, model: target.model, startMs: performance.now() - ctx.startedAt };
+        ctx.attempts.push(attempt);
         try {
-          if (!target.provider.adapter.supports(endpoint)) {
-            throw errors.badRequest('unsupported_endpoint', `Provider '${target.provider.name}' does not serve ${endpoint}.`, 'model');
+          if (!provider.adapter.supports(endpoint)) {
+            throw errors.badRequest('unsupported_endpoint', `Provider '${provider.name}' does not serve ${endpoint}.`, 'model');
           }
-          ctx.report.provider = target.provider.name;
-          const headers: Record<string, string> = config.provider_headers ? { 'x-switchyard-provider': target.provider.name, 'x-switchyard-model': target.model } : {};
-          ctx.response = await callTarget(ctx, target, op, upstream, headers);
-          ctx.route = { requested: id, key: resolution.key, provider: target.provider.name, model: target.model };
+          const headers: Record<string, string> = config.provider_headers ? { 'x-switchyard-provider': provider.name, 'x-switchyard-model': target.model } : {};
+          ctx.response = await callTarget(ctx, { provider, model: target.model }, op, upstream, headers, attempt);
+          ctx.route = { requested: model.requested, key: model.key, provider: provider.name, model: target.model };
           return;
         } catch (err) {
           if (err instanceof ClientGoneError) throw err;
           if (!(err instanceof GatewayError)) {
-            env.log.error({ err, request_id: ctx.id, provider: target.provider.name }, 'adapter failed unexpectedly');
+            env.log.error({ err, request_id: ctx.id, provider: provider.name }, 'adapter failed unexpectedly');
             throw toGatewayError(err);
           }
           const error = err;
-          env.metrics.upstreamErrors.inc({ provider: target.provider.name, code: error.code });
+          attempt.status ??= error.status;
+          attempt.errorCode = error.code;
+          attempt.ms = performance.now() - ctx.startedAt - attempt.startMs;
           if (i < targets.length - 1 && isRetryable(error.status)) {
-            env.log.warn({ request_id: ctx.id, provider: target.provider.name, model: target.model, code: error.code, status: error.status }, 'target failed; falling back');
+            env.log.warn({ request_id: ctx.id, provider: provider.name, model: target.model, code: error.code, status: error.status }, 'target failed; falling back');
             continue;
           }
           throw error;
@@ -161,6 +177,7 @@ export default definePlugin<RouteConfig>({
     }
 
     return {
+      models,
       async handle(ctx) {
         const endpoint = ctx.endpoint as Endpoint;
         if (endpoint === 'models.list') ctx.response = { status: 200, headers: {}, body: JSON.parse(listJson) as unknown };

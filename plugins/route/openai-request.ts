@@ -6,35 +6,62 @@
  * reference (`CreateChatCompletionRequest`, `CreateEmbeddingRequest`). Each reader throws the 400
  * for what OpenAI itself would refuse, so adapters refuse it the same way.
  */
-import { errors } from '../../core/errors.js';
+import { errors, type GatewayError } from '../../core/errors.js';
 import { tryParseJson } from './upstream-errors.js';
 
 type Body = Readonly<Record<string, unknown>>;
 type Part = Readonly<Record<string, unknown>>;
 
-/** Text of an OpenAI message `content` (string or array of parts); non-text parts are skipped. */
+/**
+ * Text of an OpenAI message `content` (string or array of parts); non-text parts are skipped. For
+ * providers that do not translate content (`mock`); a translating adapter uses `plainText`.
+ */
 export function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content.map((p) => (p && typeof p === 'object' && (p as { type?: string }).type === 'text' ? String((p as { text?: unknown }).text ?? '') : '')).join('');
 }
 
+/** Where a message stands in a request, for the 400 that names a part a provider cannot take. */
+export interface MessageSite {
+  /** The provider's name in YAML. */
+  provider: string;
+  /** The message's index in `messages`. */
+  index: number;
+  /** Appended to the message, e.g. ` in 'system' messages`. */
+  hint?: string;
+}
+
+/**
+ * The 400 for content part `part` of message `site.index` that the provider cannot translate:
+ * `unsupported_parameter` naming the part (`messages[2].content[1]`). Parts are never dropped silently.
+ */
+export function unsupportedPart(site: MessageSite, part: number, type: unknown): GatewayError {
+  return errors.badRequest('unsupported_parameter', `Provider '${site.provider}' cannot take content parts of type '${String(type)}'${site.hint ?? ''}.`, `messages[${site.index}].content[${part}]`);
+}
+
 /**
  * Text of a message for a provider that takes it as plain text: a string as is, or its parts
- * joined, where a `refusal` part (an earlier assistant turn's refusal) counts as text and any
- * other part goes to `other`, which skips it (returns '') or throws.
+ * joined, where a `refusal` part (an earlier assistant turn's refusal) counts as text; any other
+ * part is a 400 naming it.
  */
-export function plainText(content: unknown, other: (part: Part) => string = () => ''): string {
+export function plainText(content: unknown, site: MessageSite): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content
-    .map((raw) => {
+    .map((raw, j) => {
       const part = (raw ?? {}) as Part;
       if (part['type'] === 'text') return String(part['text'] ?? '');
       if (part['type'] === 'refusal') return String(part['refusal'] ?? '');
-      return other(part);
+      throw unsupportedPart(site, j, part['type']);
     })
     .join('');
+}
+
+/** Text of an assistant message: its content as `plainText`, then its `refusal` (a refused turn has no content). */
+export function assistantText(message: Readonly<Record<string, unknown>>, site: MessageSite): string {
+  const refusal = message['refusal'];
+  return plainText(message['content'], site) + (typeof refusal === 'string' ? refusal : '');
 }
 
 /** The URL of an `image_url` part (`{url, detail}`, or a bare URL string); a 400 when it has none. */

@@ -38,6 +38,54 @@ export function unsupportedFields(body: Readonly<Record<string, unknown>>, suppo
   return unsupported;
 }
 
+/**
+ * The message fields every translating adapter translates, as `field` (any role) or `role.field`.
+ * An adapter's set is these and its own: `new Set([...MESSAGE_BASE_FIELDS, 'tool.name'])`.
+ */
+export const MESSAGE_BASE_FIELDS = ['role', 'content', 'assistant.tool_calls', 'assistant.refusal', 'tool.tool_call_id'] as const;
+
+/** Message fields that carry a turn of the conversation: dropping one would change what the model reads. */
+const CONVERSATION_FIELDS: ReadonlySet<string> = new Set(['audio', 'function_call', 'tool_calls']);
+
+/**
+ * Checks every message's fields against `supported` (see `MESSAGE_BASE_FIELDS`) and returns those
+ * it does not list, as `messages[i].field`. A field that carries part of the conversation (an
+ * earlier `audio` answer, a legacy `function_call`) is always a 400; any other (`name`, …) follows
+ * `mode` as top-level fields do. An assistant tool call of a type other than `function` is a 400
+ * too: every translating adapter replays function calls only.
+ */
+export function unsupportedMessageFields(messages: unknown, supported: ReadonlySet<string>, mode: UnsupportedParams, provider: string): string[] {
+  const unsupported: string[] = [];
+  if (!Array.isArray(messages)) return unsupported;
+  messages.forEach((raw, i) => {
+    const message = (raw ?? {}) as Readonly<Record<string, unknown>>;
+    const role = String(message['role']);
+    for (const key of Object.keys(message)) {
+      const value = message[key];
+      if (value === undefined || value === null) continue;
+      if (supported.has(key) || supported.has(`${role}.${key}`)) {
+        if (key === 'tool_calls' && Array.isArray(value)) checkToolCallTypes(value, i, provider);
+        continue;
+      }
+      const param = `messages[${i}].${key}`;
+      if (CONVERSATION_FIELDS.has(key) || mode === 'reject') {
+        throw errors.badRequest('unsupported_parameter', `Provider '${provider}' cannot take '${key}' on '${role}' messages.${CONVERSATION_FIELDS.has(key) ? '' : ' Remove it, or set unsupported_params: drop for this provider.'}`, param);
+      }
+      unsupported.push(param);
+    }
+  });
+  return unsupported;
+}
+
+function checkToolCallTypes(calls: readonly unknown[], index: number, provider: string): void {
+  calls.forEach((raw, j) => {
+    const type = (raw as { type?: unknown } | null)?.type;
+    if (type !== undefined && type !== 'function') {
+      throw errors.badRequest('unsupported_parameter', `Provider '${provider}' replays function tool calls only; got '${String(type)}'.`, `messages[${index}].tool_calls[${j}]`);
+    }
+  });
+}
+
 /** `n` > 1 cannot be honoured by providers that return one choice; always a clear 400. */
 export function rejectMultipleChoices(body: Readonly<Record<string, unknown>>, provider: string): void {
   const n = body['n'];

@@ -68,9 +68,34 @@ t.test('images and files: data URLs become base64 sources, http(s) URLs url sour
     { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
     { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } },
   ]);
-  rejects(t, { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }, 'unsupported_parameter', 'messages');
-  rejects(t, { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAA', format: 'wav' } }] }] }, 'unsupported_parameter', 'messages');
-  rejects(t, { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }] }, 'unsupported_parameter', 'messages');
+  rejects(t, { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }, 'unsupported_parameter', 'messages[0].content[0]');
+  rejects(t, { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }] }, 'unsupported_parameter', 'messages[0].content[0]');
+});
+
+t.test('a content part, message field or tool call Anthropic cannot take is a 400 naming it, never dropped', async (t) => {
+  const user = { role: 'user', content: 'Hi' };
+  const audio = rejects(t, { messages: [{ role: 'system', content: 'Be brief.' }, user, { role: 'user', content: [{ type: 'text', text: 'Listen' }, { type: 'input_audio', input_audio: { data: 'AAA', format: 'wav' } }] }] }, 'unsupported_parameter', 'messages[2].content[1]');
+  t.match(audio.message, "Provider 'claude' cannot take content parts of type 'input_audio'");
+  rejects(t, { messages: [user, { role: 'user', content: [{ type: 'x_future_part', data: 1 }] }] }, 'unsupported_parameter', 'messages[1].content[0]');
+  const system = rejects(t, { messages: [{ role: 'system', content: [{ type: 'text', text: 'Look:' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }, user] }, 'unsupported_parameter', 'messages[0].content[1]');
+  t.match(system.message, /in 'system' messages/);
+  rejects(t, { messages: [user, { role: 'assistant', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 'unsupported_parameter', 'messages[1].content[0]');
+  const toolTurn = { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+  rejects(t, { messages: [user, toolTurn, { role: 'tool', tool_call_id: 'c1', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 'unsupported_parameter', 'messages[2].content[0]');
+  rejects(t, { messages: [user, { role: 'assistant', audio: { id: 'audio_1' } }] }, 'unsupported_parameter', 'messages[1].audio');
+  rejects(t, { messages: [user, { role: 'assistant', function_call: { name: 'f', arguments: '{}' } }] }, 'unsupported_parameter', 'messages[1].function_call');
+  rejects(t, { messages: [user, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'x', input: 'y' } }] }] }, 'unsupported_parameter', 'messages[1].tool_calls[0]');
+});
+
+t.test("an assistant turn's refusal is kept as its text; a participant name follows unsupported_params", async (t) => {
+  const b = body({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: null, refusal: 'I cannot help with that.' }, { role: 'user', content: 'OK' }] });
+  t.same((b['messages'] as { content: unknown }[])[1]?.content, [{ type: 'text', text: 'I cannot help with that.' }]);
+  const dropping = makeAnthropic();
+  const named = sentBody(dropping.adapter, chatOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }));
+  t.same(named['messages'], [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }]);
+  t.match(dropping.logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { level: 'debug', dropped: ['messages[0].name'] });
+  const rejecting = makeAnthropic({ unsupported_params: 'reject' }).adapter;
+  t.match(caught(() => rejecting.buildRequest(chatOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }))), { status: 400, code: 'unsupported_parameter', param: 'messages[0].name' });
 });
 
 t.test('assistant tool calls become tool_use blocks; tool results share one user turn', async (t) => {
@@ -96,7 +121,7 @@ t.test('assistant tool calls become tool_use blocks; tool results share one user
     },
   ]);
   rejects(t, { messages: [{ role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{oops' } }] }] }, 'invalid_value', 'messages');
-  rejects(t, { messages: [{ role: 'function', name: 'f', content: 'x' }] }, 'unsupported_parameter', 'messages');
+  rejects(t, { messages: [{ role: 'function', name: 'f', content: 'x' }] }, 'unsupported_parameter', 'messages[0].role');
 });
 
 const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true } };

@@ -63,9 +63,32 @@ t.test('user content: text stays a string, parts become text and image_url parts
       ],
     },
   ]);
-  rejects(t, () => body({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }] }), 'unsupported_parameter', 'messages');
   rejects(t, () => body({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }), 'invalid_value', 'messages');
-  rejects(t, () => body({ messages: [{ role: 'function', name: 'f', content: 'x' }] }), 'unsupported_parameter', 'messages');
+  rejects(t, () => body({ messages: [{ role: 'function', name: 'f', content: 'x' }] }), 'unsupported_parameter', 'messages[0].role');
+});
+
+t.test('a content part, message field or tool call Cohere cannot take is a 400 naming it, never dropped', async (t) => {
+  const user = { role: 'user', content: 'Hi' };
+  const audio = rejects(t, () => body({ messages: [{ role: 'system', content: 'Be brief.' }, user, { role: 'user', content: [{ type: 'text', text: 'Listen' }, { type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }] }), 'unsupported_parameter', 'messages[2].content[1]');
+  t.match(audio.message, "Provider 'co' cannot take content parts of type 'input_audio'");
+  rejects(t, () => body({ messages: [{ role: 'user', content: [{ type: 'x_future_part' }] }] }), 'unsupported_parameter', 'messages[0].content[0]');
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+  rejects(t, () => body({ messages: [{ role: 'developer', content: [{ type: 'text', text: 'Look:' }, image] }, user] }), 'unsupported_parameter', 'messages[0].content[1]');
+  rejects(t, () => body({ messages: [user, { role: 'assistant', content: [image] }] }), 'unsupported_parameter', 'messages[1].content[0]');
+  const toolTurn = { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+  rejects(t, () => body({ messages: [user, toolTurn, { role: 'tool', tool_call_id: 'c1', content: [image] }] }), 'unsupported_parameter', 'messages[2].content[0]');
+  rejects(t, () => body({ messages: [user, { role: 'assistant', audio: { id: 'audio_1' } }] }), 'unsupported_parameter', 'messages[1].audio');
+  rejects(t, () => body({ messages: [user, { role: 'assistant', function_call: { name: 'f', arguments: '{}' } }] }), 'unsupported_parameter', 'messages[1].function_call');
+  rejects(t, () => body({ messages: [user, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'x', input: 'y' } }] }] }), 'unsupported_parameter', 'messages[1].tool_calls[0]');
+});
+
+t.test("an assistant turn's refusal is kept as its text; a participant name follows unsupported_params", async (t) => {
+  const b = body({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: null, refusal: 'No.' }] });
+  t.same(b['messages'], [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'No.' }]);
+  const dropping = makeCohere();
+  t.same(sentBody(dropping.adapter, cohereOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }))['messages'], [{ role: 'user', content: 'Hi' }]);
+  t.match(dropping.logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { dropped: ['messages[0].name'] });
+  rejects(t, () => sentBody(makeCohere({ unsupported_params: 'reject' }).adapter, cohereOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] })), 'unsupported_parameter', 'messages[0].name');
 });
 
 t.test('assistant turns: text next to tool calls becomes tool_plan; empty turns are left out; tool results keep their ids', async (t) => {

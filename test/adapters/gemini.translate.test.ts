@@ -43,7 +43,44 @@ t.test('images: data URLs go inline, http(s) URLs as fileData, anything else is 
     { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0=' } },
   ]);
   rejects(t, () => body({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://example.com/a.png' } }] }] }), 'invalid_image_url', 'messages[0].content[0]');
-  rejects(t, () => body({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-123' } }] }] }), 'unsupported_content');
+  rejects(t, () => body({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-123' } }] }] }), 'unsupported_parameter', 'messages[0].content[0]');
+});
+
+t.test('a content part, message field or tool call Gemini cannot take is a 400 naming it, never dropped', async (t) => {
+  const user = { role: 'user', content: 'Hi' };
+  const unknown = rejects(t, () => body({ messages: [{ role: 'system', content: 'Be brief.' }, user, { role: 'user', content: [{ type: 'text', text: 'Look' }, { type: 'x_future_part', data: 1 }] }] }), 'unsupported_parameter', 'messages[2].content[1]');
+  t.match(unknown.message, "Provider 'g' cannot take content parts of type 'x_future_part'");
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+  rejects(t, () => body({ messages: [{ role: 'system', content: [{ type: 'text', text: 'Look:' }, image] }, user] }), 'unsupported_parameter', 'messages[0].content[1]');
+  rejects(t, () => body({ messages: [user, { role: 'assistant', content: [image] }] }), 'unsupported_parameter', 'messages[1].content[0]');
+  const toolTurn = { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+  rejects(t, () => body({ messages: [user, toolTurn, { role: 'tool', tool_call_id: 'c1', content: [image] }] }), 'unsupported_parameter', 'messages[2].content[0]');
+  rejects(t, () => body({ messages: [user, { role: 'assistant', audio: { id: 'audio_1' } }] }), 'unsupported_parameter', 'messages[1].audio');
+  rejects(t, () => body({ messages: [user, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'x', input: 'y' } }] }] }), 'unsupported_parameter', 'messages[1].tool_calls[0]');
+});
+
+t.test("an assistant's refusal is its text, a legacy function_call a functionCall; a participant name follows unsupported_params", async (t) => {
+  const b = body({
+    messages: [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: null, refusal: 'No.' },
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      { role: 'function', name: 'get_weather', content: '{"temp":21}' },
+    ],
+  });
+  t.same(b['contents'], [
+    { role: 'user', parts: [{ text: 'Hi' }] },
+    { role: 'model', parts: [{ text: 'No.' }] },
+    { role: 'user', parts: [{ text: 'Weather?' }] },
+    { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: SKIP_SIGNATURE }] },
+    { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { temp: 21 } } }] },
+  ]);
+  const dropping = makeGemini();
+  t.same(sentBody(dropping.adapter, geminiOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }))['contents'], [{ role: 'user', parts: [{ text: 'Hi' }] }]);
+  t.same(dropping.logs.find((l) => l['msg'] === 'dropped parameters the provider cannot honour')?.['dropped'], ['messages[0].name']);
+  const strict = makeGemini({ unsupported_params: 'reject' }).adapter;
+  rejects(t, () => strict.buildRequest(geminiOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] })), 'unsupported_parameter', 'messages[0].name');
 });
 
 t.test('tool_choice maps to functionCallingConfig modes', async (t) => {

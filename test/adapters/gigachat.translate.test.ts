@@ -44,10 +44,34 @@ t.test('system and developer messages become one system message, first', async (
 
 t.test('images and files are refused: GigaChat needs them uploaded to its storage first', async (t) => {
   const { adapter, auth } = await makeGigachat(t);
-  const err = await rejects(t, adapter, { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is it?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'unsupported_parameter', 'messages');
+  const err = await rejects(t, adapter, { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is it?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'unsupported_parameter', 'messages[0].content[1]');
   t.match(err.message, /uploaded/);
-  await rejects(t, adapter, { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f1' } }] }] }, 'unsupported_parameter', 'messages');
+  await rejects(t, adapter, { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f1' } }] }] }, 'unsupported_parameter', 'messages[0].content[0]');
   t.equal(auth.calls.length, 0, 'no token fetched for a request that cannot be sent');
+});
+
+t.test('a content part, message field or tool call GigaChat cannot take is a 400 naming it, never dropped', async (t) => {
+  const { adapter } = await makeGigachat(t);
+  const user = { role: 'user', content: 'Hi' };
+  const audio = await rejects(t, adapter, { messages: [{ role: 'system', content: 'Be brief.' }, user, { role: 'user', content: [{ type: 'text', text: 'Listen' }, { type: 'input_audio', input_audio: { data: 'AAA', format: 'wav' } }] }] }, 'unsupported_parameter', 'messages[2].content[1]');
+  t.match(audio.message, "Provider 'giga' cannot take content parts of type 'input_audio'");
+  await rejects(t, adapter, { messages: [{ role: 'user', content: [{ type: 'x_future_part' }] }] }, 'unsupported_parameter', 'messages[0].content[0]');
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+  await rejects(t, adapter, { messages: [{ role: 'system', content: [{ type: 'text', text: 'Look:' }, image] }, user] }, 'unsupported_parameter', 'messages[0].content[1]');
+  await rejects(t, adapter, { messages: [user, { role: 'assistant', content: [image] }] }, 'unsupported_parameter', 'messages[1].content[0]');
+  await rejects(t, adapter, { messages: [user, { role: 'assistant', tool_calls: [call('c1', 'Paris')] }, { role: 'tool', tool_call_id: 'c1', content: [image] }] }, 'unsupported_parameter', 'messages[2].content[0]');
+  await rejects(t, adapter, { messages: [user, { role: 'assistant', audio: { id: 'audio_1' } }] }, 'unsupported_parameter', 'messages[1].audio');
+  await rejects(t, adapter, { messages: [user, { role: 'assistant', function_call: { name: 'f', arguments: '{}' } }] }, 'unsupported_parameter', 'messages[1].function_call');
+  await rejects(t, adapter, { messages: [user, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'x', input: 'y' } }] }] }, 'unsupported_parameter', 'messages[1].tool_calls[0]');
+});
+
+t.test("an assistant turn's refusal is kept as its text; a participant name follows unsupported_params", async (t) => {
+  const { adapter, logs } = await makeGigachat(t);
+  const b = await sentBody(adapter, chatOp({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: null, refusal: 'No.' }, { role: 'user', name: 'alice', content: 'Why?' }] }));
+  t.same(b['messages'], [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'No.' }, { role: 'user', content: 'Why?' }]);
+  t.match(logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { dropped: ['messages[2].name'] });
+  const strict = await makeGigachat(t, { unsupported_params: 'reject' });
+  await rejects(t, strict.adapter, { messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }, 'unsupported_parameter', 'messages[0].name');
 });
 
 t.test('tools become functions; tool_choice becomes function_call', async (t) => {
@@ -105,7 +129,7 @@ t.test('tool turns GigaChat cannot take are 400s', async (t) => {
   const badArgs = { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '[1,2]' } };
   await rejects(t, adapter, { messages: [...base, { role: 'assistant', tool_calls: [badArgs] }, { role: 'tool', tool_call_id: 'c1', content: '{}' }] }, 'invalid_value', 'messages');
   await rejects(t, adapter, { messages: [] }, 'invalid_value', 'messages');
-  await rejects(t, adapter, { messages: [{ role: 'function', name: 'f', content: '{}' }] }, 'unsupported_parameter', 'messages');
+  await rejects(t, adapter, { messages: [{ role: 'function', name: 'f', content: '{}' }] }, 'unsupported_parameter', 'messages[0].role');
 });
 
 t.test('sampling parameters, token limits and GigaChat-only repetition_penalty', async (t) => {

@@ -63,10 +63,32 @@ t.test('system and developer messages become system messages in place; parts are
 });
 
 t.test('image, audio and file parts are refused with 400 (the native API reads text only)', async (t) => {
-  const err = rejects(t, { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'unsupported_parameter', 'messages');
+  const err = rejects(t, { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'unsupported_parameter', 'messages[0].content[1]');
   t.match(err.message, /image_url/);
-  rejects(t, { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAA', format: 'wav' } }] }] }, 'unsupported_parameter', 'messages');
-  rejects(t, { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f' } }] }] }, 'unsupported_parameter', 'messages');
+  rejects(t, { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f' } }] }] }, 'unsupported_parameter', 'messages[0].content[0]');
+});
+
+t.test('a content part, message field or tool call Yandex cannot take is a 400 naming it, never dropped', async (t) => {
+  const user = { role: 'user', content: 'Hi' };
+  const audio = rejects(t, { messages: [{ role: 'system', content: 'Be brief.' }, user, { role: 'user', content: [{ type: 'text', text: 'Listen' }, { type: 'input_audio', input_audio: { data: 'AAA', format: 'wav' } }] }] }, 'unsupported_parameter', 'messages[2].content[1]');
+  t.match(audio.message, "Provider 'yc' cannot take content parts of type 'input_audio'");
+  rejects(t, { messages: [{ role: 'user', content: [{ type: 'x_future_part' }] }] }, 'unsupported_parameter', 'messages[0].content[0]');
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+  rejects(t, { messages: [{ role: 'system', content: [{ type: 'text', text: 'Look:' }, image] }, user] }, 'unsupported_parameter', 'messages[0].content[1]');
+  rejects(t, { messages: [user, { role: 'assistant', content: [image] }] }, 'unsupported_parameter', 'messages[1].content[0]');
+  const toolTurn = { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+  rejects(t, { messages: [user, toolTurn, { role: 'tool', tool_call_id: 'c1', content: [image] }] }, 'unsupported_parameter', 'messages[2].content[0]');
+  rejects(t, { messages: [user, { role: 'assistant', audio: { id: 'audio_1' } }] }, 'unsupported_parameter', 'messages[1].audio');
+  rejects(t, { messages: [user, { role: 'assistant', function_call: { name: 'f', arguments: '{}' } }] }, 'unsupported_parameter', 'messages[1].function_call');
+  rejects(t, { messages: [user, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'x', input: 'y' } }] }] }, 'unsupported_parameter', 'messages[1].tool_calls[0]');
+});
+
+t.test("an assistant turn's refusal is kept as its text; a participant name follows unsupported_params", async (t) => {
+  t.same(body({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: null, refusal: 'No.' }] })['messages'], [{ role: 'user', text: 'Hi' }, { role: 'assistant', text: 'No.' }]);
+  const dropping = makeYandex();
+  t.same(sentBody(dropping.adapter, chatOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }))['messages'], [{ role: 'user', text: 'Hi' }]);
+  t.match(dropping.logs.find((l) => l['msg'] === 'dropped request fields the provider cannot honour'), { dropped: ['messages[0].name'] });
+  expectError(t, () => makeYandex({ unsupported_params: 'reject' }).adapter.buildRequest(chatOp({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] })), 400, 'unsupported_parameter', 'messages[0].name');
 });
 
 t.test('tool calls become toolCallList; tool results a user toolResultList with recovered names', async (t) => {
@@ -89,7 +111,7 @@ t.test('tool calls become toolCallList; tool results a user toolResultList with 
   const err = rejects(t, { messages: [{ role: 'tool', tool_call_id: 'call_unknown', content: 'x' }] }, 'invalid_value', 'messages');
   t.match(err.message, /call_unknown/);
   rejects(t, { messages: [{ role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{oops' } }] }] }, 'invalid_value', 'messages');
-  rejects(t, { messages: [{ role: 'function', name: 'f', content: 'x' }] }, 'unsupported_parameter', 'messages');
+  rejects(t, { messages: [{ role: 'function', name: 'f', content: 'x' }] }, 'unsupported_parameter', 'messages[0].role');
 });
 
 const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true } };

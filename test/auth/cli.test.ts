@@ -20,7 +20,7 @@ interface Run {
 
 function cli(args: string[], env: Record<string, string | undefined> = { SWITCHYARD_ADMIN_KEY: ADMIN_KEY }): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'core/cli.ts', ...args], { cwd: root, env: { PATH: process.env['PATH'], ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'bin/main.ts', ...args], { cwd: root, env: { PATH: process.env['PATH'], ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

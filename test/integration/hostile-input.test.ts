@@ -127,6 +127,80 @@ t.test('missing or wrongly typed fields are 400 naming the param', async (t) => 
   await stillServes(t);
 });
 
+t.test('a message missing what its role needs is 400 naming the field (OpenAI message variants)', async (t) => {
+  const user = { role: 'user', content: 'hi' };
+  const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+  const cases: [string, unknown[], string][] = [
+    ['user message without content', [{ role: 'user' }], 'messages[0].content'],
+    ['user message with null content', [{ role: 'user', content: null }], 'messages[0].content'],
+    ['user message with an empty list of parts', [{ role: 'user', content: [] }], 'messages[0].content'],
+    ['system message without content', [{ role: 'system' }, user], 'messages[0].content'],
+    ['developer message without content', [{ role: 'developer' }, user], 'messages[0].content'],
+    ['assistant message with neither content nor tool calls', [user, { role: 'assistant' }, user], 'messages[1].content'],
+    ['assistant message with null content and no tool calls', [user, { role: 'assistant', content: null, tool_calls: [] }, user], 'messages[1].content'],
+    ['tool message without tool_call_id', [user, { role: 'assistant', tool_calls: [call] }, { role: 'tool', content: 'x' }], 'messages[2].tool_call_id'],
+    ['tool message without content', [user, { role: 'assistant', tool_calls: [call] }, { role: 'tool', tool_call_id: 'call_1' }], 'messages[2].content'],
+    ['function message without name', [user, { role: 'function', content: 'x' }], 'messages[1].name'],
+    ['text part without text', [{ role: 'user', content: [{ type: 'text' }] }], 'messages[0].content[0].text'],
+    ['content part without type', [{ role: 'user', content: [{ text: 'hi' }] }], 'messages[0].content[0].type'],
+  ];
+  for (const [name, messages, param] of cases) {
+    await t.test(name, async (t) => {
+      const error = await expectError(t, await postJson({ model: 'gpt-4o-mini', messages }), 400, 'invalid_request_body', param);
+      t.ok((error['message'] as string).includes(`'${param}'`), 'message names the param');
+    });
+  }
+  t.equal(upstream.requests.length, 0, 'nothing reached the upstream');
+
+  const valid = [user, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: 'call_1', content: '{}' }, { role: 'assistant', content: null, refusal: 'No.' }, user];
+  const ok = await postJson({ model: 'gpt-4o-mini', messages: valid });
+  t.equal(ok.status, 200, 'an assistant message may leave content out when it carries tool calls or a refusal');
+  t.same(upstream.requests[0]?.body?.['messages'], valid, 'and reaches the upstream as sent');
+  await stillServes(t);
+});
+
+t.test('numbers that are not finite (1e999 parses to Infinity) are 400 naming the field', async (t) => {
+  const messages = '[{"role":"user","content":"hi"}]';
+  const cases: [string, string, string][] = [
+    [CHAT, `{"model":"gpt-4o-mini","messages":${messages},"max_tokens":1e999}`, 'max_tokens'],
+    [CHAT, `{"model":"gpt-4o-mini","messages":${messages},"max_completion_tokens":1e999}`, 'max_completion_tokens'],
+    [CHAT, `{"model":"gpt-4o-mini","messages":${messages},"temperature":-1e999}`, 'temperature'],
+    [CHAT, `{"model":"gpt-4o-mini","messages":${messages},"top_p":1e999}`, 'top_p'],
+    [CHAT, `{"model":"gpt-4o-mini","messages":${messages},"n":1e999}`, 'n'],
+    [CHAT, `{"model":"gpt-4o-mini","messages":${messages},"presence_penalty":-1e999}`, 'presence_penalty'],
+    [CHAT, `{"model":"gpt-4o-mini","messages":${messages},"seed":1e999}`, 'seed'],
+    ['/v1/completions', '{"model":"gpt-3.5-turbo-instruct","prompt":"hi","max_tokens":1e999}', 'max_tokens'],
+    ['/v1/embeddings', '{"model":"text-embedding-3-small","input":"hi","dimensions":1e999}', 'dimensions'],
+    ['/v1/images/generations', '{"model":"dall-e-3","prompt":"a cat","n":1e999}', 'n'],
+  ];
+  for (const [path, raw, param] of cases) {
+    await t.test(`${path} ${param}`, async (t) => {
+      const error = await expectError(t, await post(raw, JSON_HEADERS, path), 400, 'invalid_request_body', param);
+      t.equal(error['message'], `Invalid value for '${param}': must be a finite number.`);
+    });
+  }
+  t.equal(upstream.requests.length, 0, 'nothing reached the upstream');
+  await stillServes(t);
+});
+
+t.test('an unknown content part type reaches an OpenAI-compatible upstream untouched', async (t) => {
+  const messages = [{ role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'x_future_part', x_future_part: { data: [1, 2], note: null } }] }];
+  const res = await postJson({ model: 'gpt-4o-mini', messages });
+  t.equal(res.status, 200);
+  t.equal(upstream.requests.length, 1);
+  t.same(upstream.requests[0]!.body!['messages'], messages);
+});
+
+t.test('the mock adapter refuses a content part type OpenAI does not define, naming the part', async (t) => {
+  const messages = [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: [{ type: 'text', text: 'and' }, { type: 'x_future_part' }] }];
+  const error = await expectError(t, await postJson({ model: 'demo', messages }), 400, 'unsupported_parameter', 'messages[2].content[1]');
+  t.equal(error['message'], "Provider 'demo' cannot take content parts of type 'x_future_part'.");
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+  const ok = await postJson({ model: 'demo', messages: [{ role: 'user', content: [{ type: 'text', text: 'echo me' }, image] }] });
+  t.equal(ok.status, 200, 'parts OpenAI defines are taken (the mock answers from the text)');
+  t.equal(((await ok.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content, 'echo me');
+});
+
 t.test('__proto__ and constructor.prototype keys are 400 and pollute nothing', async (t) => {
   const bodies = [
     '{"model":"demo","messages":[{"role":"user","content":"x"}],"__proto__":{"polluted":"top"}}',

@@ -42,7 +42,7 @@ async function start(name: string, server: string): Promise<Started> {
   await writeFile(file, config(server));
   const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_DATA_DIR: dir, SWITCHYARD_LOG_LEVEL: 'info' };
   for (const n of ['SWITCHYARD_CONFIG', 'SWITCHYARD_LISTEN']) delete env[n];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', 'start', '--config', file, '--listen', '127.0.0.1:0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/main.ts', 'start', '--config', file, '--listen', '127.0.0.1:0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const code = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -53,7 +53,7 @@ interface Replica {
 
 /** Starts a gateway process on a free loopback port and waits until `/ready` answers 200. */
 async function startReplica(file: string): Promise<Replica> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', 'start', '--config', file, '--listen', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/main.ts', 'start', '--config', file, '--listen', '127.0.0.1:0'], {
     cwd: root,
     env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

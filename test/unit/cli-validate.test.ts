@@ -1,5 +1,5 @@
 /**
- * The CLI as a user runs it: a child process `node --import tsx core/cli.ts ...`, judged by its exit
+ * The CLI as a user runs it: a child process `node --import tsx bin/main.ts ...`, judged by its exit
  * code and output.
  */
 import t from 'tap';
@@ -33,7 +33,7 @@ function cli(args: string[], onStdout?: (text: string, kill: (signal: NodeJS.Sig
     const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' };
     delete env['SWITCHYARD_CONFIG'];
     delete env['SWITCHYARD_LISTEN'];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/main.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const run: Run = { code: null, signal: null, stdout: '', stderr: '' };
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.stdout.on('data', (chunk: Buffer) => {

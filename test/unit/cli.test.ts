@@ -1,7 +1,7 @@
 /**
  * The CLI's manners, as a user meets them: `--help` and `--version` anywhere, and one clear line
  * with a fitting exit code for each mistake — never a Node stack trace. Each case is a child process
- * `node --import tsx core/cli.ts ...`; they run side by side.
+ * `node --import tsx bin/main.ts ...`; they run side by side.
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
@@ -38,7 +38,7 @@ function cli(args: string[]): Promise<Run> {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env['SWITCHYARD_CONFIG'];
     delete env['SWITCHYARD_LISTEN'];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/main.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const run: Run = { code: null, stdout: '', stderr: '' };
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));

@@ -1,6 +1,7 @@
 /**
  * `mock`: an offline provider. Deterministic — the same request always gets the same content —
- * so the quickstart works with no keys and no network, and tests can assert exact answers.
+ * so the quickstart works with no keys and no network, and tests can assert exact answers. It
+ * answers from text; it takes the content parts OpenAI defines and, like OpenAI, refuses others.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +9,7 @@ import { readSchema } from '../../../core/config/schema.js';
 import { parseDuration } from '../../../core/config/units.js';
 import type { Usage } from '../../../core/context.js';
 import { defineAdapter, type LocalAdapter, type LocalResult, type Operation } from '../adapter.js';
-import { contentText } from '../openai-request.js';
+import { contentText, unsupportedPart } from '../openai-request.js';
 import { embeddingList, makeUsage } from '../openai-shape.js';
 
 export interface MockConfig {
@@ -20,6 +21,22 @@ export interface MockConfig {
 
 /** A 1×1 transparent PNG. */
 const PIXEL_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+
+/** The chat content part types OpenAI defines (ChatCompletionRequestMessageContentPart). */
+const OPENAI_PART_TYPES: ReadonlySet<unknown> = new Set(['text', 'image_url', 'input_audio', 'file', 'refusal']);
+
+/** A 400 naming the first content part of a type OpenAI does not define: the mock stands in for an OpenAI model. */
+function checkPartTypes(messages: unknown, provider: string): void {
+  if (!Array.isArray(messages)) return;
+  messages.forEach((message, index) => {
+    const content = (message as { content?: unknown } | null)?.content;
+    if (!Array.isArray(content)) return;
+    content.forEach((part, j) => {
+      const type = (part as { type?: unknown } | null)?.type;
+      if (!OPENAI_PART_TYPES.has(type)) throw unsupportedPart({ provider, index }, j, type);
+    });
+  });
+}
 
 /** Rough token estimate: 4 characters per token, at least 1 for non-empty text. */
 export function estimateTokens(text: string): number {
@@ -59,7 +76,7 @@ export function mockEmbedding(text: string, dimensions: number): number[] {
 export default defineAdapter<MockConfig>({
   name: 'mock',
   schema: readSchema('providers/mock'),
-  create(config): LocalAdapter {
+  create(config, env): LocalAdapter {
     const latency = parseDuration(config.latency) ?? 0;
     const chunkDelay = parseDuration(config.chunk_delay) ?? 0;
 
@@ -83,6 +100,7 @@ export default defineAdapter<MockConfig>({
         }
         case 'chat.completions':
         case 'completions': {
+          if (op.endpoint === 'chat.completions') checkPartTypes(op.body['messages'], env.provider);
           const { reply, promptText } = mockReply(op);
           const usage = usageOf(promptText, reply);
           const chat = op.endpoint === 'chat.completions';

@@ -6,7 +6,7 @@
  * alternate.
  */
 import { errors } from '../../../../core/errors.js';
-import { imageUrlOf, plainText, readDataUrl, toolCallArguments } from '../../openai-request.js';
+import { assistantText, imageUrlOf, plainText, readDataUrl, toolCallArguments, unsupportedPart, type MessageSite } from '../../openai-request.js';
 
 /** One Anthropic content block, as sent. */
 export type Block = Record<string, unknown>;
@@ -23,7 +23,7 @@ export interface TranslatedMessages {
 
 type Message = Readonly<Record<string, unknown>>;
 
-function unsupported(message: string, param = 'messages'): never {
+function unsupported(message: string, param: string): never {
   throw errors.badRequest('unsupported_parameter', message, param);
 }
 
@@ -32,36 +32,36 @@ function textBlock(text: string): Block[] {
 }
 
 /** `image_url` part: a `data:` URL becomes a base64 source, an http(s) URL a url source. */
-function imageBlock(part: Record<string, unknown>, provider: string): Block {
+function imageBlock(part: Record<string, unknown>, provider: string, param: string): Block {
   const url = imageUrlOf(part);
   const data = readDataUrl(url);
   if (data) return { type: 'image', source: { type: 'base64', media_type: data.mimeType, data: data.data } };
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
-  return unsupported(`Provider '${provider}' accepts images as base64 data: URLs or http(s) URLs.`);
+  return unsupported(`Provider '${provider}' accepts images as base64 data: URLs or http(s) URLs.`, param);
 }
 
 /** `file` part with inline `file_data` (a data: URL, e.g. a PDF) → a document block. */
-function documentBlock(part: Record<string, unknown>, provider: string): Block {
+function documentBlock(part: Record<string, unknown>, provider: string, param: string): Block {
   const file = (part['file'] ?? {}) as Record<string, unknown>;
   const data = typeof file['file_data'] === 'string' ? readDataUrl(file['file_data']) : undefined;
-  if (!data) return unsupported(`Provider '${provider}' accepts file parts only as inline file_data (a base64 data: URL); file_id is not supported.`);
+  if (!data) return unsupported(`Provider '${provider}' accepts file parts only as inline file_data (a base64 data: URL); file_id is not supported.`, param);
   return { type: 'document', source: { type: 'base64', media_type: data.mimeType, data: data.data } };
 }
 
-function userBlocks(content: unknown, provider: string): Block[] {
+function userBlocks(content: unknown, site: MessageSite): Block[] {
   if (typeof content === 'string') return textBlock(content);
   if (!Array.isArray(content)) return [];
-  return content.flatMap((raw): Block[] => {
+  return content.flatMap((raw, j): Block[] => {
     const part = (raw ?? {}) as Record<string, unknown>;
     switch (part['type']) {
       case 'text':
         return textBlock(String(part['text'] ?? ''));
       case 'image_url':
-        return [imageBlock(part, provider)];
+        return [imageBlock(part, site.provider, `messages[${site.index}].content[${j}]`)];
       case 'file':
-        return [documentBlock(part, provider)];
+        return [documentBlock(part, site.provider, `messages[${site.index}].content[${j}]`)];
       default:
-        return unsupported(`Provider '${provider}' does not accept '${String(part['type'])}' content parts.`);
+        throw unsupportedPart(site, j, part['type']);
     }
   });
 }
@@ -72,11 +72,11 @@ function toolUseBlock(raw: unknown): Block {
   return { type: 'tool_use', id: call['id'], name: fn['name'], input: toolCallArguments(call) };
 }
 
-function toolResultBlock(message: Message): Block {
+function toolResultBlock(message: Message, site: MessageSite): Block {
   const content = message['content'];
   const block: Block = { type: 'tool_result', tool_use_id: message['tool_call_id'] };
   if (typeof content === 'string') block['content'] = content;
-  else if (Array.isArray(content)) block['content'] = textBlock(plainText(content));
+  else if (Array.isArray(content)) block['content'] = textBlock(plainText(content, site));
   return block;
 }
 
@@ -90,26 +90,27 @@ export function translateMessages(messages: readonly Message[], provider: string
     if (last && last.role === role) last.content.push(...content);
     else turns.push({ role, content });
   };
-  for (const message of messages) {
+  for (const [index, message] of messages.entries()) {
     const role = message['role'];
+    const site: MessageSite = { provider, index, hint: ` in '${String(role)}' messages` };
     switch (role) {
       case 'system':
       case 'developer':
-        system.push(...textBlock(plainText(message['content'])));
+        system.push(...textBlock(plainText(message['content'], site)));
         break;
       case 'user':
-        push('user', userBlocks(message['content'], provider));
+        push('user', userBlocks(message['content'], site));
         break;
       case 'assistant': {
         const calls = Array.isArray(message['tool_calls']) ? message['tool_calls'] : [];
-        push('assistant', [...textBlock(plainText(message['content'])), ...calls.map(toolUseBlock)]);
+        push('assistant', [...textBlock(assistantText(message, site)), ...calls.map(toolUseBlock)]);
         break;
       }
       case 'tool':
-        push('user', [toolResultBlock(message)]);
+        push('user', [toolResultBlock(message, site)]);
         break;
       default:
-        unsupported(`Provider '${provider}' does not accept '${String(role)}' messages; use tool messages for tool results.`);
+        unsupported(`Provider '${provider}' does not accept '${String(role)}' messages; use tool messages for tool results.`, `messages[${index}].role`);
     }
   }
   return { system, messages: turns };

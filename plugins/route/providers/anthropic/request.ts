@@ -6,7 +6,7 @@
  */
 import { errors } from '../../../../core/errors.js';
 import { functionTools, maxTokensOf, stopSequences, toolChoiceFor, type FunctionTool, type ToolChoice } from '../../openai-request.js';
-import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { CHAT_BASE_PARAMS, MESSAGE_BASE_FIELDS, rejectMultipleChoices, unsupportedFields, unsupportedMessageFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages, type Block } from './messages.js';
 
 export type JsonMode = 'output_config' | 'tool';
@@ -23,6 +23,9 @@ export const JSON_TOOL = 'json_response';
 
 /** The request fields this adapter translates; anything else is unsupported. */
 const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'stop', 'parallel_tool_calls', 'user', 'reasoning_effort']);
+
+/** The message fields this adapter translates (a participant `name` has no counterpart). */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(MESSAGE_BASE_FIELDS);
 
 /** OpenAI `reasoning_effort` values with an Anthropic `output_config.effort` of the same name. */
 const EFFORTS = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
@@ -89,6 +92,7 @@ function applyResponseFormat(out: Record<string, unknown>, body: Readonly<Record
 export function buildMessagesBody(body: Readonly<Record<string, unknown>>, model: string, stream: boolean, opts: RequestOptions): { body: Record<string, unknown>; dropped: string[] } {
   rejectMultipleChoices(body, opts.provider);
   const dropped = unsupportedFields(body, SUPPORTED, opts.unsupported, opts.provider);
+  dropped.push(...unsupportedMessageFields(body['messages'], MESSAGE_FIELDS, opts.unsupported, opts.provider));
   checkTemperature(body['temperature']);
   const { system, messages } = translateMessages((body['messages'] as Record<string, unknown>[]) ?? [], opts.provider);
   const maxTokens = maxTokensOf(body) ?? opts.defaultMaxTokens;

@@ -7,7 +7,7 @@
  */
 import { errors } from '../../../../core/errors.js';
 import { functionTools, maxTokensOf, stopSequences, toolChoiceFor, type FunctionTool } from '../../openai-request.js';
-import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { CHAT_BASE_PARAMS, MESSAGE_BASE_FIELDS, rejectMultipleChoices, unsupportedFields, unsupportedMessageFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages } from './messages.js';
 
 export interface ChatRequestOptions {
@@ -16,6 +16,9 @@ export interface ChatRequestOptions {
 }
 
 const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'stop', 'seed', 'frequency_penalty', 'presence_penalty', 'reasoning_effort']);
+
+/** The message fields Cohere takes (it has no participant `name`). */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(MESSAGE_BASE_FIELDS);
 
 /** Values that ask for what Cohere does anyway, so they are not "unsupported". */
 const NO_OPS: Readonly<Record<string, unknown>> = { parallel_tool_calls: true, logprobs: false };
@@ -73,6 +76,7 @@ function checked(body: Readonly<Record<string, unknown>>): Readonly<Record<strin
 export function buildChatBody(body: Readonly<Record<string, unknown>>, model: string, stream: boolean, opts: ChatRequestOptions): { body: Record<string, unknown>; dropped: string[] } {
   rejectMultipleChoices(body, opts.provider);
   const dropped = unsupportedFields(checked(body), SUPPORTED, opts.unsupported, opts.provider);
+  dropped.push(...unsupportedMessageFields(body['messages'], MESSAGE_FIELDS, opts.unsupported, opts.provider));
   const out: Record<string, unknown> = { model, messages: translateMessages((body['messages'] as Record<string, unknown>[]) ?? [], opts.provider) };
   if (stream) out['stream'] = true;
   const maxTokens = maxTokensOf(body);

@@ -6,25 +6,25 @@
  * are `image_url` parts like OpenAI's, but nothing else (audio, files) is accepted.
  */
 import { errors } from '../../../../core/errors.js';
-import { imageUrlOf, plainText } from '../../openai-request.js';
+import { assistantText, imageUrlOf, plainText, unsupportedPart, type MessageSite } from '../../openai-request.js';
 
 /** One Cohere message, as sent. */
 export type CohereMessage = Record<string, unknown>;
 
 type Part = Record<string, unknown>;
 
-function unsupported(message: string, param = 'messages'): never {
+function unsupported(message: string, param: string): never {
   throw errors.badRequest('unsupported_parameter', message, param);
 }
 
 /** User content: a string stays a string; parts become Cohere text and image_url parts. */
-function userContent(content: unknown, provider: string): unknown {
+function userContent(content: unknown, site: MessageSite): unknown {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
-  return content.map((raw): Part => {
+  return content.map((raw, j): Part => {
     const part = (raw ?? {}) as Part;
     if (part['type'] === 'text') return { type: 'text', text: String(part['text'] ?? '') };
-    if (part['type'] !== 'image_url') return unsupported(`Provider '${provider}' accepts text and image_url content parts; got '${String(part['type'])}'.`);
+    if (part['type'] !== 'image_url') throw unsupportedPart(site, j, part['type']);
     const url = imageUrlOf(part);
     const image = part['image_url'];
     const detail = typeof image === 'object' && image !== null ? (image as { detail?: unknown }).detail : undefined;
@@ -39,8 +39,8 @@ function toolCall(raw: unknown): CohereMessage {
   return { id: String(call['id'] ?? ''), type: 'function', function: { name: String(fn['name'] ?? ''), arguments: args } };
 }
 
-function assistantMessage(m: Readonly<Record<string, unknown>>): CohereMessage | undefined {
-  const text = plainText(m['content']);
+function assistantMessage(m: Readonly<Record<string, unknown>>, site: MessageSite): CohereMessage | undefined {
+  const text = assistantText(m, site);
   const calls = Array.isArray(m['tool_calls']) ? m['tool_calls'] : [];
   if (calls.length) {
     const out: CohereMessage = { role: 'assistant', tool_calls: calls.map(toolCall) };
@@ -55,27 +55,28 @@ function assistantMessage(m: Readonly<Record<string, unknown>>): CohereMessage |
 export function translateMessages(messages: readonly Readonly<Record<string, unknown>>[], provider: string): CohereMessage[] {
   const system: string[] = [];
   const out: CohereMessage[] = [];
-  for (const m of messages) {
+  for (const [index, m] of messages.entries()) {
+    const site: MessageSite = { provider, index, hint: ` in '${String(m['role'])}' messages` };
     switch (m['role']) {
       case 'system':
       case 'developer': {
-        const text = plainText(m['content']);
+        const text = plainText(m['content'], site);
         if (text !== '') system.push(text);
         break;
       }
       case 'user':
-        out.push({ role: 'user', content: userContent(m['content'], provider) });
+        out.push({ role: 'user', content: userContent(m['content'], site) });
         break;
       case 'assistant': {
-        const a = assistantMessage(m);
+        const a = assistantMessage(m, site);
         if (a) out.push(a);
         break;
       }
       case 'tool':
-        out.push({ role: 'tool', tool_call_id: String(m['tool_call_id'] ?? ''), content: plainText(m['content']) });
+        out.push({ role: 'tool', tool_call_id: String(m['tool_call_id'] ?? ''), content: plainText(m['content'], site) });
         break;
       default:
-        unsupported(`Provider '${provider}' does not accept '${String(m['role'])}' messages.`);
+        unsupported(`Provider '${provider}' does not accept '${String(m['role'])}' messages.`, `messages[${index}].role`);
     }
   }
   return system.length ? [{ role: 'system', content: system.join('\n\n') }, ...out] : out;

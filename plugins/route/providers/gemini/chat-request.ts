@@ -8,12 +8,15 @@
  */
 import { errors } from '../../../../core/errors.js';
 import { maxTokensOf, readToolChoice } from '../../openai-request.js';
-import { CHAT_BASE_PARAMS, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { CHAT_BASE_PARAMS, MESSAGE_BASE_FIELDS, unsupportedFields, unsupportedMessageFields, type UnsupportedParams } from '../../params.js';
 import { toGeminiJsonSchema } from './json-schema.js';
 import { translateMessages } from './messages.js';
 
 /** Chat request fields Gemini can honour. */
 const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'reasoning_effort']);
+
+/** Message fields Gemini can honour: a tool result's `name` names its function; a legacy `function_call` is a call. */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set([...MESSAGE_BASE_FIELDS, 'tool.name', 'function.name', 'assistant.function_call']);
 
 /** `reasoning_effort` → `thinkingConfig.thinkingLevel` (https://ai.google.dev/gemini-api/docs/thinking). */
 const THINKING_LEVELS: Record<string, string> = { minimal: 'MINIMAL', low: 'LOW', medium: 'MEDIUM', high: 'HIGH' };
@@ -38,8 +41,9 @@ export function buildChatRequest(input: Readonly<Record<string, unknown>>, optio
   // Gemini always may call functions in parallel, so only `parallel_tool_calls: false` is unhonourable.
   const checked = input['parallel_tool_calls'] === true ? { ...input, parallel_tool_calls: undefined } : input;
   const dropped = unsupportedFields(checked, SUPPORTED, options.unsupportedParams, options.provider);
+  dropped.push(...unsupportedMessageFields(input['messages'], MESSAGE_FIELDS, options.unsupportedParams, options.provider));
 
-  const { systemInstruction, contents } = translateMessages(input['messages']);
+  const { systemInstruction, contents } = translateMessages(input['messages'], options.provider);
   const body: Record<string, unknown> = { contents };
   if (systemInstruction) body['systemInstruction'] = systemInstruction;
   const tools = translateTools(input['tools']);

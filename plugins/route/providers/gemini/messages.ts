@@ -6,10 +6,10 @@
  * parts and tool results `functionResponse` parts in a `user` turn, as the function-calling guide
  * shows (https://ai.google.dev/gemini-api/docs/function-calling). Gemini function calls carry no
  * id of their own, so a tool result's function name is recovered from the assistant tool call it
- * answers.
+ * answers. A legacy assistant `function_call` becomes a `functionCall` part, as a `tool_calls` entry does.
  */
 import { errors } from '../../../../core/errors.js';
-import { contentText, readDataUrl, toolNameFor } from '../../openai-request.js';
+import { assistantText, plainText, readDataUrl, toolNameFor, unsupportedPart, type MessageSite } from '../../openai-request.js';
 import { isSyntheticCallId } from './tool-calls.js';
 import type { GeminiContent, GeminiPart } from './wire.js';
 
@@ -34,6 +34,8 @@ interface MessageIn {
   name?: string;
   tool_call_id?: string;
   tool_calls?: ToolCallIn[];
+  function_call?: { name?: string; arguments?: string } | null;
+  refusal?: string | null;
 }
 
 /** The two request fields the messages turn into. */
@@ -42,27 +44,31 @@ export interface TranslatedMessages {
   contents: GeminiContent[];
 }
 
-/** Translates `messages`; throws a 400 for a turn Gemini cannot take (unknown role, unmatched tool result, bad arguments). */
-export function translateMessages(raw: unknown): TranslatedMessages {
+/**
+ * Translates `messages`; throws a 400 for a turn Gemini cannot take (unknown role, a content part
+ * it cannot read, unmatched tool result, bad arguments).
+ */
+export function translateMessages(raw: unknown, provider: string): TranslatedMessages {
   const messages = (Array.isArray(raw) ? raw : []) as MessageIn[];
 
   const system: GeminiPart[] = [];
   const contents: GeminiContent[] = [];
   messages.forEach((m, i) => {
+    const site: MessageSite = { provider, index: i, hint: ` in '${String(m.role)}' messages` };
     switch (m.role) {
       case 'system':
       case 'developer':
-        system.push({ text: contentText(m.content) });
+        system.push({ text: plainText(m.content, site) });
         return;
       case 'user':
-        contents.push({ role: 'user', parts: nonEmpty(userParts(m.content, i)) });
+        contents.push({ role: 'user', parts: nonEmpty(userParts(m.content, site)) });
         return;
       case 'assistant':
-        contents.push({ role: 'model', parts: nonEmpty(assistantParts(m, i)) });
+        contents.push({ role: 'model', parts: nonEmpty(assistantParts(m, site)) });
         return;
       case 'tool':
       case 'function': {
-        const part = functionResponsePart(m, i, toolNameFor(messages, i, m.tool_call_id));
+        const part = functionResponsePart(m, site, toolNameFor(messages, i, m.tool_call_id));
         const last = contents[contents.length - 1];
         // Parallel calls are answered together: all results in one user turn, in call order.
         if (last?.role === 'user' && last.parts.every((p) => p.functionResponse)) last.parts.push(part);
@@ -82,12 +88,12 @@ function nonEmpty(parts: GeminiPart[]): GeminiPart[] {
   return parts.length ? parts : [{ text: '' }];
 }
 
-function userParts(content: unknown, i: number): GeminiPart[] {
+function userParts(content: unknown, site: MessageSite): GeminiPart[] {
   if (typeof content === 'string') return [{ text: content }];
   if (!Array.isArray(content)) return [];
   return content.map((raw, j) => {
     const p = (raw ?? {}) as Record<string, unknown>;
-    const where = `messages[${i}].content[${j}]`;
+    const where = `messages[${site.index}].content[${j}]`;
     switch (p['type']) {
       case 'text':
         return { text: String(p['text'] ?? '') };
@@ -102,12 +108,12 @@ function userParts(content: unknown, i: number): GeminiPart[] {
       case 'file': {
         const data = (p['file'] as { file_data?: unknown } | undefined)?.file_data;
         if (typeof data !== 'string' || !data.startsWith('data:')) {
-          throw errors.badRequest('unsupported_content', `${where}: Gemini reads files sent inline as a data: URL in 'file_data'; file ids are not supported.`, where);
+          throw errors.badRequest('unsupported_parameter', `${where}: Gemini reads files sent inline as a data: URL in 'file_data'; file ids are not supported.`, where);
         }
         return mediaPart(data, where);
       }
       default:
-        throw errors.badRequest('unsupported_content', `${where}: content part type '${String(p['type'])}' is not supported by Gemini.`, where);
+        throw unsupportedPart(site, j, p['type']);
     }
   });
 }
@@ -140,10 +146,16 @@ function mimeFromPath(url: string): string | undefined {
   return ext ? MIME_BY_EXTENSION[ext] : undefined;
 }
 
-function assistantParts(m: MessageIn, i: number): GeminiPart[] {
+function assistantParts(m: MessageIn, site: MessageSite): GeminiPart[] {
+  const i = site.index;
   const parts: GeminiPart[] = [];
-  const text = contentText(m.content);
+  const text = assistantText(m as Readonly<Record<string, unknown>>, site);
   if (text) parts.push({ text });
+  if (m.function_call) {
+    const name = m.function_call.name;
+    if (!name) throw errors.badRequest('invalid_tool_call', `messages[${i}].function_call: missing function name.`, `messages[${i}].function_call`);
+    parts.push({ functionCall: { name, args: parseArguments(m.function_call.arguments, `messages[${i}].function_call`) }, thoughtSignature: SKIP_SIGNATURE });
+  }
   (m.tool_calls ?? []).forEach((tc, j) => {
     const name = tc.function?.name;
     if (!name) throw errors.badRequest('invalid_tool_call', `messages[${i}].tool_calls[${j}]: missing function name.`, `messages[${i}].tool_calls`);
@@ -173,12 +185,13 @@ function parseArguments(text: string | undefined, where: string): Record<string,
 }
 
 /** `callName`: the function of the assistant tool call this result answers, when one has its id. */
-function functionResponsePart(m: MessageIn, i: number, callName: string | undefined): GeminiPart {
+function functionResponsePart(m: MessageIn, site: MessageSite, callName: string | undefined): GeminiPart {
+  const i = site.index;
   const name = callName || m.name;
   if (!name) {
     throw errors.badRequest('unknown_tool_call', `messages[${i}]: tool_call_id '${String(m.tool_call_id)}' does not match any assistant tool call; Gemini needs the function name.`, `messages[${i}].tool_call_id`);
   }
-  const text = contentText(m.content);
+  const text = plainText(m.content, site);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

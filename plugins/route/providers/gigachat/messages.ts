@@ -16,7 +16,7 @@
  * (`attachments`), which a gateway translating one request cannot do: such parts are a 400.
  */
 import { errors } from '../../../../core/errors.js';
-import { plainText, toolCallArguments } from '../../openai-request.js';
+import { assistantText, plainText, toolCallArguments, type MessageSite } from '../../openai-request.js';
 import { tryParseJson } from '../../upstream-errors.js';
 
 /** One GigaChat message, as sent. */
@@ -39,16 +39,18 @@ function invalid(message: string): never {
   throw errors.badRequest('invalid_value', message, 'messages');
 }
 
+/**
+ * Where message `index` stands, for the 400 naming a media part: GigaChat takes images and files
+ * only as ids of files uploaded to its storage, which a gateway translating one request cannot do.
+ */
+function siteOf(provider: string, index: number): MessageSite {
+  return { provider, index, hint: "; images and files go to GigaChat only as ids of files uploaded to its storage, which this gateway does not do" };
+}
+
 /** Text of a message's content; `refusal` parts of earlier assistant turns count as text, media parts are a 400. */
-function text(content: unknown, provider: string, role: string): string {
+function text(content: unknown, site: MessageSite, role: string): string {
   if (content !== null && content !== undefined && typeof content !== 'string' && !Array.isArray(content)) invalid(`The content of a '${role}' message must be a string or a list of parts.`);
-  return plainText(content, (part) => {
-    throw errors.badRequest(
-      'unsupported_parameter',
-      `Provider '${provider}' takes images and files only as ids of files uploaded to GigaChat's storage, which this gateway does not do; '${String(part['type'])}' content parts are not supported.`,
-      'messages',
-    );
-  });
+  return plainText(content, site);
 }
 
 function toolCallsOf(message: Message): ToolCall[] {
@@ -64,8 +66,8 @@ function toolCallsOf(message: Message): ToolCall[] {
 }
 
 /** A tool result as GigaChat wants it: the text of a JSON object. */
-function resultContent(message: Message, provider: string): string {
-  const raw = text(message['content'], provider, 'tool');
+function resultContent(message: Message, site: MessageSite): string {
+  const raw = text(message['content'], site, 'tool');
   const parsed = tryParseJson(raw);
   if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return raw;
   return JSON.stringify({ result: parsed === undefined ? raw : parsed });
@@ -78,35 +80,36 @@ export function translateMessages(messages: readonly Message[], provider: string
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i] ?? {};
     const role = message['role'];
+    const site = siteOf(provider, i);
     switch (role) {
       case 'system':
       case 'developer': {
-        const t = text(message['content'], provider, role);
+        const t = text(message['content'], site, role);
         if (t !== '') system.push(t);
         break;
       }
       case 'user':
-        out.push({ role: 'user', content: text(message['content'], provider, role) });
+        out.push({ role: 'user', content: text(message['content'], site, role) });
         break;
       case 'assistant': {
-        const content = text(message['content'], provider, role);
+        const content = assistantText(message, site);
         const calls = toolCallsOf(message);
         if (calls.length === 0) {
           out.push({ role: 'assistant', content });
           break;
         }
         // The tool messages answering these calls follow this message; pair each call with its result.
-        const results = new Map<string, Message>();
+        const results = new Map<string, { message: Message; site: MessageSite }>();
         while (messages[i + 1]?.['role'] === 'tool') {
           const result = messages[++i]!;
-          results.set(String(result['tool_call_id']), result);
+          results.set(String(result['tool_call_id']), { message: result, site: siteOf(provider, i) });
         }
         calls.forEach((call, n) => {
           const result = results.get(call.id);
           if (!result) invalid(`Tool call '${call.id}' has no tool message answering it.`);
           results.delete(call.id);
           out.push({ role: 'assistant', content: n === 0 ? content : '', function_call: { name: call.name, arguments: call.arguments } });
-          out.push({ role: 'function', name: call.name, content: resultContent(result, provider) });
+          out.push({ role: 'function', name: call.name, content: resultContent(result.message, result.site) });
         });
         const stray = results.keys().next();
         if (!stray.done) invalid(`The tool message for '${stray.value}' answers no tool call of the assistant message before it.`);
@@ -116,7 +119,7 @@ export function translateMessages(messages: readonly Message[], provider: string
         invalid(`The tool message for '${String(message['tool_call_id'])}' does not follow an assistant message with that tool call.`);
         break;
       default:
-        throw errors.badRequest('unsupported_parameter', `Provider '${provider}' does not accept '${String(role)}' messages.`, 'messages');
+        throw errors.badRequest('unsupported_parameter', `Provider '${provider}' does not accept '${String(role)}' messages.`, `messages[${i}].role`);
     }
   }
   if (system.length) out.unshift({ role: 'system', content: system.join('\n\n') });

@@ -11,7 +11,7 @@
  */
 import { errors } from '../../../../core/errors.js';
 import { functionTools, maxTokensOf, toolChoiceFor, type FunctionTool, type ToolChoice } from '../../openai-request.js';
-import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { CHAT_BASE_PARAMS, MESSAGE_BASE_FIELDS, rejectMultipleChoices, unsupportedFields, unsupportedMessageFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages } from './messages.js';
 
 /** How to translate: the provider's name for messages, and what to do with fields GigaChat lacks. */
@@ -29,6 +29,9 @@ const SUPPORTED: ReadonlySet<string> = new Set([
   'user',
   'repetition_penalty',
 ]);
+
+/** The message fields this adapter translates (a participant `name` has no counterpart). */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(MESSAGE_BASE_FIELDS);
 
 /** A function as GigaChat declares it: `parameters` is required (the reader fills in an empty schema). */
 function gigaFunction(tool: FunctionTool): Record<string, unknown> {
@@ -77,6 +80,7 @@ export function buildChatBody(body: Readonly<Record<string, unknown>>, model: st
   const dropped = unsupportedFields(body, SUPPORTED, opts.unsupported, opts.provider);
   const messages = body['messages'];
   if (!Array.isArray(messages) || messages.length === 0) throw errors.badRequest('invalid_value', "'messages' must be a non-empty list.", 'messages');
+  dropped.push(...unsupportedMessageFields(messages, MESSAGE_FIELDS, opts.unsupported, opts.provider));
   const out: Record<string, unknown> = { model, messages: translateMessages(messages as Record<string, unknown>[], opts.provider) };
   if (stream) out['stream'] = true;
   for (const key of ['temperature', 'top_p', 'repetition_penalty'] as const) if (typeof body[key] === 'number') out[key] = body[key];

@@ -10,7 +10,7 @@
  * parts are refused with a 400 rather than dropped.
  */
 import { errors } from '../../../../core/errors.js';
-import { plainText, toolCallArguments, toolNameFor } from '../../openai-request.js';
+import { assistantText, plainText, toolCallArguments, toolNameFor, type MessageSite } from '../../openai-request.js';
 
 export interface YandexMessage {
   role: 'system' | 'user' | 'assistant';
@@ -26,11 +26,9 @@ function invalid(message: string): never {
 }
 
 /** Text of message content; any non-text part is refused (the native API has no image input). */
-function textOf(content: unknown, provider: string): string {
+function textOf(content: unknown, site: MessageSite): string {
   if (content !== null && content !== undefined && typeof content !== 'string' && !Array.isArray(content)) invalid('Message content must be a string or an array of content parts.');
-  return plainText(content, (part) => {
-    throw errors.badRequest('unsupported_parameter', `Provider '${provider}' accepts text only; '${String(part['type'])}' content parts are not supported by the Yandex text generation API.`, 'messages');
-  });
+  return plainText(content, site);
 }
 
 /** Translates the conversation; throws a 400 for content the native API cannot take. */
@@ -38,16 +36,17 @@ export function translateMessages(messages: readonly Message[], provider: string
   const out: YandexMessage[] = [];
   for (const [index, message] of messages.entries()) {
     const role = message['role'];
+    const site: MessageSite = { provider, index, hint: '; the Yandex text generation API reads text only' };
     switch (role) {
       case 'system':
       case 'developer':
-        out.push({ role: 'system', text: textOf(message['content'], provider) });
+        out.push({ role: 'system', text: textOf(message['content'], site) });
         break;
       case 'user':
-        out.push({ role: 'user', text: textOf(message['content'], provider) });
+        out.push({ role: 'user', text: textOf(message['content'], site) });
         break;
       case 'assistant': {
-        const text = textOf(message['content'], provider);
+        const text = assistantText(message, site);
         const calls = Array.isArray(message['tool_calls']) ? (message['tool_calls'] as Record<string, unknown>[]) : [];
         if (text !== '' || calls.length === 0) out.push({ role: 'assistant', text });
         if (calls.length === 0) break;
@@ -63,14 +62,14 @@ export function translateMessages(messages: readonly Message[], provider: string
         const id = message['tool_call_id'];
         const name = toolNameFor(messages, index, id);
         if (!name) invalid(`Tool message answers '${String(id)}', which no earlier assistant tool call has; Yandex needs the function name, found from that call.`);
-        const result = { functionResult: { name, content: textOf(message['content'], provider) } };
+        const result = { functionResult: { name, content: textOf(message['content'], site) } };
         const last = out[out.length - 1];
         if (last?.toolResultList) last.toolResultList.toolResults.push(result);
         else out.push({ role: 'user', toolResultList: { toolResults: [result] } });
         break;
       }
       default:
-        throw errors.badRequest('unsupported_parameter', `Provider '${provider}' does not accept '${String(role)}' messages.`, 'messages');
+        throw errors.badRequest('unsupported_parameter', `Provider '${provider}' does not accept '${String(role)}' messages.`, `messages[${index}].role`);
     }
   }
   return out;

@@ -8,11 +8,14 @@
  */
 import { errors } from '../../../../core/errors.js';
 import { functionTools, maxTokensOf, toolChoiceFor, type FunctionTool, type ToolChoice } from '../../openai-request.js';
-import { CHAT_BASE_PARAMS, rejectMultipleChoices, unsupportedFields, type UnsupportedParams } from '../../params.js';
+import { CHAT_BASE_PARAMS, MESSAGE_BASE_FIELDS, rejectMultipleChoices, unsupportedFields, unsupportedMessageFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages } from './messages.js';
 
 /** The request fields this adapter translates; anything else is unsupported. */
 const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'parallel_tool_calls', 'reasoning_effort']);
+
+/** The message fields this adapter translates (a participant `name` has no counterpart). */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(MESSAGE_BASE_FIELDS);
 
 /** A Yandex `Tool`: the function under `function`, with its `strict` flag when it set one. */
 function yandexTool(tool: FunctionTool): Record<string, unknown> {
@@ -67,6 +70,7 @@ export function buildCompletionBody(
 ): { body: Record<string, unknown>; dropped: string[] } {
   rejectMultipleChoices(body, opts.provider);
   const dropped = unsupportedFields(body, SUPPORTED, opts.unsupported, opts.provider);
+  dropped.push(...unsupportedMessageFields(body['messages'], MESSAGE_FIELDS, opts.unsupported, opts.provider));
   const out: Record<string, unknown> = {
     modelUri,
     completionOptions: completionOptions(body, stream),

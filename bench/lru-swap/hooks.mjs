@@ -1,0 +1,35 @@
+/**
+ * Module resolution hooks (node:module `register`) that swap the gateway's two hand-written LRU
+ * caches for their lru-cache twins in bench/lru-stores.ts, without touching core/ or plugins/:
+ * imports of core/stores/memory-kv.js and plugins/auth/key-cache.js (from dist/ or source) resolve
+ * to bench/lru-swap/memory-kv.ts and key-cache.ts. Imports of project source from bench/ files go
+ * to the compiled twin in dist/ when the gateway runs from dist/, so only one copy of a module runs.
+ * Plain JavaScript: it runs on the loader thread, before any TypeScript loader.
+ */
+let swap = false;
+let root = '';
+let fromDist = false;
+
+export function initialize(data) {
+  swap = data.swap;
+  root = data.root;
+  fromDist = data.fromDist;
+}
+
+const TARGETS = [
+  [/\/(dist\/)?core\/stores\/memory-kv\.(js|ts)$/, 'bench/lru-swap/memory-kv.ts'],
+  [/\/(dist\/)?plugins\/auth\/key-cache\.(js|ts)$/, 'bench/lru-swap/key-cache.ts'],
+];
+
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  if (!resolved.url.startsWith(root)) return resolved;
+  const path = resolved.url.slice(root.length);
+  if (swap && !context.parentURL?.startsWith(`${root}bench/`)) {
+    for (const [pattern, target] of TARGETS) if (pattern.test(path)) return { ...resolved, url: `${root}${target}` };
+  }
+  if (fromDist && context.parentURL?.startsWith(`${root}bench/`) && /^(core|plugins)\/.*\.ts$/.test(path)) {
+    return { ...resolved, url: `${root}dist/${path.replace(/\.ts$/, '.js')}` };
+  }
+  return resolved;
+}
