@@ -4,13 +4,16 @@
  * machine the time the gateway sits preempted (typically right after a socket write woke its peer)
  * is charged to `writev`, and GC helper threads and the libuv threadpool are not seen at all.
  * `cpu-clock` samples only a thread that is running, on every thread of the process, through the
- * kernel and V8's natives; `node --perf-basic-prof --interpreted-frames-native-stack` names the
- * JavaScript frames (with their file), so each sample is charged like in bench/profile.ts.
+ * kernel and V8's natives; `node --perf-prof --interpreted-frames-native-stack` and
+ * `perf inject --jit` name the JavaScript frames (with their file), so each sample is charged like
+ * in bench/profile.ts.
  *
- * Usage: `tsx bench/perf-profile.ts PERF.DATA PID REQUESTS [--root DIR]` (also used by
- * `run.ts --profile`). Needs `perf` on PATH and /tmp/perf-PID.map from the profiled run.
+ * Usage: `tsx bench/perf-profile.ts PERF.DATA PID REQUESTS [--root DIR]` on a `perf inject --jit`
+ * output (`run.ts --profile --only=production` records and summarises in one go). Needs `perf`.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,8 +37,10 @@ const KIND_NOTES: Record<Kind, string> = {
 };
 
 const GC = /v8::internal::(Heap::|Scavenger|ScavengerCollector|MarkCompactCollector|MinorMarkCompact|MinorMarkSweep|ConcurrentMarking|IncrementalMarking|Sweeper|GCTracer|MemoryAllocator|MarkingVisitor|MainMarkingVisitor|FullEvacuator|Evacuat)/;
-const JSON_SYM = /Json(Parse|Stringif)|JsonParser|JsonStringifier|Builtins_JsonParse|Builtins_JsonStringify/;
-const RUNTIME = /^(v8::internal::|Builtins_CEntry)/;
+const JSON_SYM = /Json(Parse|Stringif)|JsonParser|JsonStringifier/;
+const RUNTIME = /^(v8::internal::|Builtins?[_:]CEntry)/;
+/** A V8 builtin: `Builtins_X` from the node binary, `Builtin:X` from a jitdump. */
+const BUILTIN = /^Builtins?[_:]/;
 
 function kindOf(frames: Frame[]): Kind {
   const leaf = frames[0];
@@ -49,15 +54,24 @@ function kindOf(frames: Frame[]): Kind {
   if (below.some((f) => GC.test(f.sym))) return 'GC';
   if (below.some((f) => JSON_SYM.test(f.sym))) return 'JSON';
   if (leaf.dso.includes('kernel')) return 'kernel';
-  if (leaf.sym.startsWith('JS:') || (leaf.sym.startsWith('Builtins_') && !leaf.sym.startsWith('Builtins_CEntry'))) return 'JS';
+  if (leaf.sym.startsWith('JS:') || (BUILTIN.test(leaf.sym) && !RUNTIME.test(leaf.sym))) return 'JS';
   if (below.some((f) => RUNTIME.test(f.sym))) return 'V8 runtime';
   return 'native';
 }
 
-/** The file URL (or node:module) inside a perf-basic-prof JS symbol: `JS:*name file:///x.js:12:3`. */
+/** The file (URL, path of a CommonJS module, or node:module) inside a perf-basic-prof JS symbol: `JS:*name file:///x.js:12:3`. */
 function jsUrl(sym: string): string | undefined {
-  const m = / ((?:file:\/\/|node:)\S+?)(?::\d+)*$/.exec(sym);
+  const m = / ((?:file:\/\/|node:|\/)\S+?)(?::\d+)*$/.exec(sym);
   return m?.[1];
+}
+
+/** `name file:line` with the file shortened as in bench/profile.ts. */
+function jsLabel(sym: string, root: string): string {
+  const url = jsUrl(sym);
+  const name = sym.slice(3).split(' ')[0]!.replace(/^[*^~]/, '') || '(anonymous)';
+  if (!url) return name;
+  const line = /:(\d+)(?::\d+)?$/.exec(sym)?.[1];
+  return `${name} ${shortUrl(url, root)}${line ? `:${line}` : ''}`;
 }
 
 /** What a helper thread (V8 platform worker) was doing, from its stack. */
@@ -118,7 +132,7 @@ export async function summarisePerf(dataFile: string, pid: number, root: string,
         }
         component = componentOfFrame(short);
         if (component) {
-          if (/^(dist\/)?(core|plugins)\//.test(short)) projectFn = `${f.sym.slice(3).split(' ')[0]!.replace(/^[*^~]/, '')} ${short}`;
+          if (/^(dist\/)?(core|plugins)\//.test(short)) projectFn = jsLabel(f.sym, root);
           break;
         }
       }
@@ -132,7 +146,7 @@ export async function summarisePerf(dataFile: string, pid: number, root: string,
       bump(kinds, kind);
       if (projectFn) bump(projectFunctions, projectFn);
       const leaf = frames[0];
-      if (leaf) bump(leaves, leaf.sym.startsWith('JS:') ? leaf.sym.slice(3).replace(/file:\/\/\S*?\/(dist\/)?/, '') : `${leaf.sym.replace(/\+0x[0-9a-f]+$/, '')}${leaf.dso.includes('kernel') ? ' [kernel]' : ''}`);
+      if (leaf) bump(leaves, leaf.sym.startsWith('JS:') ? jsLabel(leaf.sym, root) : `${leaf.sym}${leaf.dso.includes('kernel') ? ' [kernel]' : ''}`);
     }
     tid = -1;
     frames = [];
@@ -200,6 +214,54 @@ export async function summarisePerf(dataFile: string, pid: number, root: string,
       .map(([s, n]) => `| \`${s.replace(/\|/g, '\\|').slice(0, 140)}\` | ${us(n)} | ${share(n)} |`),
     '',
   ].join('\n');
+}
+
+/** Whether `perf record` can run here (the binary exists and may sample this user's processes). */
+export function perfAvailable(): boolean {
+  try {
+    execFileSync('perf', ['record', '-e', 'cpu-clock', '-o', '/dev/null', '--', 'true'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Node flags for a process to be profiled with `perfRecord`: V8 writes a jitdump (jit-PID.dump, in
+ * the working directory) naming every piece of code it generates, with timestamps, so that
+ * `perf inject --jit` attributes each sample to the code that was at that address at that moment
+ * (the plainer --perf-basic-prof map goes stale as V8 frees code and reuses its addresses).
+ */
+export const PERF_NODE_FLAGS = ['--perf-prof', '--interpreted-frames-native-stack'];
+
+/**
+ * Samples process `pid` (all its threads) while `during` runs; then resolves its JIT code from the
+ * jitdump in `dir` (call after the process exited, so the dump is complete) — see `finish`.
+ */
+export async function perfRecord<T>(pid: number, dir: string, frequency: number, during: () => Promise<T>): Promise<{ result: T; finish: () => string }> {
+  const raw = join(dir, `perf-${pid}.data`);
+  const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', String(frequency), '-g', '-k', 'mono', '-p', String(pid), '-o', raw], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  perf.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => perf.once('exit', resolve));
+  // perf attaches within a few ms; give it a moment before the measured load.
+  await new Promise((r) => setTimeout(r, 300));
+  let result: T;
+  try {
+    result = await during();
+  } finally {
+    perf.kill('SIGINT');
+  }
+  const code = await exited;
+  if (code !== 0 || !existsSync(raw)) throw new Error(`perf record failed (${code}): ${stderr.slice(-500)}`);
+  return {
+    result,
+    finish: () => {
+      const injected = join(dir, `perf-${pid}.jit.data`);
+      execFileSync('perf', ['inject', '--jit', '-i', raw, '-o', injected], { cwd: dir, stdio: 'ignore' });
+      return injected;
+    },
+  };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

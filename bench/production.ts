@@ -188,22 +188,27 @@ async function requestsServed(child: Child): Promise<number> {
   return total;
 }
 
-export async function startProductionGateway(runtime: Runtime, root: string, upstreamPort: number, accessLog: boolean, nodeFlags: string[] = []): Promise<Child> {
+/**
+ * Starts the gateway on bench/configs/production.yaml (or its `access_log: false` twin). `cwd`:
+ * the working directory (default `root`; the perf profiler runs it elsewhere, since V8 writes its
+ * jitdump there). Always from dist/ with `cwd` elsewhere.
+ */
+export async function startProductionGateway(runtime: Runtime, root: string, upstreamPort: number, accessLog: boolean, nodeFlags: string[] = [], cwd = root): Promise<Child> {
   const port = await freePort();
-  let config = join('bench', 'configs', 'production.yaml');
+  let config = join(root, 'bench', 'configs', 'production.yaml');
   if (!accessLog) {
-    const text = readFileSync(join(root, config), 'utf8');
+    const text = readFileSync(config, 'utf8');
     if (!text.includes('access_log: true')) throw new Error('bench/configs/production.yaml no longer says `access_log: true`');
     config = join(mkdtempSync(join(tmpdir(), 'switchyard-bench-')), 'production-no-access-log.yaml');
     writeFileSync(config, text.replace('access_log: true', 'access_log: false'));
   }
-  const args = gatewayArgs(runtime, config, `127.0.0.1:${port}`, nodeFlags);
+  const args = cwd === root ? gatewayArgs(runtime, config, `127.0.0.1:${port}`, nodeFlags) : [...nodeFlags, join(root, 'dist', 'core', 'cli.js'), 'start', '--config', config, '--listen', `127.0.0.1:${port}`];
   return startChild(
     accessLog ? 'production' : 'production-no-access-log',
     `http://127.0.0.1:${port}`,
     args,
     { BENCH_UPSTREAM_PORT: String(upstreamPort), BENCH_KEY },
-    root,
+    cwd,
     { logPipe: accessLog },
   );
 }

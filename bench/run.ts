@@ -31,8 +31,11 @@
  *                        `node --cpu-prof` through the non-streaming and the streaming saturation
  *                        loads, print where their time goes (per request too), write
  *                        bench/results/profile-latest.md. With --only=production: the production
- *                        pipeline (access log on a pipe) with its unique bodies instead; writes
+ *                        pipeline (access log on a pipe) with its unique bodies instead, under Linux
+ *                        `perf` where it works (CPU time on every thread, through V8 and the kernel;
+ *                        bench/perf-profile.ts), else V8's profiler; writes
  *                        bench/results/profile-production-latest.md
+ *   --profiler=perf|v8   choose the profiler of --profile (perf only with --only=production)
  *
  * Every system under test and the mock upstream (bench/upstream.ts) run in their own child
  * process; autocannon and the other clients run here. The gateway is started through its real CLI
@@ -55,6 +58,7 @@ import { freePort, startChild, staleDist, gatewayArgs, type Child, type Runtime 
 import { saturate, paced, chunkDelays, bestSaturation, bestPaced, CHAT_BODY, STREAM_BODY, CHAT_PATH, type Saturation } from './load.js';
 import { TARGETS, LABELS, renderMarkdown, summariseChunks, type BenchResults, type TargetName } from './report.js';
 import { summariseProfile } from './profile.js';
+import { PERF_NODE_FLAGS, perfAvailable, perfRecord, summarisePerf } from './perf-profile.js';
 import { benchPlugins, renderPluginMarkdown } from './plugins.js';
 import { benchProduction, renderProductionMarkdown, startProductionGateway, saturate as saturateUnique, chatBody, streamBody } from './production.js';
 import { benchCaches, renderCachesMarkdown } from './caches.js';
@@ -77,6 +81,7 @@ const { values: flags } = parseArgs({
     runtime: { type: 'string', default: 'auto' },
     profile: { type: 'boolean', default: false },
     only: { type: 'string', default: 'all' },
+    profiler: { type: 'string' },
   },
 });
 const quick = flags.quick!;
@@ -295,6 +300,68 @@ async function profile(runtime: Runtime, production: boolean): Promise<void> {
   }
 }
 
+/**
+ * `--profile --only=production` where `perf` works: the production gateway and the raw proxy under
+ * `perf record` (CPU time on every thread; bench/perf-profile.ts) through each saturation load,
+ * after a warm-up; writes bench/results/profile-production-latest.md.
+ */
+async function profileWithPerf(runtime: Runtime): Promise<void> {
+  if (runtime !== 'dist') throw new Error('the perf profile runs the gateway from dist/ (--runtime=dist or auto)');
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-perf-'));
+  const upstream = await startUpstream();
+  const { connections, warmup, duration } = params;
+  const frequency = 1999;
+  const tsx = import.meta.resolve('tsx');
+  const sections: string[] = [
+    `# Switchyard CPU profiles: production pipeline\n\n${new Date().toISOString()} · commit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · ` +
+      `${connections} connections, ${warmup} s warm-up, then ${duration} s under \`perf record\` per load · bench/configs/production.yaml (auth, ip-allowlist, rate-limit, ` +
+      `cache miss + store, transform, route), access log on, stdout a pipe drained by \`wc\`, a new body per request · raw data in ${dir}\n\n` +
+      `CPU time, not wall time: a thread is sampled only while it runs, so time spent preempted is not charged to anything. ` +
+      `perf and the jitdump cost some CPU themselves (compare the µs per request with an unprofiled run of the same load).\n`,
+  ];
+  const systems: [string, (cwd: string) => Promise<Child>][] = [
+    ['production gateway', (cwd) => startProductionGateway(runtime, ROOT, upstream.port, true, PERF_NODE_FLAGS, cwd)],
+    [
+      'raw proxy',
+      async (cwd) => {
+        const port = await freePort();
+        return startChild('raw-proxy', `http://127.0.0.1:${port}`, [...PERF_NODE_FLAGS, '--import', tsx, join(ROOT, 'bench', 'raw-proxy.ts'), String(port), String(upstream.port)], {}, cwd);
+      },
+    ],
+  ];
+  try {
+    for (const [scenario, body] of [['non-streaming', chatBody], ['streamed (20 chunks + usage)', streamBody]] as const) {
+      for (const [system, start] of systems) {
+        const cwd = mkdtempSync(join(dir, `${system.replace(/ /g, '-')}-${scenario.split(' ')[0]}-`));
+        const child = await start(cwd);
+        const pid = child.proc.pid!;
+        let recording: Awaited<ReturnType<typeof perfRecord<Awaited<ReturnType<typeof saturateUnique>>>>>;
+        try {
+          if (warmup > 0) await saturateUnique(child, body, connections, 0, warmup);
+          recording = await perfRecord(pid, cwd, frequency, () => saturateUnique(child, body, connections, 0, duration));
+        } finally {
+          await child.stop(15_000);
+        }
+        const r = recording.result;
+        log(`perf profile ${system} ${scenario}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU/req under perf${r.non2xx || r.errors ? ` (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`);
+        const data = recording.finish();
+        sections.push(
+          await summarisePerf(data, pid, ROOT, `${system}, ${scenario} at saturation (${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU per request from /proc under perf)`, r.requests, { frequency }),
+        );
+      }
+    }
+  } finally {
+    await upstream.child.stop();
+  }
+  const markdown = sections.join('\n');
+  process.stdout.write(markdown);
+  if (!flags['dry-run']) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'profile-production-latest.md'), markdown);
+    log('\nwrote bench/results/profile-production-latest.md');
+  }
+}
+
 async function plugins(runtime: Runtime): Promise<void> {
   const upstream = await startUpstream();
   try {
@@ -347,7 +414,12 @@ const only = (section: string) => flags.only === 'all' || flags.only === section
 if (flags.profile && !['all', 'core', 'production'].includes(flags.only!)) throw new Error('--profile runs with --only=core (the default) or --only=production');
 const runtime = chooseRuntime();
 log(`gateway runtime: ${runtime}; ${JSON.stringify(params)}`);
-if (flags.profile) await profile(runtime, flags.only === 'production');
+if (flags.profile) {
+  const profiler = flags.profiler ?? (flags.only === 'production' && perfAvailable() ? 'perf' : 'v8');
+  if (profiler !== 'perf' && profiler !== 'v8') throw new Error(`--profiler must be perf or v8, not '${profiler}'`);
+  if (profiler === 'perf') await profileWithPerf(runtime);
+  else await profile(runtime, flags.only === 'production');
+}
 else {
   if (only('core')) await compare(runtime);
   if (only('production')) await production(runtime);
