@@ -52,8 +52,17 @@ export interface WorkerRun {
   heapBytesPerEntry: number;
 }
 
+/** hand-written; lru-cache: both caches swapped; lru-cache-kv: only the memory store. */
+export const GATEWAY_IMPLS = ['hand-written', 'lru-cache', 'lru-cache-kv'] as const;
+type GatewayImpl = (typeof GATEWAY_IMPLS)[number];
+const GATEWAY_LABELS: Record<GatewayImpl, string> = {
+  'hand-written': 'hand-written',
+  'lru-cache': 'lru-cache for both',
+  'lru-cache-kv': 'lru-cache for the memory store only',
+};
+
 export interface GatewayLoadRuns {
-  impl: 'hand-written' | 'lru-cache';
+  impl: GatewayImpl;
   load: 'miss' | 'hit';
   runs: Load[];
 }
@@ -72,6 +81,8 @@ export interface CachesResults {
 export interface CachesOptions {
   quick: boolean;
   root: string;
+  /** Run the microbenchmark (default true). */
+  microbench?: boolean;
   /** Also measure inside the gateway (needs a built gateway). */
   gateway?: { runtime: Runtime; connections: number; warmup: number; duration: number; rounds: number };
 }
@@ -103,19 +114,20 @@ async function microbench(root: string, runs: number, capacities: number[], ops:
   return out;
 }
 
+/**
+ * A fresh gateway per variant and round: one process settles into its own JIT state for good, and
+ * two processes of the same code differ by more than these caches cost, so rounds must not share one.
+ */
 async function inGateway(root: string, o: NonNullable<CachesOptions['gateway']>, log: (line: string) => void): Promise<NonNullable<CachesResults['gateway']>> {
   const upstreamPort = await freePort();
   const upstream = await startChild('upstream', `http://127.0.0.1:${upstreamPort}`, ['--import', 'tsx', 'bench/upstream.ts', String(upstreamPort)], {}, root);
-  const started: Child[] = [upstream];
   const adminKey = 'bench-admin-0123456789abcdef0123456789abcdef';
-  try {
-    const gateways = {} as Record<'hand-written' | 'lru-cache', { child: Child; headers: Record<string, string> }>;
-    for (const impl of ['hand-written', 'lru-cache'] as const) {
-      const port = await freePort();
-      // Both variants load the same hooks (and tsx): only BENCH_LRU differs.
-      const args = gatewayArgs(o.runtime, join('bench', 'configs', 'caches.yaml'), `127.0.0.1:${port}`, ['--import', 'tsx', '--import', './bench/lru-swap/register.mjs']);
-      const child = await startChild(`caches-${impl}`, `http://127.0.0.1:${port}`, args, { BENCH_UPSTREAM_PORT: String(upstreamPort), BENCH_LRU: impl, SWITCHYARD_ADMIN_KEY: adminKey }, root);
-      started.push(child);
+  const start = async (impl: GatewayImpl) => {
+    const port = await freePort();
+    // Every variant loads the same hooks (and tsx): only BENCH_LRU differs.
+    const args = gatewayArgs(o.runtime, join('bench', 'configs', 'caches.yaml'), `127.0.0.1:${port}`, ['--import', 'tsx', '--import', './bench/lru-swap/register.mjs']);
+    const child = await startChild(`caches-${impl}`, `http://127.0.0.1:${port}`, args, { BENCH_UPSTREAM_PORT: String(upstreamPort), BENCH_LRU: impl, SWITCHYARD_ADMIN_KEY: adminKey }, root);
+    try {
       const admin = async (path: string, body: unknown) => {
         const res = await fetch(`${child.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` }, body: JSON.stringify(body) });
         const json = (await res.json()) as Record<string, unknown>;
@@ -128,26 +140,36 @@ async function inGateway(root: string, o: NonNullable<CachesOptions['gateway']>,
       const check = await fetch(`${child.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: SAME_BODY });
       await check.arrayBuffer();
       if (check.status !== 200) throw new Error(`${impl}: sanity request answered ${check.status}`);
-      gateways[impl] = { child, headers };
+      return { child, headers };
+    } catch (err) {
+      await child.stop();
+      throw err;
     }
-    const results: GatewayLoadRuns[] = [];
-    for (const load of ['miss', 'hit'] as const) {
-      const body = load === 'miss' ? chatBody : () => SAME_BODY;
-      const byImpl = { 'hand-written': [] as Load[], 'lru-cache': [] as Load[] };
-      for (let round = 0; round < o.rounds; round++) {
-        const order = round % 2 === 0 ? (['hand-written', 'lru-cache'] as const) : (['lru-cache', 'hand-written'] as const);
-        for (const impl of order) {
-          const { child, headers } = gateways[impl];
-          const r = await saturate(child, body, o.connections, round === 0 ? o.warmup : 0, o.duration, headers);
-          byImpl[impl].push(r);
-          log(`caches gateway ${load} round ${round + 1} ${impl.padEnd(12)} ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU/req${r.non2xx || r.errors ? ` (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`);
+  };
+  try {
+    const byImpl = Object.fromEntries(GATEWAY_IMPLS.flatMap((i) => [[`${i} miss`, [] as Load[]], [`${i} hit`, [] as Load[]]])) as Record<string, Load[]>;
+    for (let round = 0; round < o.rounds; round++) {
+      // Rotate the order so that no variant always runs first.
+      const order = [...GATEWAY_IMPLS.slice(round % GATEWAY_IMPLS.length), ...GATEWAY_IMPLS.slice(0, round % GATEWAY_IMPLS.length)];
+      for (const impl of order) {
+        const { child, headers } = await start(impl);
+        try {
+          // The warm-up's unique bodies also fill the store, so that the measured misses evict.
+          const miss = await saturate(child, chatBody, o.connections, o.warmup, o.duration, headers);
+          const hit = await saturate(child, () => SAME_BODY, o.connections, 1, o.duration, headers);
+          byImpl[`${impl} miss`]!.push(miss);
+          byImpl[`${impl} hit`]!.push(hit);
+          const show = (r: Load) => `${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU/req${r.non2xx || r.errors ? ` (${r.non2xx} non-2xx, ${r.errors} errors)` : ''}`;
+          log(`caches gateway round ${round + 1} ${impl.padEnd(12)} miss ${show(miss)}; hit ${show(hit)}`);
+        } finally {
+          await child.stop();
         }
       }
-      for (const impl of ['hand-written', 'lru-cache'] as const) results.push({ impl, load, runs: byImpl[impl] });
     }
+    const results: GatewayLoadRuns[] = (['miss', 'hit'] as const).flatMap((load) => GATEWAY_IMPLS.map((impl) => ({ impl, load, runs: byImpl[`${impl} ${load}`]! })));
     return { rounds: o.rounds, duration: o.duration, connections: o.connections, results };
   } finally {
-    await Promise.all(started.map((c) => c.stop()));
+    await upstream.stop();
   }
 }
 
@@ -155,7 +177,7 @@ export async function benchCaches(options: CachesOptions, log: (line: string) =>
   const runs = options.quick ? 2 : 7;
   const ops = options.quick ? 100_000 : 300_000;
   const capacities = [10_000, 120_000];
-  const microbenchRuns = await microbench(options.root, runs, capacities, ops, log);
+  const microbenchRuns = options.microbench === false ? [] : await microbench(options.root, runs, capacities, ops, log);
   const gateway = options.gateway ? await inGateway(options.root, options.gateway, log) : undefined;
   return { date: new Date().toISOString(), node: process.version, cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`, runs, capacities, ops, microbench: microbenchRuns, ...(gateway ? { gateway } : {}) };
 }
@@ -189,17 +211,21 @@ export function renderCachesMarkdown(r: CachesResults, commit: string): string {
     '',
     `${r.date} · commit ${commit} · Node ${r.node} · ${r.cpu} · \`npm run bench -- --only=caches\` (bench/caches.ts)`,
     '',
-    `## Microbenchmark`,
-    '',
-    `${r.runs} runs, each its own process, implementations alternating; ${r.ops.toLocaleString('en-US')} operations per measurement on a structure filled to capacity ` +
-      `(a warm-up pass on a small one first). Every operation builds its key as the gateway does — \`cache:<org>:<model>:\` + 64 hex characters for the store, ` +
-      `\`sk-sy-live-\` + 40 characters for API keys — and the store's values are one ~500-byte JSON text. ` +
-      `"key only" is the floor every implementation pays: building the key and one lookup in an empty \`Map\`. ` +
-      `Cells: median ns per operation (fastest–slowest run). Heap: bytes per entry after a full GC, keys included, values (shared) not.`,
-    '',
   ];
+  if (r.microbench.length) {
+    lines.push(
+      `## Microbenchmark`,
+      '',
+      `${r.runs} runs, each its own process, implementations alternating; ${r.ops.toLocaleString('en-US')} operations per measurement on a structure filled to capacity ` +
+        `(a warm-up pass on a small one first). Every operation builds its key as the gateway does — \`cache:<org>:<model>:\` + 64 hex characters for the store, ` +
+        `\`sk-sy-live-\` + 40 characters for API keys — and the store's values are one ~500-byte JSON text. ` +
+        `"key only" is the floor every implementation pays: building the key and one lookup in an empty \`Map\`. ` +
+        `Cells: median ns per operation (fastest–slowest run). Heap: bytes per entry after a full GC, keys included, values (shared) not.`,
+      '',
+    );
+  }
   const verdicts: string[] = [];
-  for (const structure of Object.keys(STRUCTURES) as Structure[]) {
+  for (const structure of r.microbench.length ? (Object.keys(STRUCTURES) as Structure[]) : []) {
     const impls = STRUCTURES[structure].impls as readonly string[];
     lines.push(`### ${STRUCTURES[structure].label}: ${HAND_WRITTEN_FILES[structure]} vs. bench/lru-stores.ts`, '');
     lines.push(`| entries | implementation | ${OPERATIONS.map((o) => o.replace('-', ' ')).join(' | ')} | heap B/entry |`);
@@ -233,21 +259,27 @@ export function renderCachesMarkdown(r: CachesResults, commit: string): string {
         `lru-cache faster beyond the noise in ${tally.lru.length ? tally.lru.join(', ') : 'no cell'}; within the noise: ${tally.tie.length ? tally.tie.join(', ') : 'none'}.`,
     );
   }
-  lines.push('Per operation and size (the ranges of the two do not overlap = beyond the noise; against the better lru-cache configuration):', '', ...verdicts, '');
+  if (verdicts.length) lines.push('Per operation and size (the ranges of the two do not overlap = beyond the noise; against the better lru-cache configuration):', '', ...verdicts, '');
   if (r.gateway) {
     const g = r.gateway;
     lines.push(
       '## Inside the gateway',
       '',
-      `bench/configs/caches.yaml (auth with an SQL key from its key cache, rate-limit, cache over a 64 MB memory store, transform, route; access log off), ` +
-        `${g.connections} connections, ${g.rounds} rounds × ${g.duration} s per implementation, alternating. "lru-cache": both caches swapped by module hooks ` +
-        `(bench/lru-swap/), both variants started with the same loaders. miss: a new body per request (look up, miss, store; the store fills and then evicts); ` +
-        `hit: one body. Cells: median (min–max).`,
+      `bench/configs/caches.yaml (auth with an SQL key from its key cache, rate-limit, cache over an 8 MB memory store, transform, route; access log off), ` +
+        `${g.connections} connections, ${g.rounds} rounds; in each, every variant in a fresh process (the order rotating): a warm-up of unique bodies that fills the store, ` +
+        `then ${g.duration} s of misses (a new body per request: look up, miss, store, evict), then ${g.duration} s of hits (one body). The lru-cache variants swap the caches by module hooks ` +
+        `(bench/lru-swap/); every variant is started with the same loaders. Cells: median (min–max); the last column compares each round with the hand-written variant's ` +
+        `in the same round (negative: lru-cache used less CPU).`,
       '',
-      '| load | implementation | req/s | CPU µs/request |',
-      '| --- | --- | ---: | ---: |',
+      '| load | variant | req/s | CPU µs/request | CPU vs. hand-written, per round: median (rounds lower / rounds) |',
+      '| --- | --- | ---: | ---: | ---: |',
     );
-    for (const x of g.results) lines.push(`| ${x.load} | ${x.impl} | ${fmt(spread(x.runs.map((l) => l.rps)))} | ${fmt(spread(x.runs.map((l) => l.cpuUsPerRequest)), 1)} |`);
+    for (const x of g.results) {
+      const hand = g.results.find((y) => y.load === x.load && y.impl === 'hand-written')!;
+      const diffs = x.runs.map((l, i) => l.cpuUsPerRequest - (hand.runs[i]?.cpuUsPerRequest ?? NaN));
+      const paired = x.impl === 'hand-written' ? '' : `${median(diffs) >= 0 ? '+' : ''}${median(diffs).toFixed(1)} µs (${diffs.filter((d) => d < 0).length} / ${diffs.length})`;
+      lines.push(`| ${x.load} | ${GATEWAY_LABELS[x.impl]} | ${fmt(spread(x.runs.map((l) => l.rps)))} | ${fmt(spread(x.runs.map((l) => l.cpuUsPerRequest)), 1)} | ${paired} |`);
+    }
     const failures = g.results.flatMap((x) => x.runs.filter((l) => l.non2xx || l.errors).map((l) => `${x.load}/${x.impl}: ${l.non2xx} non-2xx, ${l.errors} errors`));
     if (failures.length) lines.push('', `Failures during the run (the numbers are suspect): ${failures.join('; ')}.`);
     lines.push('');

@@ -253,7 +253,8 @@ export async function perfRecord<T>(pid: number, dir: string, frequency: number,
     perf.kill('SIGINT');
   }
   const code = await exited;
-  if (code !== 0 || !existsSync(raw)) throw new Error(`perf record failed (${code}): ${stderr.slice(-500)}`);
+  // perf stops on SIGINT (exit code null, or 0 once it has handled the signal).
+  if ((code !== 0 && code !== null) || !existsSync(raw)) throw new Error(`perf record failed (${code}): ${stderr.slice(-500)}`);
   return {
     result,
     finish: () => {

@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { get } from 'node:http';
 import type { Writable } from 'node:stream';
 
@@ -59,7 +60,9 @@ function healthy(url: string): Promise<boolean> {
 
 /**
  * The reader at the other end of a child's stdout pipe, as a process supervisor (systemd, a
- * container runtime) would be: `wc -lc`, so that the lines the child wrote can be counted.
+ * container runtime) would be: `wc -lc`, so that the lines the child wrote can be counted. The
+ * "pipe" is what Node's stdio `pipe` is on Linux, a Unix stream socket pair (systemd's journal
+ * stream is one too; container runtimes use FIFOs): each write is a kernel copy and wakes the reader.
  */
 export interface LogConsumer {
   /** CPU time (user + system) the consumer has used so far, in ms. */
@@ -152,10 +155,11 @@ function tsFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-/** Source files under core/ and plugins/ whose compiled `dist/` file is missing or older. */
+/** Source files under core/, plugins/ and bin/ whose compiled `dist/` file is missing or older. */
 export function staleDist(root: string): string[] {
   const stale: string[] = [];
-  for (const file of [...tsFiles(join(root, 'core')), ...tsFiles(join(root, 'plugins'))]) {
+  const bin = existsSync(join(root, 'bin')) ? tsFiles(join(root, 'bin')) : [];
+  for (const file of [...tsFiles(join(root, 'core')), ...tsFiles(join(root, 'plugins')), ...bin]) {
     const rel = relative(root, file);
     const js = join(root, 'dist', rel.replace(/\.ts$/, '.js'));
     if (!existsSync(js) || statSync(js).mtimeMs < statSync(file).mtimeMs) stale.push(rel);
@@ -163,8 +167,19 @@ export function staleDist(root: string): string[] {
   return stale;
 }
 
-/** Node arguments that start the gateway CLI from `dist/` or from source through tsx. */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The gateway's CLI entry, relative to the checkout: bin/main.ts (compiled to dist/bin/main.js), or
+ * core/cli.ts in checkouts from before it moved (the bench can measure an older commit's worktree).
+ */
+export function gatewayEntry(runtime: Runtime, root = ROOT): string {
+  const source = existsSync(join(root, 'bin', 'main.ts')) ? 'bin/main.ts' : 'core/cli.ts';
+  return runtime === 'dist' ? `dist/${source.replace(/\.ts$/, '.js')}` : source;
+}
+
+/** Node arguments that start the gateway CLI from `dist/` or from source through tsx (paths relative to the checkout). */
 export function gatewayArgs(runtime: Runtime, configFile: string, listen: string, nodeFlags: string[] = []): string[] {
-  const entry = runtime === 'dist' ? ['dist/bin/main.js'] : ['--import', 'tsx', 'bin/main.ts'];
+  const entry = runtime === 'dist' ? [gatewayEntry(runtime)] : ['--import', 'tsx', gatewayEntry(runtime)];
   return [...nodeFlags, ...entry, 'start', '--config', configFile, '--listen', listen];
 }

@@ -19,7 +19,7 @@ import autocannon from 'autocannon';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild, gatewayArgs, type Child, type Runtime } from './procs.js';
+import { freePort, startChild, gatewayArgs, gatewayEntry, type Child, type Runtime } from './procs.js';
 import { CHAT_PATH, median, paced, type Paced } from './load.js';
 import { BENCH_KEY } from './plugins.js';
 
@@ -202,7 +202,7 @@ export async function startProductionGateway(runtime: Runtime, root: string, ups
     config = join(mkdtempSync(join(tmpdir(), 'switchyard-bench-')), 'production-no-access-log.yaml');
     writeFileSync(config, text.replace('access_log: true', 'access_log: false'));
   }
-  const args = cwd === root ? gatewayArgs(runtime, config, `127.0.0.1:${port}`, nodeFlags) : [...nodeFlags, join(root, 'dist', 'core', 'cli.js'), 'start', '--config', config, '--listen', `127.0.0.1:${port}`];
+  const args = cwd === root ? gatewayArgs(runtime, config, `127.0.0.1:${port}`, nodeFlags) : [...nodeFlags, join(root, gatewayEntry('dist', root)), 'start', '--config', config, '--listen', `127.0.0.1:${port}`];
   return startChild(
     accessLog ? 'production' : 'production-no-access-log',
     `http://127.0.0.1:${port}`,

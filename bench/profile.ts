@@ -87,6 +87,7 @@ export function componentOfFrame(short: string): string | undefined {
     if (plugin) return `plugin ${plugin[1]}`;
     return path;
   }
+  if (short.startsWith('bench/')) return short.replace(/\.[jt]s$/, '');
   const pkg = category('', short);
   if (LOG_PACKAGES.has(pkg)) return 'access log (pino, sonic-boom, redaction)';
   return PACKAGE_COMPONENTS[pkg] ?? `package ${pkg}`;

@@ -19,10 +19,11 @@
  *   --rate=N             requests per second of the fixed-rate run (default 500)
  *   --streams=N          streams for the chunk-delay measurement (default 200; quick 40)
  *   --runtime=R          how the gateway runs. auto (default): `node dist/bin/main.js`, as in
- *                        production, after `npm run build` if any core/ or plugins/ source is newer
- *                        than its compiled file (~10 s). dist: dist/ as it is. tsx: `node --import tsx
- *                        core/cli.ts` — the same code, but start-up compiles it and tsx's source maps
- *                        make every stack trace a Node error formats dearer
+ *                        production, after `npm run build` if any core/, plugins/ or bin/ source is
+ *                        newer than its compiled file (~10 s). dist: dist/ as it is. tsx: `node --import
+ *                        tsx bin/main.ts` — the same code, but start-up compiles it and tsx's source maps
+ *                        make every stack trace a Node error formats dearer. (In a checkout from before
+ *                        bin/main.ts, core/cli.ts.)
  *   --only=SECTION       run one section: core (the comparison a–d), plugins (plugin overhead e;
  *                        bench/plugins.ts), production (the production pipeline f, with the access log
  *                        on a pipe; bench/production.ts; rounds default 3) or caches (the LRU caches
@@ -36,6 +37,8 @@
  *                        bench/perf-profile.ts), else V8's profiler; writes
  *                        bench/results/profile-production-latest.md
  *   --profiler=perf|v8   choose the profiler of --profile (perf only with --only=production)
+ *   --part=micro|gateway with --only=caches: only the microbenchmark, or only the in-gateway runs
+ *                        (rounds default 5)
  *
  * Every system under test and the mock upstream (bench/upstream.ts) run in their own child
  * process; autocannon and the other clients run here. The gateway is started through its real CLI
@@ -54,7 +57,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, startChild, staleDist, gatewayArgs, type Child, type Runtime } from './procs.js';
+import { freePort, startChild, staleDist, gatewayArgs, gatewayEntry, type Child, type Runtime } from './procs.js';
 import { saturate, paced, chunkDelays, bestSaturation, bestPaced, CHAT_BODY, STREAM_BODY, CHAT_PATH, type Saturation } from './load.js';
 import { TARGETS, LABELS, renderMarkdown, summariseChunks, type BenchResults, type TargetName } from './report.js';
 import { summariseProfile } from './profile.js';
@@ -82,6 +85,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     only: { type: 'string', default: 'all' },
     profiler: { type: 'string' },
+    part: { type: 'string' },
   },
 });
 const quick = flags.quick!;
@@ -96,6 +100,10 @@ const params = {
   streamConcurrency: 4,
 };
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function runtimeLabel(runtime: Runtime): string {
+  return runtime === 'dist' ? `node ${gatewayEntry(runtime)}` : `node --import tsx ${gatewayEntry(runtime)}`;
+}
 
 function chooseRuntime(): Runtime {
   const wanted = flags.runtime;
@@ -204,7 +212,7 @@ async function compare(runtime: Runtime): Promise<void> {
         cores: cpus().length,
         loadavgBefore,
         loadavgAfter: loadavg(),
-        gatewayRuntime: runtime === 'dist' ? 'node dist/bin/main.js' : 'node --import tsx bin/main.ts',
+        gatewayRuntime: runtimeLabel(runtime),
         commit: commit(),
         params,
       },
@@ -367,7 +375,7 @@ async function plugins(runtime: Runtime): Promise<void> {
   try {
     const { connections, warmup, duration, rounds } = params;
     const results = await benchPlugins(runtime, ROOT, upstream.port, { connections, warmup, duration, rounds: Math.max(rounds, quick ? 1 : 3) }, log);
-    const markdown = `# Switchyard benchmark: plugin overhead${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtime === 'dist' ? 'node dist/bin/main.js' : 'node --import tsx bin/main.ts'}\`\n\n${renderPluginMarkdown(results)}`;
+    const markdown = `# Switchyard benchmark: plugin overhead${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtimeLabel(runtime)}\`\n\n${renderPluginMarkdown(results)}`;
     process.stdout.write(`\n${markdown}`);
     if (!flags['dry-run'] && (!quick || flags.write)) {
       mkdirSync(RESULTS, { recursive: true });
@@ -384,7 +392,7 @@ async function production(runtime: Runtime): Promise<void> {
   const { connections, warmup, duration, pacedDuration, rate } = params;
   const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
   const results = await benchProduction(runtime, ROOT, { connections, warmup, duration, pacedDuration, rate, rounds }, log);
-  const markdown = `# Switchyard benchmark: production pipeline${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtime === 'dist' ? 'node dist/bin/main.js' : 'node --import tsx bin/main.ts'}\` · load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n${renderProductionMarkdown(results)}`;
+  const markdown = `# Switchyard benchmark: production pipeline${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtimeLabel(runtime)}\` · load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n${renderProductionMarkdown(results)}`;
   process.stdout.write(`\n${markdown}`);
   if (!flags['dry-run'] && (!quick || flags.write)) {
     mkdirSync(RESULTS, { recursive: true });
@@ -397,7 +405,12 @@ async function production(runtime: Runtime): Promise<void> {
 async function caches(runtime: Runtime): Promise<void> {
   const { connections, warmup, duration } = params;
   const rounds = Number(flags.rounds ?? (quick ? 2 : 5));
-  const results = await benchCaches({ quick, root: ROOT, gateway: { runtime, connections, warmup, duration, rounds } }, log);
+  const part = flags.part ?? 'all';
+  if (!['all', 'micro', 'gateway'].includes(part)) throw new Error(`--part must be micro or gateway, not '${part}'`);
+  const results = await benchCaches(
+    { quick, root: ROOT, microbench: part !== 'gateway', ...(part !== 'micro' ? { gateway: { runtime, connections, warmup, duration, rounds } } : {}) },
+    log,
+  );
   const markdown = renderCachesMarkdown(results, commit());
   process.stdout.write(`\n${markdown}`);
   if (!flags['dry-run'] && (!quick || flags.write)) {
