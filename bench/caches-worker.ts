@@ -9,7 +9,7 @@
  * `cache:<org>:<model>:` + 64 hex keys), IMPL `hand-written` (core/stores/memory-kv.ts over
  * value-table.ts), `lru-cache` (bench/lru-stores.ts, `maxSize` only) or `lru-cache-max` (`max` too).
  * STRUCTURE `keys`: auth's SQL key cache (`get` / `set` with a TTL, ~50-character API keys), IMPL
- * `hand-written` (plugins/auth/key-cache.ts `ExpiringLru` over recency-list.ts) or `lru-cache`.
+ * `hand-written` (plugins/auth/key-cache.ts `ExpiringLru`, since replaced by a wrapper over lru-cache) or `lru-cache`.
  *
  * Every operation builds its key by concatenation, as the gateway does (the cache key is a prefix
  * plus a digest; the API key is a fresh string from the request's headers), so no implementation

@@ -4,7 +4,7 @@
  *
  * 1. Microbenchmark (bench/caches-worker.ts, one process per run): the memory store as `cache`
  *    uses it (core/stores/memory-kv.ts over value-table.ts) and auth's SQL key cache
- *    (plugins/auth/key-cache.ts `ExpiringLru` over recency-list.ts), each against its lru-cache twin
+ *    (plugins/auth/key-cache.ts `ExpiringLru`, since replaced by a wrapper over lru-cache), each against its lru-cache twin
  *    (bench/lru-stores.ts), at 10k and 120k entries: ns per get hit, get miss, set with eviction,
  *    read of an expired entry; heap per entry. Runs alternate between implementations; each cell is
  *    the median over runs with the range (min–max) beside it.
@@ -40,7 +40,7 @@ const IMPL_LABELS: Record<string, string> = {
 };
 const HAND_WRITTEN_FILES: Record<Structure, string> = {
   kv: 'core/stores/memory-kv.ts + value-table.ts',
-  keys: 'plugins/auth/key-cache.ts + core/stores/recency-list.ts',
+  keys: 'plugins/auth/key-cache.ts (over lru-cache since the comparison below; was a Map + a hand-written recency list)',
 };
 
 export interface WorkerRun {
