@@ -56,8 +56,14 @@ function compileMatch(match: TransformRule['match']): (ctx: Context) => boolean 
     if (endpoints && (!ctx.endpoint || !endpoints.has(ctx.endpoint))) return false;
     if (paths && !paths.some((p) => p.test(ctx.path))) return false;
     if (models) {
-      const model = ctx.body?.['model'];
-      if (typeof model !== 'string' || !models.some((m) => m.test(model))) return false;
+      const sent = ctx.body?.['model'];
+      if (typeof sent === 'string' && models.some((m) => m.test(sent))) return true;
+      // Else the model the request resolves to: an alias, or the endpoint's default, matches the
+      // rules written for its model.
+      const resolved = ctx.model;
+      if (!resolved) return false;
+      const matches = (id: string) => models.some((m) => m.test(id));
+      return matches(resolved.id) || resolved.aliases.some(matches);
     }
     return true;
   };

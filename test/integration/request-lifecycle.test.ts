@@ -140,6 +140,23 @@ t.test('a rename by a later plugin is checked again', async (t) => {
   t.equal(((await res.json()) as { error: { code: string } }).error.code, 'model_not_allowed');
 });
 
+t.test('transform rules written for a model apply to its aliases and to requests that fall to it by default', async (t) => {
+  const { g } = await gatewayWithRecords(
+    t,
+    base(`  - transform: { rules: [{ match: { models: [demo] }, response: { headers: { set: { x-rule: demo } } } }] }
+  - route: { defaults: { chat: demo } }`),
+  );
+  const header = async (body: Record<string, unknown>) => {
+    const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], ...body }) });
+    await res.text();
+    return res.headers.get('x-rule');
+  };
+  t.equal(await header({ model: 'demo' }), 'demo');
+  t.equal(await header({ model: 'demo-chat' }), 'demo', 'an alias');
+  t.equal(await header({}), 'demo', 'the default model');
+  t.equal(await header({ model: 'other' }), null, 'another model');
+});
+
 t.test('attempts: a fallback records both, and the record names the one that answered', async (t) => {
   const failing = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"message":"overloaded","type":"server_error"}}'));
   await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
