@@ -96,6 +96,11 @@ export class RequestContext implements Context {
     return model;
   }
 
+  /** The model as last resolved, without resolving it (for the request record): undefined if nothing asked. */
+  get resolvedModel(): ResolvedModel | undefined {
+    return this.resolved;
+  }
+
   guardModel(check: (model: ResolvedModel) => void): void {
     const model = this.model;
     if (model === undefined) return;

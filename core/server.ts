@@ -14,7 +14,7 @@ import { JSON_TYPE, writeError, writeJson, writeResponse } from './http/respond.
 import { matchEndpoint, normalisePath, checkRequestBody } from './api/endpoints.js';
 import type { RawProxy } from './http/proxy.js';
 import type { AdminRouter } from './admin/router.js';
-import type { Attempt, Endpoint, Outcome, ResolvedModel } from './context.js';
+import type { Attempt, Endpoint, Outcome } from './context.js';
 import { RequestContext } from './request.js';
 import type { RecordBus } from './record.js';
 import type { ConfigVersion, ServerSettings } from './pipeline.js';
@@ -208,7 +208,8 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   if (ctx?.work) await runAfterResponse(host.log, ctx, outcome);
   version.release();
   host.requestEnded(cut);
-  const model = ctx?.endpoint !== undefined && ctx.body !== undefined ? resolvedQuietly(ctx) : undefined;
+  // Only what the request already resolved: a refused request is not resolved (nor its unknown id searched) just for its record.
+  const model = ctx?.resolvedModel;
   host.records.emit({
     id,
     time,
@@ -241,15 +242,6 @@ const NO_ATTEMPTS: readonly Attempt[] = Object.freeze([]);
 function lastAnswered(attempts: readonly Attempt[]): Attempt | undefined {
   const last = attempts[attempts.length - 1];
   return last !== undefined && last.status !== undefined && last.status < 400 ? last : undefined;
-}
-
-/** The model a request resolved to, for its record; undefined when it never resolved (missing or unknown). */
-function resolvedQuietly(ctx: RequestContext): ResolvedModel | undefined {
-  try {
-    return ctx.model;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The error code of an admin answer's envelope, for the record. */
