@@ -27,6 +27,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY core ./core
 COPY plugins ./plugins
+COPY bin ./bin
 RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime: compiled code, production dependencies, schemas and default config ----

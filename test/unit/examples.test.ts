@@ -150,3 +150,15 @@ t.test('the compose example builds from the Dockerfile and mounts a directory ho
   const { ok, output } = await check(hostFile);
   t.ok(ok, `the mounted config validates: ${output}`);
 });
+
+t.test("the Dockerfile's build stage has every directory tsconfig.build.json compiles, so the image has the whole dist/", async (t) => {
+  const root = resolve(examplesDir, '..');
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  const buildStage = dockerfile.slice(0, dockerfile.indexOf('RUN npm run build'));
+  t.ok(buildStage.length > 0, 'the build stage runs `npm run build`');
+  const copied = new Set([...buildStage.matchAll(/^COPY\s+(?!--from)(.+?)\s+\S+\s*$/gm)].flatMap((m) => m[1]!.split(/\s+/)));
+  const include = (JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] }).include;
+  for (const dir of include) t.ok(copied.has(dir), `the build stage copies ${dir}/ before building`);
+  const cmd = /^CMD \[(.+)\]$/m.exec(dockerfile)?.[1] ?? '';
+  t.ok(existsSync(join(root, JSON.parse(`[${cmd}]`)[1] as string)), 'the image command runs a file the repository has');
+});
