@@ -28,6 +28,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY core ./core
 COPY plugins ./plugins
 COPY bin ./bin
+# The config types generated from the schemas (type-only imports; nothing of them is in dist/).
+COPY schemas/types ./schemas/types
 RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime: compiled code, production dependencies, schemas and default config ----

@@ -4,6 +4,6 @@
  * from the sources.
  */
 import { runCli } from '../core/cli.js';
-import { builtinPlugins, builtinAdminModules, builtinCommands } from '../plugins/index.js';
+import { builtinPlugins } from '../plugins/index.js';
 
-await runCli(process.argv.slice(2), { plugins: builtinPlugins, admin: builtinAdminModules, commands: builtinCommands });
+await runCli(process.argv.slice(2), { plugins: builtinPlugins });

@@ -1,7 +1,8 @@
 /**
  * `switchyard start|validate|<plugin commands> …`, `--help` and `--version`. A library: the
- * composition root (`bin/main.ts`) hands it the plugins, admin modules and commands. A mistake on the command line is one
- * line on stderr and exit code 2; a gateway that cannot start says why in one line and exits 1.
+ * composition root (`bin/main.ts`) hands it the plugin registry, whose definitions bring their own
+ * commands and admin routes. A mistake on the command line is one line on stderr and exit code 2;
+ * a gateway that cannot start says why in one line and exits 1.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -10,29 +11,22 @@ import { Gateway } from './gateway.js';
 import { ConfigLoadError } from './config/load.js';
 import { packageRoot } from './config/schema.js';
 import { argumentProblem, defaultConfigFile, validate } from './commands.js';
-import type { PluginRegistry } from './plugin.js';
-import type { AdminModule } from './admin/contract.js';
+import type { CliCommands, PluginRegistry } from './plugin.js';
 
-/** Commands a plugin adds to the CLI (`switchyard keys …`); the plugin owns them, the core only dispatches. */
-export interface CliCommands {
-  readonly names: readonly string[];
-  /** Usage lines for `switchyard --help`. */
-  readonly usage: string;
-  /** Runs `command` with its arguments; resolves to the exit code. */
-  run(command: string, args: string[]): Promise<number>;
-}
-
-/** What the CLI serves: the composition root (`bin/main.ts`) hands it the built-in plugins, admin modules and commands. */
+/** What the CLI serves: the composition root (`bin/main.ts`) hands it the built-in plugins. */
 export interface CliApplication {
   readonly plugins: PluginRegistry;
-  readonly admin: readonly AdminModule[];
-  readonly commands: readonly CliCommands[];
+}
+
+/** The commands the registered plugins declare, in registry order. */
+function commandsOf(app: CliApplication): CliCommands[] {
+  return [...app.plugins.values()].flatMap((p) => (p.commands ? [p.commands] : []));
 }
 
 const usage = (app: CliApplication): string => `Usage:
   switchyard start [--config FILE] [--listen HOST:PORT]   start the gateway (the default command)
   switchyard validate FILE...                             check config files; exit 0 when all are valid
-${app.commands.map((c) => c.usage).join('\n')}
+${commandsOf(app).map((c) => c.usage).join('\n')}
   switchyard COMMAND --help · switchyard --version
 
 The config file is --config, else $SWITCHYARD_CONFIG, else ./config/gateway.yaml, else the bundled default.`;
@@ -86,7 +80,7 @@ async function start(app: CliApplication, args: string[]): Promise<void> {
   const configFile = values.config ? resolve(values.config) : defaultConfigFile();
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start({ configFile, plugins: app.plugins, admin: app.admin, listen: values.listen });
+    gateway = await Gateway.start({ configFile, plugins: app.plugins, listen: values.listen });
   } catch (err) {
     process.stderr.write(`${startFailure(err)}\n`);
     process.exit(1);
@@ -141,7 +135,7 @@ export async function runCli(argv: string[], app: CliApplication): Promise<void>
   if (command === undefined || command.startsWith('-')) return start(app, argv);
   if (command === 'start') return start(app, rest);
   if (command === 'validate') return validateCommand(app, rest);
-  const owner = app.commands.find((c) => c.names.includes(command));
+  const owner = commandsOf(app).find((c) => c.names.includes(command));
   if (owner) process.exit(await owner.run(command, rest));
   process.stderr.write(`switchyard: unknown command '${command}' (see \`switchyard --help\`)\n`);
   process.exit(2);

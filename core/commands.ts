@@ -12,6 +12,7 @@ import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './http/upstream.js';
 import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
+import { pluginMigrations } from './stores/migrations.js';
 import { ProcessServices } from './services.js';
 
 /**
@@ -54,7 +55,7 @@ export async function validate(files: string[], plugins: PluginRegistry, out: (l
 export async function compileStandalone(loaded: LoadedConfig, plugins: PluginRegistry): Promise<void> {
   const log = createLogger({ level: 'silent' });
   const upstream = new UpstreamClient();
-  const stores = new Stores({ kv: 'memory', sql: { pglite: 'memory' } }, loaded.dir, log, {});
+  const stores = new Stores({ kv: 'memory', sql: { pglite: 'memory' } }, loaded.dir, log, pluginMigrations(plugins), {});
   try {
     const services = new ProcessServices(log, new GatewayMetrics({ processMetrics: false }), upstream, stores, loaded.config.server.listen, process.env);
     const version = await compileConfig(0, loaded, plugins, services);

@@ -141,6 +141,85 @@ export class JsonResponse {
   }
 }
 
+/**
+ * One streamed chunk kept as the JSON text the upstream sent (an OpenAI-compatible provider's
+ * `data:` payload), parsed only if something asks for its value.
+ */
+export class RawChunk {
+  private parsed: unknown;
+  constructor(readonly text: string) {}
+
+  get value(): unknown {
+    return (this.parsed ??= JSON.parse(this.text));
+  }
+}
+
+/** What the core writes for one chunk: the chunk's object (`RawChunk`s as their value). */
+const chunkValue = (item: unknown): unknown => (item instanceof RawChunk ? item.value : item);
+
+/**
+ * A streamed response whose chunks may be `RawChunk`s. Like `JsonResponse`: if no plugin iterates
+ * `stream`, the core forwards each raw chunk's text as it came — no parse, no second serialisation;
+ * iterating `stream` (to rewrite chunks in place) yields plain objects and the core serialises them.
+ * Plugins that only read chunks use `observe`, which does not stop the pass-through. Checking or
+ * keeping `response.stream` costs nothing until it is iterated.
+ */
+export class ChunkStream {
+  readonly body = undefined;
+  private touched = false;
+  private observers: ((chunk: unknown) => void)[] | undefined;
+  private ends: (() => void)[] | undefined;
+  readonly stream: AsyncIterable<unknown>;
+
+  constructor(
+    public status: number,
+    public headers: Record<string, string>,
+    private readonly items: AsyncIterable<unknown>,
+  ) {
+    this.stream = { [Symbol.asyncIterator]: () => this.objects()[Symbol.asyncIterator]() };
+  }
+
+  /**
+   * Calls `fn` with each chunk's object as it goes out (`fn` must not modify it: the client may get
+   * the original text), and `end` once the last chunk went out, if the stream completed.
+   */
+  observe(fn: (chunk: unknown) => void, end?: () => void): void {
+    (this.observers ??= []).push(fn);
+    if (end) (this.ends ??= []).push(end);
+  }
+
+  /** True while the core may forward raw chunk text (nothing iterated `stream`). */
+  get passThrough(): boolean {
+    return !this.touched;
+  }
+
+  private async *objects(): AsyncGenerator<unknown> {
+    this.touched = true;
+    for await (const item of this.items) {
+      const value = chunkValue(item);
+      if (this.observers) for (const fn of this.observers) fn(value);
+      yield value;
+    }
+    if (this.ends) for (const fn of this.ends) fn();
+  }
+
+  /**
+   * For the core: each chunk as its SSE payload text (a raw chunk's own text, else its JSON),
+   * observers called on the way.
+   */
+  async *payloads(): AsyncGenerator<string> {
+    this.touched = true;
+    for await (const item of this.items) {
+      if (this.observers) {
+        const value = chunkValue(item);
+        for (const fn of this.observers) fn(value);
+      }
+      yield item instanceof RawChunk ? item.text : JSON.stringify(item);
+    }
+    if (this.ends) for (const fn of this.ends) fn();
+  }
+}
+
 /** Plugins augment this interface with their own namespace: `declare module … { interface ContextState { … } }`. */
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ContextState {}
@@ -186,6 +265,12 @@ export interface Context extends ContextState {
    * what was generated so far if it was cut). Final once post-response work runs.
    */
   usage: Usage | undefined;
+  /**
+   * Set while the usage is still being worked out after the body ended (a cut stream's tokens
+   * counted off the event loop), so the client's response never waits for it; the core awaits it
+   * before post-response work sees the usage.
+   */
+  usagePending: Promise<void> | undefined;
   /** Registers work for when the response is final (settle limits, credits, records). */
   afterResponse(work: AfterResponse): void;
   /** Aborted when the client goes away or the request is cancelled. */

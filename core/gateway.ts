@@ -21,12 +21,13 @@ import { ProcessServices } from './services.js';
 import { accessLog, type RecordBus } from './record.js';
 import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
+import { pluginMigrations } from './stores/migrations.js';
 import { AdminRouter } from './admin/router.js';
-import type { AdminModule, AdminServices } from './admin/contract.js';
+import type { AdminServices } from './admin/contract.js';
 
 export interface GatewayOptions {
   configFile: string;
-  /** Built-in plugins (`plugins/index.ts`). */
+  /** Built-in plugins (`plugins/index.ts`); their migrations, admin routes and commands come with them. */
   plugins: PluginRegistry;
   /** Environment for `${VAR}` interpolation; default `process.env`. */
   env?: NodeJS.ProcessEnv;
@@ -37,8 +38,6 @@ export interface GatewayOptions {
   watch?: boolean;
   /** Collect Node process metrics; default true. */
   processMetrics?: boolean;
-  /** Admin API modules (`plugins/index.ts`); the core's own config routes are always there. */
-  admin?: readonly AdminModule[];
 }
 
 export interface CloseOptions {
@@ -116,7 +115,7 @@ export class Gateway implements ServerHost {
     let services: ProcessServices | undefined;
     let version: ConfigVersion;
     try {
-      services = new ProcessServices(log, metrics, upstream, new Stores(loaded.config.stores, loaded.dir, log, env), listen, env);
+      services = new ProcessServices(log, metrics, upstream, new Stores(loaded.config.stores, loaded.dir, log, pluginMigrations(options.plugins), env), listen, env);
       services.records.subscribe(metrics.observe);
       services.records.subscribe(accessLog(log, () => gateway?.version.settings.accessLog ?? false));
       version = await compileConfig(0, loaded, options.plugins, services);
@@ -128,7 +127,8 @@ export class Gateway implements ServerHost {
     }
     const gateway: Gateway = new Gateway(options, { version, services });
     try {
-      gateway.admin = await AdminRouter.create(options.admin ?? [], gateway.adminServices(), env);
+      const modules = [...options.plugins.values()].flatMap((p) => (p.admin ? [p.admin] : []));
+      gateway.admin = await AdminRouter.create(modules, gateway.adminServices(), env);
       await gateway.listen(listen);
     } catch (err) {
       await gateway.admin?.close();

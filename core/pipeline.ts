@@ -207,6 +207,14 @@ async function resolveEntries(
       try {
         definition = await importPlugin(resolvePath(dir, entry.use));
         name = definition.name;
+        const processWide = (['migrations', 'admin', 'commands'] as const).filter((field) => definition![field] !== undefined);
+        if (processWide.length) {
+          issues.push({
+            path: [...at, 'use'],
+            message: `plugin '${name}' declares ${processWide.join(', ')}, which only a plugin registered in the composition root (bin/main.ts) can have: a plugin loaded with \`use:\` is loaded per config version, after the process started`,
+          });
+          continue;
+        }
       } catch (err) {
         issues.push({ path: [...at, 'use'], message: `cannot load plugin module '${entry.use}': ${(err as Error).message}` });
         continue;

@@ -6,6 +6,8 @@
  */
 import type { Context, ModelResolver } from './context.js';
 import type { GatewayEnv } from './env.js';
+import type { AdminModule } from './admin/contract.js';
+import type { Migration } from './stores/migrate.js';
 
 export type Next = () => Promise<void>;
 
@@ -49,8 +51,26 @@ export interface PluginDefinition<Config = unknown, State = undefined> {
     create(env: GatewayEnv): State;
     close?(state: State): Promise<void> | void;
   };
+  /**
+   * The SQL tables this plugin owns, as migrations numbered 1, 2, … of its own, recorded under its
+   * name. Every registered plugin's run when the SQL store opens: after the core's, in registry order.
+   */
+  migrations?: readonly Migration[];
+  /** Its `/admin/...` routes; created once per gateway for every registered plugin. */
+  admin?: AdminModule;
+  /** Commands it adds to `switchyard` (listed in `--help`). */
+  commands?: CliCommands;
   /** Runs once per config version: compile, connect, precompute. */
   create(config: Config, env: GatewayEnv, state: State): PluginInstance | Promise<PluginInstance>;
+}
+
+/** Commands a plugin adds to the CLI (`switchyard keys …`); the plugin owns them, the core only dispatches. */
+export interface CliCommands {
+  readonly names: readonly string[];
+  /** Usage lines for `switchyard --help`. */
+  readonly usage: string;
+  /** Runs `command` with its arguments; resolves to the exit code. */
+  run(command: string, args: string[]): Promise<number>;
 }
 
 /** Identity helper that gives a plugin definition its types; use as `export default definePlugin({...})`. */

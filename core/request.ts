@@ -54,6 +54,7 @@ export class RequestContext implements Context {
   readonly upstreamHeaders: Record<string, string | null> = {};
   readonly attempts: Attempt[] = [];
   usage: Usage | undefined = undefined;
+  usagePending: Promise<void> | undefined = undefined;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly startedAt: number;

@@ -200,6 +200,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   }
   // The body is final once the response is written out or the client is gone.
   await closed;
+  if (ctx?.usagePending) await ctx.usagePending;
   const aborted = controller.signal.aborted && !res.writableFinished;
   const status = aborted ? 499 : res.statusCode;
   error ??= ctx?.report.streamError;

@@ -1,8 +1,8 @@
 /**
  * The admin API contract (`/admin/*`). The core owns the router, caller authentication, JSON
  * parsing, request validation, pagination helpers, errors and the OpenAPI document; admin modules
- * (registered explicitly in `plugins/index.ts`, like plugins) contribute routes. A module is created
- * once per gateway, not per config version: it reads the current config through `services`.
+ * (a plugin definition's `admin:`, for every plugin in the registry) contribute routes. A module is
+ * created once per gateway, not per config version: it reads the current config through `services`.
  *
  * Every admin route needs an admin credential: the `SWITCHYARD_ADMIN_KEY` secret, or a caller that
  * a module's `authenticate` accepts with the `admin` scope (an API key with `scopes: [admin]`).

@@ -8,27 +8,12 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { readSchema, validateAt, packageRoot } from './schema.js';
 import { parseYaml, ConfigLoadError, type LocatedIssue } from './source.js';
+import type { CatalogFile } from '../../schemas/types/catalog.js';
 
 const catalogSchema = readSchema('catalog');
 
-export interface CatalogEntry {
-  mode: 'chat' | 'completion' | 'embedding' | 'image';
-  context_window?: number;
-  max_output_tokens?: number;
-  input_modalities: string[];
-  output_modalities: string[];
-  tools: boolean;
-  dimensions?: number;
-  pricing?: { input_per_1m?: number; output_per_1m?: number; cached_input_per_1m?: number; per_image?: number };
-  deprecated: boolean;
-}
-
-interface CatalogFile {
-  provider: string;
-  source?: string;
-  prices_read?: string;
-  models: Record<string, CatalogEntry>;
-}
+/** One model's facts in a catalog file (`config/catalog/*.yaml`), from the schema. */
+export type CatalogEntry = CatalogFile['models'][string];
 
 export class Catalog {
   private readonly entries = new Map<string, CatalogEntry & { prices_read?: string }>();

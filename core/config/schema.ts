@@ -1,7 +1,8 @@
 /**
  * One ajv instance for every schema the gateway knows (gateway, plugins, providers, catalog).
  * Defaults written in a schema are applied to the config (`useDefaults`), so a schema is the single
- * place a default lives, and the README reference generated from the schemas shows it.
+ * place a default lives, and the README reference generated from the schemas shows it. The config
+ * types generated from them (`schemas/types/`, `npm run types`) count a defaulted field as present.
  */
 import { Ajv, type ErrorObject, type KeywordDefinition, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';

@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError, type ErrorEnvelope } from '../errors.js';
 import { sseData, SSE_DONE } from './sse.js';
 import { ClientGoneError } from './upstream.js';
-import { JsonResponse, type Context, type GatewayResponse } from '../context.js';
+import { ChunkStream, JsonResponse, type Context, type GatewayResponse } from '../context.js';
 import type { Logger } from '../log.js';
 
 export const JSON_TYPE = 'application/json';
@@ -50,15 +50,17 @@ export async function writeResponse(log: Logger, ctx: Context, res: ServerRespon
   res.writeHead(response.status, headerList(base, response.headers, SSE_HEADERS));
   res.flushHeaders();
   let first = true;
+  // Untouched pass-through chunks go out as the text they came as; anything else is serialised.
+  const events = response instanceof ChunkStream && response.passThrough ? response.payloads() : serialised(response.stream);
   try {
     // Leaving the loop (client gone) returns the producer, whose `finally` records the usage so far.
-    for await (const chunk of response.stream) {
+    for await (const payload of events) {
       if (ctx.signal.aborted) break;
       if (first) {
         first = false;
         ctx.report.ttftMs = performance.now() - ctx.startedAt;
       }
-      if (!res.write(sseData(chunk))) await drained(res);
+      if (!res.write(`data: ${payload}\n\n`)) await drained(res);
     }
     if (!ctx.signal.aborted) res.end(SSE_DONE);
     return undefined;
@@ -70,6 +72,10 @@ export async function writeResponse(log: Logger, ctx: Context, res: ServerRespon
     if (!res.writableEnded) res.end(sseData(error.toEnvelope(ctx.id)));
     return error;
   }
+}
+
+async function* serialised(stream: AsyncIterable<unknown>): AsyncGenerator<string> {
+  for await (const chunk of stream) yield JSON.stringify(chunk);
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -28,13 +28,11 @@ export interface UpstreamRequest {
   body?: string | Uint8Array;
 }
 
-type ResponseBody = Dispatcher.ResponseData['body'];
-
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   /** Errors with a timeout when the upstream falls silent or the call outlives its total timeout. */
-  body: ResponseBody;
+  body: UpstreamBody;
   /** Milliseconds until the response headers arrived. */
   headersMs: number;
   /** Ends the call's timer and listeners; called once the body is consumed or abandoned. */
@@ -64,26 +62,20 @@ export class UpstreamClient {
   async send(req: UpstreamRequest, signal: AbortSignal, timeouts: UpstreamTimeouts, upstreamName: string): Promise<UpstreamResponse> {
     if (signal.aborted) throw new ClientGoneError();
     const { origin, path } = splitUrl(req.url);
-    const deadline = new CallDeadline(signal, timeouts);
-    let res: Dispatcher.ResponseData;
+    const call = new UpstreamCall(signal, timeouts);
+    // `dispatch` with our own handler rather than undici's `request()`: no AbortSignal, async
+    // resource or Readable per call (about 18 µs of CPU per call less, measured on loopback).
+    this.agentFor(timeouts.connectMs).dispatch(
+      { origin, path, method: req.method, headers: req.headers, body: req.body ?? null, headersTimeout: 0, bodyTimeout: 0 },
+      call,
+    );
     try {
-      res = await this.agentFor(timeouts.connectMs).request({
-        origin,
-        path,
-        method: req.method,
-        headers: req.headers,
-        body: req.body ?? null,
-        signal: deadline.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
+      return await call.response;
     } catch (err) {
-      deadline.end();
+      call.end();
       if (signal.aborted) throw new ClientGoneError();
       throw upstreamFailure(err, upstreamName);
     }
-    const headersMs = deadline.watch(res.body);
-    return { status: res.statusCode, headers: res.headers, body: res.body, headersMs, release: deadline.end };
   }
 
   async close(): Promise<void> {
@@ -108,60 +100,90 @@ class UpstreamTimeoutError extends Error {
   }
 }
 
-const noop = (): void => undefined;
+/** The body's reader was told to stop (`destroy()` without a reason). */
+class BodyDestroyedError extends Error {
+  override readonly name = 'AbortError';
+  readonly code = 'ABORT_ERR';
+  constructor() {
+    super('the response body was destroyed');
+  }
+}
+
+/** Buffered body bytes above which the upstream socket is paused until the reader catches up. */
+const HIGH_WATER = 64 * 1024;
 
 /**
- * The first-byte, idle and total deadlines of one call, on one native timer. A body chunk only
- * notes the time: the timer, when it fires, re-arms itself for whatever deadline is nearest then,
- * so a fast stream costs a clock read per chunk and a timer per idle period, not a timer per chunk.
- * Silence while the body waits for its reader (backpressure) is not the upstream's: the idle clock
- * restarts when the reader asks for more. The call's own AbortController carries the client's
- * abort and the timeouts to undici.
+ * One upstream call as undici's dispatch handler: it resolves `response` at the headers, feeds the
+ * body, and holds the call's first-byte, idle and total deadlines on one native timer. A body chunk
+ * only notes the time: the timer, when it fires, re-arms itself for whatever deadline is nearest
+ * then, so a fast stream costs a clock read per chunk and a timer per idle period, not a timer per
+ * chunk. Silence while the body waits for its reader (backpressure) is not the upstream's: the idle
+ * clock restarts when the reader asks for more.
  */
-class CallDeadline {
-  private readonly controller = new AbortController();
-  readonly signal = this.controller.signal;
+class UpstreamCall implements Dispatcher.DispatchHandler {
+  readonly response: Promise<UpstreamResponse>;
+  private resolve!: (res: UpstreamResponse) => void;
+  private reject!: (err: Error) => void;
+  private controller: Dispatcher.DispatchController | undefined;
+  /** Why the call was aborted before undici handed over its controller. */
+  private abortReason: Error | undefined;
+  private body: UpstreamBody | undefined;
   private readonly started = performance.now();
   private readonly idleMs: number;
   private readonly totalAt: number;
-  private lastActivity = this.started;
-  private body: ResponseBody | undefined;
-  private waitingOnReader = false;
+  lastActivity = this.started;
+  waitingOnReader = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: AbortSignal,
     private readonly timeouts: UpstreamTimeouts,
   ) {
+    this.response = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
     this.idleMs = timeouts.firstByteMs || Infinity;
     this.totalAt = this.started + (timeouts.totalMs || Infinity);
     this.arm(this.started);
     client.addEventListener('abort', this.forwardAbort, { once: true });
   }
 
-  private readonly forwardAbort = (): void => this.controller.abort(this.client.reason);
+  private readonly forwardAbort = (): void => this.abort(this.client.reason instanceof Error ? this.client.reason : new ClientGoneError());
 
-  /** The headers arrived: from now on `body`'s chunks keep the call alive. Returns the ms to headers. */
-  watch(body: ResponseBody): number {
+  /** Ends the exchange with `reason` (at once, or as soon as undici hands over the controller). */
+  abort(reason: Error): void {
+    if (this.controller) {
+      if (!this.controller.aborted) this.controller.abort(reason);
+    } else this.abortReason ??= reason;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status < 200) return;
     this.lastActivity = performance.now();
-    this.body = body;
-    // undici feeds the body through `push` and resumes the socket through `_read`; watching both
-    // on this instance is the cheapest way to see chunks without reading them.
-    const push = body.push;
-    const read = body._read;
-    body.push = (chunk: unknown, encoding?: BufferEncoding) => {
-      if (chunk === null) this.stop();
-      else this.lastActivity = performance.now();
-      const more = push.call(body, chunk, encoding);
-      this.waitingOnReader = !more;
-      return more;
-    };
-    body._read = (size: number) => {
-      this.waitingOnReader = false;
-      this.lastActivity = performance.now();
-      read.call(body, size);
-    };
-    return this.lastActivity - this.started;
+    this.body = new UpstreamBody(this, controller);
+    this.resolve({ status, headers, body: this.body, headersMs: this.lastActivity - this.started, release: this.end });
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.lastActivity = performance.now();
+    this.body?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.stop();
+    this.body?.finish(undefined);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.stop();
+    if (this.body) this.body.finish(err);
+    else this.reject(err);
   }
 
   /** Sets the timer for the nearest deadline, if there is one. */
@@ -181,9 +203,8 @@ class CallDeadline {
       this.totalAt <= idleAt
         ? new UpstreamTimeoutError('total', this.timeouts.totalMs)
         : new UpstreamTimeoutError(this.body ? 'idle' : 'first_byte', this.timeouts.firstByteMs);
-    // A body no one reads yet must not crash the process with an unhandled 'error' event.
-    if (this.body) this.body.on('error', noop).destroy(error);
-    else this.controller.abort(error);
+    if (this.body) this.body.destroy(error);
+    else this.abort(error);
   };
 
   private stop(): void {
@@ -196,6 +217,138 @@ class CallDeadline {
     this.stop();
     this.client.removeEventListener('abort', this.forwardAbort);
   };
+}
+
+/**
+ * An upstream response body, fed by the call's handler: an async iterable of Buffers with
+ * backpressure (the socket pauses while more than `HIGH_WATER` bytes wait for the reader), plus
+ * `text()`, `dump()` and `destroy()`. A failure is thrown to the reader after the bytes that came
+ * before it.
+ */
+export class UpstreamBody implements AsyncIterable<Buffer> {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: Error | undefined;
+  private paused = false;
+  private waiter: { resolve(chunk: Buffer | null): void; reject(err: Error): void } | undefined;
+  /** The reader saw the end (Node's `readableEnded`). */
+  private consumed = false;
+  private gone = false;
+
+  constructor(
+    private readonly call: UpstreamCall,
+    private readonly controller: Dispatcher.DispatchController,
+  ) {}
+
+  get readableEnded(): boolean {
+    return this.consumed;
+  }
+
+  get destroyed(): boolean {
+    return this.gone;
+  }
+
+  /** From the handler: a chunk arrived. */
+  push(chunk: Buffer): void {
+    if (this.gone) return;
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter.resolve(chunk);
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    if (this.queued >= HIGH_WATER && !this.paused) {
+      this.paused = true;
+      this.call.waitingOnReader = true;
+      this.controller.pause();
+    }
+  }
+
+  /** From the handler: the body ended, completely (`undefined`) or with an error. */
+  finish(err: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.failure = err;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (!waiter) return;
+    if (err) waiter.reject(err);
+    else {
+      this.consumed = true;
+      waiter.resolve(null);
+    }
+  }
+
+  /** The next chunk, or null at the end. */
+  read(): Promise<Buffer | null> {
+    const chunk = this.queue.shift();
+    if (chunk) {
+      this.queued -= chunk.length;
+      if (this.paused && this.queued < HIGH_WATER / 2) {
+        this.paused = false;
+        this.call.waitingOnReader = false;
+        this.call.lastActivity = performance.now();
+        this.controller.resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.gone && !this.failure) return Promise.reject(new BodyDestroyedError());
+    if (this.ended) {
+      if (this.failure) return Promise.reject(this.failure);
+      this.consumed = true;
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  async text(): Promise<string> {
+    const parts: Buffer[] = [];
+    for (let chunk = await this.read(); chunk; chunk = await this.read()) parts.push(chunk);
+    return parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+  }
+
+  /** Reads the body to its end and drops it (so the connection can be reused); a long one is cut. */
+  async dump(limit = 128 * 1024): Promise<void> {
+    let size = 0;
+    for (let chunk = await this.read(); chunk; chunk = await this.read()) {
+      size += chunk.length;
+      if (size > limit) return this.destroy();
+    }
+  }
+
+  /** Stops reading: the upstream exchange is aborted unless it already ended; a waiting reader gets `err`. */
+  destroy(err?: Error): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    const reason = err ?? new BodyDestroyedError();
+    if (err) this.failure ??= err;
+    if (!this.ended) {
+      this.ended = true;
+      if (!this.controller.aborted) this.controller.abort(reason);
+    }
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(reason);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: async () => {
+        const chunk = await this.read();
+        return chunk ? { done: false, value: chunk } : { done: true, value: undefined };
+      },
+      // A reader that leaves early (break, throw) ends the exchange, as a Node stream's iterator does.
+      return: async () => {
+        if (!this.consumed) this.destroy();
+        return { done: true, value: undefined };
+      },
+    };
+  }
 }
 
 /**

@@ -11,11 +11,9 @@ import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { KvConfig, KvStore } from './kv.js';
 import type { SqlConfig, SqlStore } from './sql.js';
-import type { SqlDriver } from './migrate.js';
-import { migrate } from './migrate.js';
-import { MIGRATIONS } from './migrations.js';
+import type { OwnedMigrations, SqlDriver } from './migrate.js';
 import { openKvStore } from './open-kv.js';
-import { openSqlDriver } from './open-sql.js';
+import { migrateSchema, openSqlDriver } from './open-sql.js';
 
 export interface StoresConfig {
   kv: KvConfig;
@@ -40,6 +38,8 @@ export class Stores {
     /** Directory relative paths (`pglite: ./data`) resolve against: the config file's. */
     private readonly baseDir: string,
     private readonly log: Logger,
+    /** The plugins' migrations (the gateway's registry), applied after the core's when SQL opens. */
+    private readonly migrations: readonly OwnedMigrations[],
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     this.kv = openKvStore(config.kv, log);
@@ -58,7 +58,7 @@ export class Stores {
     this.sqlDriver ??= openSqlDriver(this.config.sql, this.baseDir, this.log);
     this.sqlDriver.catch(() => (this.sqlDriver = undefined));
     const driver = await this.sqlDriver;
-    await migrate(driver, MIGRATIONS, this.log);
+    await migrateSchema(driver, this.migrations, this.log);
     return driver;
   }
 

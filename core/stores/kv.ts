@@ -7,6 +7,7 @@
  * Keys are plain strings chosen by the caller, already namespaced (`rl:…`, `cache:…`); the store
  * adds its own configured prefix (`switchyard:` by default) in Redis.
  */
+import type { GatewayConfig } from '../../schemas/types/gateway.js';
 
 /** One window to check in a `consume()` call. */
 export interface LimitCheck {
@@ -111,8 +112,8 @@ export interface KvStore {
   close(): Promise<void>;
 }
 
-/** `stores.kv` in YAML. */
-export type KvConfig = 'memory' | { memory: { max_bytes?: string | number } } | { redis: string | { url: string; prefix?: string } };
+/** `stores.kv` in YAML (generated from `schemas/gateway.schema.json`). */
+export type KvConfig = GatewayConfig['stores']['kv'];
 
 /** Thrown by a store when it cannot reach its server; callers with `fail_open` catch exactly this. */
 export { StoreUnavailableError } from '../errors.js';

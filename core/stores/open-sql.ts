@@ -2,21 +2,29 @@
 import type { Logger } from '../log.js';
 import { parseDuration } from '../config/units.js';
 import type { PostgresConfig, SqlConfig } from './sql.js';
-import { migrate, type SqlDriver } from './migrate.js';
-import { MIGRATIONS } from './migrations.js';
+import { migrate, type OwnedMigrations, type SqlDriver } from './migrate.js';
+import { CORE_MIGRATIONS } from './migrations.js';
 import { openPglite } from './pglite.js';
 import { POSTGRES_DEFAULTS, openPostgres, type PostgresOptions } from './postgres.js';
 
-/** `baseDir` is where a relative PGlite directory resolves (the config file's directory). */
-export async function openSqlStore(config: SqlConfig, baseDir: string, log: Logger): Promise<SqlDriver> {
+/**
+ * `baseDir` is where a relative PGlite directory resolves (the config file's directory); `plugins`
+ * are the plugins' migrations, applied after the core's.
+ */
+export async function openSqlStore(config: SqlConfig, baseDir: string, log: Logger, plugins: readonly OwnedMigrations[] = []): Promise<SqlDriver> {
   const driver = await openSqlDriver(config, baseDir, log);
   try {
-    await migrate(driver, MIGRATIONS, log);
+    await migrateSchema(driver, plugins, log);
   } catch (err) {
     await driver.close().catch(() => undefined);
     throw err;
   }
   return driver;
+}
+
+/** Brings the schema up to date: the core's migrations first, then each plugin's in the order given. */
+export function migrateSchema(driver: SqlDriver, plugins: readonly OwnedMigrations[], log: Logger): ReturnType<typeof migrate> {
+  return migrate(driver, [CORE_MIGRATIONS, ...plugins], log);
 }
 
 /** The driver alone, not yet migrated (`Stores` migrates it, and migrates again after a failed attempt). */

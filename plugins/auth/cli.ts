@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { argumentProblem } from '../../core/commands.js';
 import { parseDuration } from '../../core/config/units.js';
+import type { CliCommands } from '../../core/plugin.js';
 
 export const IDENTITY_COMMANDS = ['keys', 'orgs', 'plans'] as const;
 export type IdentityCommand = (typeof IDENTITY_COMMANDS)[number];
@@ -22,6 +23,13 @@ export const IDENTITY_USAGE = `  switchyard keys create --org ORG [--scopes read
     common: --url URL (default $SWITCHYARD_URL or http://127.0.0.1:8080), --admin-key KEY (default $SWITCHYARD_ADMIN_KEY),
             --wait 10s (how long to wait for a gateway that is starting; 0: not at all),
             --table (compact table instead of JSON), --limit N, --after ID`;
+
+/** `keys`, `orgs` and `plans`, as `auth` declares them (`commands:`). */
+export const identityCommands: CliCommands = {
+  names: IDENTITY_COMMANDS,
+  usage: IDENTITY_USAGE,
+  run: (command, args) => runIdentityCli(command as IdentityCommand, args),
+};
 
 /** How long a command waits by default for a gateway that refuses connections (one that is starting). */
 const DEFAULT_WAIT = '10s';

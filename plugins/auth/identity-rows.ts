@@ -9,28 +9,33 @@ import type { KeyEnvironment, KeyRecord, LimitOverrides, OrgRecord, PlanRecord, 
 export type Row = Record<string, unknown>;
 
 const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
-let lastIdTime = 0;
-let lastIdRandom: number[] = [];
 
 /**
- * `prefix_` + 10 characters of millisecond time + 16 random ones, base32 (Crockford, lowercase), as
- * in a monotonic ULID: ids sort by creation time, so cursor pages come out oldest first. Within one
- * millisecond the random part counts up, so ids made by this process still sort in order.
+ * Makes `prefix_` + 10 characters of millisecond time + 16 random ones, base32 (Crockford,
+ * lowercase), as in a monotonic ULID: ids sort by creation time, so cursor pages come out oldest
+ * first. Within one millisecond the random part counts up, so ids made by one generator still sort
+ * in order. Each identity store owns one; a gateway creates identities through one store (its
+ * admin module's).
  */
-export function newId(prefix: 'org' | 'key' | 'plan'): string {
-  const now = Date.now();
-  if (now > lastIdTime) {
-    lastIdTime = now;
-    lastIdRandom = [...randomBytes(16)].map((b) => b % 32);
-  } else {
-    for (let i = lastIdRandom.length - 1; i >= 0; i--) {
-      lastIdRandom[i] = (lastIdRandom[i]! + 1) % 32;
-      if (lastIdRandom[i] !== 0) break;
+export class IdGenerator {
+  private lastTime = 0;
+  private lastRandom: number[] = [];
+
+  next(prefix: 'org' | 'key' | 'plan'): string {
+    const now = Date.now();
+    if (now > this.lastTime) {
+      this.lastTime = now;
+      this.lastRandom = [...randomBytes(16)].map((b) => b % 32);
+    } else {
+      for (let i = this.lastRandom.length - 1; i >= 0; i--) {
+        this.lastRandom[i] = (this.lastRandom[i]! + 1) % 32;
+        if (this.lastRandom[i] !== 0) break;
+      }
     }
+    let head = '';
+    for (let i = 0, time = this.lastTime; i < 10; i++, time = Math.floor(time / 32)) head = ID_ALPHABET[time % 32]! + head;
+    return `${prefix}_${head}${this.lastRandom.map((d) => ID_ALPHABET[d]).join('')}`;
   }
-  let head = '';
-  for (let i = 0, time = lastIdTime; i < 10; i++, time = Math.floor(time / 32)) head = ID_ALPHABET[time % 32]! + head;
-  return `${prefix}_${head}${lastIdRandom.map((d) => ID_ALPHABET[d]).join('')}`;
 }
 
 function iso(value: unknown): string {

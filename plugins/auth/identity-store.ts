@@ -13,7 +13,7 @@
 import type { SqlStore } from '../../core/stores/sql.js';
 import { generateKey, hashKey } from './keys.js';
 import type { KeyEnvironment, KeyRecord, LimitOverrides, OrgRecord, PlanRecord, Scope } from './types.js';
-import { newId, onUniqueViolation, throwNotFound, toKey, toOrg, toPlan, type Row } from './identity-rows.js';
+import { IdGenerator, onUniqueViolation, throwNotFound, toKey, toOrg, toPlan, type Row } from './identity-rows.js';
 import { errors } from '../../core/errors.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -92,6 +92,8 @@ const JSON_COLUMNS = new Set(['limits', 'metadata']);
 const TIME_COLUMNS = new Set(['expires_at']);
 
 export class IdentityStore {
+  private readonly ids = new IdGenerator();
+
   constructor(private readonly sql: Pick<SqlStore, 'query' | 'transaction'>) {}
 
   // Organizations
@@ -102,7 +104,7 @@ export class IdentityStore {
     const { rows } = await this.sql
       .query<Row>(
         `INSERT INTO organizations (id, slug, name, plan_id, allowed_ips, metadata, disabled) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING ${ORG_COLUMNS}`,
-        [newId('org'), input.slug, input.name, planId, input.allowed_ips ?? [], JSON.stringify(input.metadata ?? {}), input.disabled ?? false],
+        [this.ids.next('org'), input.slug, input.name, planId, input.allowed_ips ?? [], JSON.stringify(input.metadata ?? {}), input.disabled ?? false],
       )
       .catch(onUniqueViolation(`An organization with slug '${input.slug}' already exists.`, 'organization_exists', 'slug'));
     return toOrg(rows[0]!);
@@ -150,7 +152,7 @@ export class IdentityStore {
     const { rows } = await this.sql
       .query<Row>(
         `INSERT INTO plans (id, name, allowed_models, limits, metadata) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb) RETURNING ${PLAN_COLUMNS}`,
-        [newId('plan'), input.name, input.allowed_models ?? [], JSON.stringify(input.limits ?? {}), JSON.stringify(input.metadata ?? {})],
+        [this.ids.next('plan'), input.name, input.allowed_models ?? [], JSON.stringify(input.limits ?? {}), JSON.stringify(input.metadata ?? {})],
       )
       .catch(onUniqueViolation(`A plan named '${input.name}' already exists.`, 'plan_exists', 'name'));
     return toPlan(rows[0]!);
@@ -202,7 +204,7 @@ export class IdentityStore {
       `INSERT INTO api_keys (id, org_id, name, key_hash, prefix, scopes, environment, expires_at, allowed_models, allowed_ips, allowed_referrers, limits, metadata)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9, $10, $11, $12::jsonb, $13::jsonb) RETURNING ${KEY_COLUMNS}`,
       [
-        newId('key'), org.id, options.name ?? '', hashKey(serverSecret, secret), prefix, options.scopes ?? ['read', 'write'], environment,
+        this.ids.next('key'), org.id, options.name ?? '', hashKey(serverSecret, secret), prefix, options.scopes ?? ['read', 'write'], environment,
         options.expires_at ?? null, options.allowed_models ?? [], options.allowed_ips ?? [], options.allowed_referrers ?? [],
         JSON.stringify(options.limits ?? {}), JSON.stringify(options.metadata ?? {}),
       ],
@@ -256,7 +258,7 @@ export class IdentityStore {
         `INSERT INTO api_keys (id, org_id, name, key_hash, prefix, scopes, environment, expires_at, allowed_models, allowed_ips, allowed_referrers, limits, metadata)
          SELECT $1, org_id, name, $2, $3, scopes, environment, now() + (expires_at - created_at), allowed_models, allowed_ips, allowed_referrers, limits, metadata
          FROM api_keys WHERE id = $4 RETURNING ${KEY_COLUMNS}`,
-        [newId('key'), hashKey(serverSecret, secret), prefix, id],
+        [this.ids.next('key'), hashKey(serverSecret, secret), prefix, id],
       );
       const { rows: previous } = await tx.query<Row>(
         `UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2)), updated_at = now()

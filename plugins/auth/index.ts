@@ -15,33 +15,17 @@ import { hasAnyScope, type Identity } from './access.js';
 import { MAX_CREDENTIAL_LENGTH, presentedCredential } from '../../core/http/credentials.js';
 import { refuseDevKeyBeyondLoopback } from './dev-key.js';
 import { IDENTITY_CHANNEL, parseIdentityChange } from './events.js';
-import { compileJwtVerifier, looksLikeJwt, type JwtConfig } from './jwt.js';
-import { compileStaticKeys, type StaticKeyConfig } from './static-keys.js';
+import { compileJwtVerifier, looksLikeJwt } from './jwt.js';
+import { compileStaticKeys } from './static-keys.js';
 import { DeferredSqlKeys, SqlKeys } from './sql-keys.js';
-import type { Scope } from './types.js';
+import type { AuthConfig } from '../../schemas/types/plugins/auth.js';
+import { AUTH_MIGRATIONS } from './migrations.js';
+import identityAdmin from './admin.js';
+import { identityCommands } from './cli.js';
 
 export { DEV_KEY } from './dev-key.js';
 
-export interface AuthConfig {
-  /** Key sources, tried in this order. */
-  keys: ('sql' | 'static')[];
-  /** Keys declared in YAML (used when `keys` lists `static`). */
-  static: StaticKeyConfig[];
-  /** Accept JWT bearer tokens as well. */
-  jwt?: JwtConfig;
-  /** Scopes a key needs (any one of the list): `read` for GET/HEAD requests, `write` for the rest. */
-  required_scopes: { read: Scope[]; write: Scope[] };
-  /** How long a known SQL key stays cached; default 60s, or 1s when kv is memory but sql is postgres. */
-  cache_ttl?: string;
-  /** How long an unknown SQL key stays cached as unknown. */
-  negative_cache_ttl: string;
-  /** How long past `cache_ttl` a cached SQL key keeps its answer while the SQL store cannot be reached. */
-  stale_ttl: string;
-  /** Most SQL keys cached (known and unknown each). */
-  cache_size: number;
-  /** How often `last_used_at` is written for the keys used since the last write. */
-  last_used_interval: string;
-}
+export type { AuthConfig };
 
 /** Failure reasons: the only values of the `reason` metric label. */
 type FailureReason = 'missing' | 'invalid' | 'revoked' | 'expired' | 'org_disabled' | 'invalid_token' | 'scope' | 'model' | 'referrer' | 'ip';
@@ -58,6 +42,9 @@ type KeySource = (presented: string, ctx: Context) => Identity | undefined | Pro
 export default definePlugin<AuthConfig>({
   name: 'auth',
   schema: readSchema('plugins/auth'),
+  migrations: AUTH_MIGRATIONS,
+  admin: identityAdmin,
+  commands: identityCommands,
   async create(config, env) {
     const failures = env.metrics.counter('switchyard_auth_failures_total', 'Requests refused by auth, by reason.', ['reason']);
     /** Counts a refusal and returns its error, for the caller to throw. */

@@ -9,24 +9,10 @@ import { ConfigError } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
 import { buildIdentity, type Identity } from './access.js';
 import type { Scope } from './types.js';
+import type { AuthConfig } from '../../schemas/types/plugins/auth.js';
 
-/** `auth.jwt`. */
-export interface JwtConfig {
-  /** HS256 shared secret (use `${ENV}`). Exactly one of `secret` and `jwks_url`. */
-  secret?: string;
-  /** JWKS endpoint for RS256 / ES256 tokens. */
-  jwks_url?: string;
-  issuer?: string | string[];
-  audience?: string | string[];
-  /** Accepted `alg` values; default HS256 with `secret`, RS256 and ES256 with `jwks_url`. */
-  algorithms?: string[];
-  /** Allowed clock skew for `exp` / `nbf`, e.g. `30s`. */
-  clock_tolerance: string;
-  /** How often at most the JWKS is refetched for an unknown `kid`. */
-  jwks_cooldown: string;
-  /** Claim names that carry the organization, the scopes (space-separated string or array) and the key id. */
-  claims: { org: string; scopes: string; key: string };
-}
+/** `auth.jwt` as validated (defaults applied), from the schema. */
+export type JwtConfig = NonNullable<AuthConfig['jwt']>;
 
 const SCOPES: ReadonlySet<string> = new Set<Scope>(['read', 'write', 'admin']);
 

@@ -8,29 +8,11 @@ import { compileCidrs } from '../../core/http/client-ip.js';
 import { buildIdentity, type Identity } from './access.js';
 import { DEV_KEY } from './dev-key.js';
 import { digestsEqual, sha256Hex } from './keys.js';
-import type { KeyEnvironment, LimitOverrides, Scope } from './types.js';
+import type { StaticKey } from '../../schemas/types/plugins/auth.js';
 
 /** One entry of `auth.static`. */
-export interface StaticKeyConfig {
-  /** Safe to log: used as the key id in `ctx.auth`, logs, metrics and rate-limit counters. */
-  name: string;
-  /** The key itself (use `${ENV}`); hashed at start-up. Exactly one of `key` and `sha256`. */
-  key?: string;
-  /** Hex SHA-256 of the key. */
-  sha256?: string;
-  /** Organization id the key belongs to. */
-  org: string;
-  scopes: Scope[];
-  environment: KeyEnvironment;
-  /** Model id globs; empty = all. */
-  allowed_models: string[];
-  /** CIDRs; empty = anywhere. */
-  allowed_ips: string[];
-  /** Referrer / Origin hosts; empty = any. */
-  allowed_referrers: string[];
-  limits: LimitOverrides;
-  metadata: Record<string, unknown>;
-}
+/** One `auth.static` entry as validated (defaults applied), from the schema. */
+export type StaticKeyConfig = StaticKey;
 
 export interface StaticKeys {
   /** The identity whose key hashes to `digest` (hex SHA-256 of the presented key), if any. */

@@ -3,19 +3,14 @@
  * state the `auth` plugin sets and every later plugin reads (ip-allowlist, rate-limit, cache,
  * billing, audit).
  */
+import type { Limits, Scope, StaticKey } from '../../schemas/types/plugins/auth.js';
 
-export type Scope = 'read' | 'write' | 'admin';
-export type KeyEnvironment = 'live' | 'test';
+/** What a credential may do; the values are `schemas/plugins/auth.schema.json`'s (static keys, JWTs and SQL keys alike). */
+export type { Scope };
+export type KeyEnvironment = StaticKey['environment'];
 
 /** Per-key or per-plan limits; absent fields mean "no override". */
-export interface LimitOverrides {
-  /** Requests per minute. */
-  rpm?: number;
-  /** Tokens per minute. */
-  tpm?: number;
-  /** Concurrent in-flight requests. */
-  concurrency?: number;
-}
+export type LimitOverrides = Limits;
 
 export interface PlanRecord {
   id: string;

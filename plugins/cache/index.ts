@@ -17,7 +17,7 @@
 import { definePlugin } from '../../core/plugin.js';
 import { readSchema } from '../../core/config/schema.js';
 import { parseBytes } from '../../core/config/units.js';
-import { JsonResponse, type Context, type Endpoint, type Usage } from '../../core/context.js';
+import { ChunkStream, JsonResponse, type Context, type Endpoint, type Usage } from '../../core/context.js';
 import type { Next } from '../../core/plugin.js';
 import { keyPrefixes, requestHash } from './request-key.js';
 import { compileRules, isCacheable, readControls, type CacheConfig } from './policy.js';
@@ -25,6 +25,7 @@ import { replayStream } from './replay.js';
 import { StreamAssembly } from './stream-assembly.js';
 import { cacheRequestTally, registerStoreGauges, type CacheTally } from './cache-metrics.js';
 import { StoreUnavailableError } from '../../core/errors.js';
+import cacheAdmin from './admin.js';
 
 /** Least time between two warnings about the store failing. */
 const STORE_WARNING_INTERVAL_MS = 10_000;
@@ -76,6 +77,7 @@ const LEADING = 'leading';
 export default definePlugin<CacheConfig, CacheTally>({
   name: 'cache',
   schema: readSchema('plugins/cache'),
+  admin: cacheAdmin,
   kinds: ['model'],
   // Entries are per organization: with `auth` in the pipeline, it runs first.
   after: ['auth'],
@@ -85,7 +87,7 @@ export default definePlugin<CacheConfig, CacheTally>({
     // The memory store answers synchronously: no promise or microtask hop per lookup or write.
     const memory = kv.sync;
     const log = env.log;
-    const endpoints = new Set(config.endpoints);
+    const endpoints: ReadonlySet<Endpoint> = new Set(config.endpoints);
     const ruleFor = compileRules(config);
     const prefixFor = keyPrefixes();
     const maxEntryBytes = parseBytes(config.max_entry_bytes)!;
@@ -158,6 +160,14 @@ export default definePlugin<CacheConfig, CacheTally>({
         assembly.add(chunk);
         yield chunk;
       }
+      storeStreamed(ctx, assembly, key, ttlMs);
+    }
+
+    /**
+     * A stream ended complete (before the client gets its end, so an identical request right
+     * after hits): stores the answer, with the usage the stream reported.
+     */
+    function storeStreamed(ctx: Context, assembly: StreamAssembly, key: string, ttlMs: number): void {
       if (ctx.signal.aborted || ctx.report.streamError) return;
       const answer = assembly.result(ctx.usage);
       if (answer) void store(key, encodeEntry(JSON.stringify(answer)), ttlMs);
@@ -211,6 +221,15 @@ export default definePlugin<CacheConfig, CacheTally>({
         const response = ctx.response;
         if (!response || response.status !== 200) return;
         response.headers[CACHE_HEADER] = 'MISS';
+        if (response instanceof ChunkStream) {
+          // Read along without iterating the stream, so that its chunks still pass through as they came.
+          const assembly = new StreamAssembly(maxEntryBytes);
+          response.observe(
+            (chunk) => assembly.add(chunk),
+            () => storeStreamed(ctx, assembly, key, ttlMs),
+          );
+          return;
+        }
         if (response.stream) {
           ctx.response = { ...response, stream: teeStream(ctx, response.stream, key, ttlMs) };
           return;

@@ -7,17 +7,13 @@ import { globToRegExp } from '../../core/config/glob.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint } from '../../core/context.js';
 import { parseDuration } from '../../core/config/units.js';
+import type { CacheConfig, Override, When } from '../../schemas/types/plugins/cache.js';
 
 /** Which requests are cached: see `when` in `schemas/plugins/cache.schema.json`. */
-export type CachePolicy = 'deterministic' | 'always' | 'opt_in';
+export type CachePolicy = When;
 
 /** `ttl` / `when` for one endpoint or model glob. */
-export interface CacheOverride {
-  /** Replaces the top-level `ttl`. */
-  ttl?: string | number;
-  /** Replaces the top-level `when`. */
-  when?: CachePolicy;
-}
+export type CacheOverride = Override;
 
 /** The rule a request is judged by. */
 export interface CacheRule {
@@ -25,21 +21,7 @@ export interface CacheRule {
   ttlMs: number;
 }
 
-/** The cache's config as validated by its schema (defaults applied). */
-export interface CacheConfig {
-  /** Which requests are cached (default `deterministic`). */
-  when: CachePolicy;
-  /** How long an entry is served (default `10m`). */
-  ttl: string | number;
-  /** Answers larger than this are served but not stored (default `1mb`). */
-  max_entry_bytes: string | number;
-  /** Operations that are cached (default chat, completions, embeddings). */
-  endpoints: Endpoint[];
-  /** Rules per operation. */
-  per_endpoint: Partial<Record<Endpoint, CacheOverride>>;
-  /** Rules per model glob (after alias resolution); beat `per_endpoint`. */
-  models: Record<string, CacheOverride>;
-}
+export type { CacheConfig };
 
 /** The request header that opts a request in, and its value. */
 export const OPT_IN_HEADER = 'x-switchyard-cache';

@@ -11,17 +11,9 @@ import { ConfigError, readSchema } from '../../core/config/schema.js';
 import { compileCidrs } from '../../core/http/client-ip.js';
 import { GatewayError } from '../../core/errors.js';
 import { compileIpMatcher, type IpMatcher } from '../../core/http/ip-matcher.js';
+import type { IpAllowlistConfig } from '../../schemas/types/plugins/ip-allowlist.js';
 
-export interface IpAllowlistConfig {
-  /** CIDRs (or bare addresses) allowed; empty = every address not denied. */
-  allow: string[];
-  /** CIDRs refused, even when also allowed. */
-  deny: string[];
-  /** HTTP status of the refusal. */
-  status: number;
-  /** Message of the refusal (never echoes the address or any header). */
-  message: string;
-}
+export type { IpAllowlistConfig };
 
 /** Undefined for an empty list; a bad entry is a ConfigError at its index. */
 function compileList(cidrs: readonly string[], field: 'allow' | 'deny'): IpMatcher | undefined {

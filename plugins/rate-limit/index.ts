@@ -15,20 +15,12 @@ import type { Outcome } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import { StoreUnavailableError, type LimitCheck, type LimitDecision, type LimitStore, type SyncLimitStore } from '../../core/stores/kv.js';
 import { MemoryLimitStore } from '../../core/stores/memory-limits.js';
-import { compileRules, RequestPlanner, routeMatcher, type LimitRule, type RequestPlan } from './rules.js';
+import { compileRules, RequestPlanner, routeMatcher, type RequestPlan } from './rules.js';
+import type { RateLimitConfig } from '../../schemas/types/plugins/rate-limit.js';
 import { reserveTokens } from './tokens.js';
 import { concurrencyExceeded, deniedCheck, limiterUnavailable, rateLimitHeaders, windowExceeded } from './response.js';
 
-export interface RateLimitConfig {
-  /** The limits; each request counts against every one that applies to it. */
-  limits: LimitRule[];
-  /** When the store (Redis) cannot be reached: allow, enforcing limits per process (true), or answer 503 (false). */
-  fail_open: boolean;
-  /** Add OpenAI's `x-ratelimit-*` headers to responses. */
-  headers: boolean;
-  /** Completion tokens reserved when a request sets no `max_tokens` / `max_completion_tokens`. */
-  completion_allowance: number;
-}
+export type { RateLimitConfig };
 
 /** Log at most one store failure line per this interval: an outage must not flood the log. */
 const STORE_ERROR_LOG_INTERVAL_MS = 10_000;

@@ -7,33 +7,17 @@
 import type { Context } from '../../core/context.js';
 import type { LimitCheck } from '../../core/stores/kv.js';
 import type { LimitOverrides } from '../auth/types.js';
+import type { Dimension, RateLimitConfig } from '../../schemas/types/plugins/rate-limit.js';
 import { parseDuration } from '../../core/config/units.js';
 import { ConfigError } from '../../core/config/schema.js';
 import { createHash } from 'node:crypto';
 import { globToRegExp } from '../../core/config/glob.js';
 
 /** What a limit counts per: each distinct value (or combination of values) gets its own counter. */
-export type Dimension = 'key' | 'org' | 'model' | 'ip' | 'route' | 'global';
+export type { Dimension };
 
 /** One entry of `limits:` in YAML. */
-export interface LimitRule {
-  /** One dimension, or several combined (`[key, model]`: one counter per key and model). */
-  per: Dimension | Dimension[];
-  /** Requests per minute. */
-  rpm?: number;
-  /** Tokens per minute. */
-  tpm?: number;
-  /** Requests per `window`. */
-  requests?: number;
-  /** Tokens per `window`. */
-  tokens?: number;
-  /** Window of `requests` / `tokens`, e.g. `1h`. */
-  window?: string | number;
-  /** Concurrent in-flight requests. */
-  concurrency?: number;
-  /** Only requests for these model globs count against this limit. */
-  models?: string[];
-}
+export type LimitRule = RateLimitConfig['limits'][number];
 
 export type Unit = 'requests' | 'tokens';
 

@@ -19,7 +19,10 @@ export type { ModelEndpoint };
 /** One call to one target, in OpenAI terms. */
 export interface Operation {
   readonly endpoint: ModelEndpoint;
-  /** The client's request body after the pipeline, with `model` set to the upstream model id. */
+  /**
+   * The client's request body after the pipeline, with `model` set to the upstream model id. Looser
+   * than the `openai` request types on purpose: fields the gateway does not know pass through.
+   */
   readonly body: Readonly<Record<string, unknown>>;
   /** Model id the provider should see. */
   readonly model: string;
@@ -33,6 +36,7 @@ export interface Operation {
 
 /** A complete OpenAI-shaped answer. */
 export interface TranslatedResponse {
+  /** Any endpoint's body (translators build them with `openai-shape.ts`); `openai` passes the provider's through as it came. */
   body: unknown;
   usage: Usage | undefined;
 }
@@ -58,7 +62,8 @@ export function streamContext(env: AdapterEnv, op: Operation): StreamContext {
 export interface StreamTranslator {
   /**
    * Chunks for one upstream event; `done` once the provider said the stream is complete. For
-   * `ndjson` streams each line arrives as an event whose `data` is the line.
+   * `ndjson` streams each line arrives as an event whose `data` is the line. `unknown`: chat or
+   * legacy-completion chunks, and the `openai` adapter's are the provider's own.
    */
   event(event: EventSourceMessage): { chunks: unknown[]; done?: boolean };
   /** Called when the upstream body ended; returns any final chunks (such as the usage chunk). */

@@ -8,15 +8,15 @@
 import { GatewayError, errors } from '../../core/errors.js';
 import { readSSE, readJsonLines } from '../../core/http/sse.js';
 import { upstreamFailure, ClientGoneError, type UpstreamClient, type UpstreamResponse } from '../../core/http/upstream.js';
-import { JsonResponse, type Attempt, type Context, type GatewayResponse, type Usage } from '../../core/context.js';
+import { ChunkStream, JsonResponse, type Attempt, type Context, type GatewayResponse, type Usage } from '../../core/context.js';
 import type { HttpAdapter, Operation } from './adapter.js';
 import type { Target } from './resolve.js';
 import { tryParseJson } from './upstream-errors.js';
-import { DeliveredText, finalStreamUsage } from './final-usage.js';
+import { DeliveredText, finalStreamUsage, type TokenCounter } from './final-usage.js';
 
 const MAX_ERROR_BODY = 64 * 1024;
 
-export async function callTarget(ctx: Context, target: Target, op: Operation, upstream: UpstreamClient, headers: Record<string, string>, attempt: Attempt): Promise<GatewayResponse> {
+export async function callTarget(ctx: Context, target: Target, op: Operation, upstream: UpstreamClient, headers: Record<string, string>, attempt: Attempt, counter: TokenCounter): Promise<GatewayResponse> {
   const adapter = target.provider.adapter;
   if (adapter.kind === 'local') {
     const result = await adapter.serve(op, ctx.signal);
@@ -26,9 +26,9 @@ export async function callTarget(ctx: Context, target: Target, op: Operation, up
       answered(ctx, attempt, result.response.usage);
       return { status: 200, headers, body: result.response.body };
     }
-    return { status: 200, headers, stream: recordUsage(ctx, attempt, op, result.chunks, result.usage) };
+    return { status: 200, headers, stream: recordUsage(ctx, attempt, op, result.chunks, result.usage, counter) };
   }
-  return callHttp(ctx, target, adapter, op, upstream, headers, attempt);
+  return callHttp(ctx, target, adapter, op, upstream, headers, attempt, counter);
 }
 
 /** The attempt's answer is complete: its usage is the request's. */
@@ -38,7 +38,23 @@ function answered(ctx: Context, attempt: Attempt, usage: Usage | undefined): voi
   ctx.usage = usage;
 }
 
-async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: Operation, upstream: UpstreamClient, headers: Record<string, string>, attempt: Attempt): Promise<GatewayResponse> {
+/**
+ * A stream's answer is complete. Its usage may need counting (a cut stream): that runs while the
+ * stream's end (or error event) goes out, and the core waits for it before post-response work.
+ */
+function streamAnswered(ctx: Context, attempt: Attempt, op: Operation, reported: Usage | undefined, completed: boolean, delivered: DeliveredText): void {
+  attempt.ms = performance.now() - ctx.startedAt - attempt.startMs;
+  const usage = finalStreamUsage(reported, completed, delivered, op);
+  if (!(usage instanceof Promise)) {
+    attempt.usage = ctx.usage = usage;
+    return;
+  }
+  ctx.usagePending = usage.then((counted) => {
+    attempt.usage = ctx.usage = counted;
+  });
+}
+
+async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: Operation, upstream: UpstreamClient, headers: Record<string, string>, attempt: Attempt, counter: TokenCounter): Promise<GatewayResponse> {
   const provider = target.provider.name;
   let res = await upstream.send(await adapter.buildRequest(op), ctx.signal, adapter.timeouts, provider);
   if (res.status === 401 && adapter.refreshAuth) {
@@ -57,14 +73,14 @@ async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: 
     }
     const contentType = String(res.headers['content-type'] ?? '');
     if (op.stream && (adapter.streamFormat === 'ndjson' || contentType.includes('text/event-stream'))) {
-      const stream = translateStream(ctx, attempt, adapter, op, res, provider);
+      const stream = translateStream(ctx, attempt, adapter, op, res, provider, counter);
       // A stream nobody iterates (a later plugin failed or replaced the response) never reaches its
       // `finally`; end the upstream call when the request is over, not at the total timeout.
       ctx.afterResponse(() => {
         if (!res.body.readableEnded) res.body.destroy();
         res.release();
       });
-      return { status: 200, headers, stream };
+      return new ChunkStream(200, headers, stream);
     }
     const text = await res.body.text();
     const json = tryParseJson(text);
@@ -90,9 +106,9 @@ async function* singleChunkStream(body: unknown): AsyncGenerator<unknown> {
   yield body;
 }
 
-async function* translateStream(ctx: Context, attempt: Attempt, adapter: HttpAdapter, op: Operation, res: UpstreamResponse, provider: string): AsyncGenerator<unknown> {
+async function* translateStream(ctx: Context, attempt: Attempt, adapter: HttpAdapter, op: Operation, res: UpstreamResponse, provider: string, counter: TokenCounter): AsyncGenerator<unknown> {
   const translator = adapter.streamTranslator(op);
-  const delivered = new DeliveredText();
+  const delivered = new DeliveredText(counter);
   let completed = false;
   try {
     // After the provider's end marker, read on to the end of the body rather than break: leaving the
@@ -119,13 +135,13 @@ async function* translateStream(ctx: Context, attempt: Attempt, adapter: HttpAda
   } finally {
     if (!completed || !res.body.readableEnded) res.body.destroy();
     res.release();
-    answered(ctx, attempt, await finalStreamUsage(translator.usage(), completed, delivered, op));
+    streamAnswered(ctx, attempt, op, translator.usage(), completed, delivered);
   }
 }
 
 /** An offline adapter's stream, with its final usage recorded however it ends. */
-async function* recordUsage(ctx: Context, attempt: Attempt, op: Operation, chunks: AsyncIterable<unknown>, usage: () => Usage | undefined): AsyncGenerator<unknown> {
-  const delivered = new DeliveredText();
+async function* recordUsage(ctx: Context, attempt: Attempt, op: Operation, chunks: AsyncIterable<unknown>, usage: () => Usage | undefined, counter: TokenCounter): AsyncGenerator<unknown> {
+  const delivered = new DeliveredText(counter);
   let completed = false;
   try {
     for await (const chunk of chunks) {
@@ -134,7 +150,7 @@ async function* recordUsage(ctx: Context, attempt: Attempt, op: Operation, chunk
     }
     completed = true;
   } finally {
-    answered(ctx, attempt, await finalStreamUsage(completed ? usage() : undefined, completed, delivered, op));
+    streamAnswered(ctx, attempt, op, completed ? usage() : undefined, completed, delivered);
   }
 }
 

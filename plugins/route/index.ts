@@ -14,13 +14,11 @@ import { adapters } from './providers/index.js';
 import { ModelTable, type Provider, type Resolution, type Target } from './resolve.js';
 import { buildModelList, modelCard, type ModelCard } from './models.js';
 import { callTarget } from './call.js';
+import { TokenCounter } from './final-usage.js';
 import { isRetryable } from './upstream-errors.js';
+import type { RouteConfig } from '../../schemas/types/plugins/route.js';
 
-export interface RouteConfig {
-  defaults: { chat?: string; completions?: string; embeddings?: string; images?: string };
-  provider_prefix: boolean;
-  provider_headers: boolean;
-}
+export type { RouteConfig };
 
 /** What `route` decided, for the plugins that run after it on the way back (billing, audit). */
 export interface RouteState {
@@ -46,12 +44,14 @@ const DEFAULT_KEY: Record<ModelEndpoint, keyof RouteConfig['defaults']> = {
   'images.generations': 'images',
 };
 
-export default definePlugin<RouteConfig>({
+export default definePlugin<RouteConfig, TokenCounter>({
   name: 'route',
   schema: readSchema('plugins/route'),
   terminal: true,
   kinds: ['model'],
-  create(config, env) {
+  // The tokenizer worker that settles cut streams outlives config versions.
+  process: { create: () => new TokenCounter(), close: (counter) => counter.close() },
+  create(config, env, counter) {
     const issues: ConfigIssue[] = [];
     const providers = new Map<string, Provider>();
     const up = env.config.upstream;
@@ -61,7 +61,7 @@ export default definePlugin<RouteConfig>({
         issues.push({ path: ['$', 'providers', name, 'adapter'], message: `unknown adapter '${pc.adapter}'; available: ${[...adapters.keys()].join(', ')}` });
         continue;
       }
-      const { adapter: _adapter, catalog, timeouts, ...settings } = pc as typeof pc & { timeouts?: Record<string, string | number> };
+      const { adapter: _adapter, catalog, timeouts, ...settings } = pc;
       const found = validateAt(definition.schema, settings, ['$', 'providers', name]);
       if (found.length) {
         issues.push(...found);
@@ -148,7 +148,7 @@ export default definePlugin<RouteConfig>({
             throw errors.badRequest('unsupported_endpoint', `Provider '${provider.name}' does not serve ${endpoint}.`, 'model');
           }
           const headers: Record<string, string> = config.provider_headers ? { 'x-switchyard-provider': provider.name, 'x-switchyard-model': target.model } : {};
-          ctx.response = await callTarget(ctx, { provider, model: target.model }, op, upstream, headers, attempt);
+          ctx.response = await callTarget(ctx, { provider, model: target.model }, op, upstream, headers, attempt, counter);
           ctx.route = { requested: model.requested, key: model.key, provider: provider.name, model: target.model };
           return;
         } catch (err) {

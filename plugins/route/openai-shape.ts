@@ -1,24 +1,26 @@
 /**
  * Builders for the OpenAI response objects every translating adapter emits (chat.completion,
  * chat.completion.chunk, embeddings list), so each adapter maps only what differs: its own fields.
- * Shapes follow the OpenAI API reference (`CreateChatCompletionResponse`,
- * `CreateChatCompletionStreamResponse`, `CreateEmbeddingResponse`).
+ * Shapes are the `openai` package's types (type-only imports: nothing of the SDK runs here).
  */
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, ChatCompletionMessageFunctionToolCall } from 'openai/resources/chat/completions';
+import type { CompletionUsage } from 'openai/resources/completions';
+import type { CreateEmbeddingResponse, Embedding } from 'openai/resources/embeddings';
 import type { Usage } from '../../core/context.js';
 
-export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+/** The finish reasons adapters report; the deprecated `function_call` is never produced. */
+export type FinishReason = Exclude<ChatCompletion.Choice['finish_reason'], 'function_call'>;
 
-export interface OpenAIToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
+export type OpenAIToolCall = ChatCompletionMessageFunctionToolCall;
+
+/** One `delta` of a streamed choice. */
+export type ChunkDelta = ChatCompletionChunk.Choice.Delta;
 
 /** Our usage → OpenAI's usage object (details only when the provider reported them). */
-export function openAIUsage(usage: Usage): Record<string, unknown> {
-  const out: Record<string, unknown> = { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens };
-  if (usage.cached_tokens !== undefined) out['prompt_tokens_details'] = { cached_tokens: usage.cached_tokens };
-  if (usage.reasoning_tokens !== undefined) out['completion_tokens_details'] = { reasoning_tokens: usage.reasoning_tokens };
+export function openAIUsage(usage: Usage): CompletionUsage {
+  const out: CompletionUsage = { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens };
+  if (usage.cached_tokens !== undefined) out.prompt_tokens_details = { cached_tokens: usage.cached_tokens };
+  if (usage.reasoning_tokens !== undefined) out.completion_tokens_details = { reasoning_tokens: usage.reasoning_tokens };
   return out;
 }
 
@@ -39,17 +41,17 @@ export interface CompletionParts {
   usage?: Usage;
 }
 
-export function chatCompletion(p: CompletionParts): Record<string, unknown> {
-  const message: Record<string, unknown> = { role: 'assistant', content: p.content, refusal: null };
-  if (p.toolCalls?.length) message['tool_calls'] = p.toolCalls;
-  const body: Record<string, unknown> = {
+export function chatCompletion(p: CompletionParts): ChatCompletion {
+  const message: ChatCompletionMessage = { role: 'assistant', content: p.content, refusal: null };
+  if (p.toolCalls?.length) message.tool_calls = p.toolCalls;
+  const body: ChatCompletion = {
     id: p.id,
     object: 'chat.completion',
     created: p.created ?? Math.floor(Date.now() / 1000),
     model: p.model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: p.finishReason }],
   };
-  if (p.usage) body['usage'] = openAIUsage(p.usage);
+  if (p.usage) body.usage = openAIUsage(p.usage);
   return body;
 }
 
@@ -61,21 +63,25 @@ export class ChunkFactory {
     readonly model: string,
   ) {}
 
-  chunk(delta: Record<string, unknown>, finishReason: FinishReason | null = null): Record<string, unknown> {
-    return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] };
+  /** One choice's delta; `index` is the choice's (several only when the provider answers with several candidates). */
+  chunk(delta: ChunkDelta, finishReason: FinishReason | null = null, index = 0): ChatCompletionChunk {
+    return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [{ index, delta, logprobs: null, finish_reason: finishReason }] };
   }
 
   /** The final `choices: []` chunk carrying usage (`stream_options.include_usage`). */
-  usage(usage: Usage): Record<string, unknown> {
+  usage(usage: Usage): ChatCompletionChunk {
     return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: openAIUsage(usage) };
   }
 }
+
+/** OpenAI's embeddings list, looser than the SDK's type: with `encoding_format: base64` OpenAI sends each vector as a string. */
+export type EmbeddingList = Omit<CreateEmbeddingResponse, 'data'> & { data: (Omit<Embedding, 'embedding'> & { embedding: number[] | string })[] };
 
 /**
  * An embeddings list. With the request's `encoding_format: base64` each vector goes out as OpenAI
  * sends it then: the base64 of its float32 bytes (little-endian), which the `openai` SDKs decode.
  */
-export function embeddingList(model: string, vectors: number[][], usage: Usage, encodingFormat?: unknown): Record<string, unknown> {
+export function embeddingList(model: string, vectors: number[][], usage: Usage, encodingFormat?: unknown): EmbeddingList {
   const base64 = encodingFormat === 'base64';
   return {
     object: 'list',

@@ -5,37 +5,14 @@
 import { globToRegExp } from '../../core/config/glob.js';
 import { definePlugin } from '../../core/plugin.js';
 import { readSchema } from '../../core/config/schema.js';
-import type { Context, Endpoint } from '../../core/context.js';
+import type { Context } from '../../core/context.js';
 import { compilePath, hasPath, setPath, removePath, getPath, type FieldPath } from './paths.js';
+import type { TransformConfig } from '../../schemas/types/plugins/transform.js';
 
-interface HeaderOps {
-  set?: Record<string, string>;
-  remove?: string[];
-}
+/** One entry of `rules:`. */
+export type TransformRule = TransformConfig['rules'][number];
 
-export interface TransformRule {
-  match?: { models?: string[]; endpoints?: Endpoint[]; paths?: string[] };
-  request?: {
-    set?: Record<string, unknown>;
-    default?: Record<string, unknown>;
-    remove?: string[];
-    model?: string;
-    /** `position` may be absent: ajv does not apply schema defaults inside `anyOf`. */
-    system_prompt?: string | { content: string; position?: 'prepend' | 'append' | 'replace' };
-    headers?: HeaderOps;
-  };
-  response?: {
-    set?: Record<string, unknown>;
-    remove?: string[];
-    rename?: Record<string, string>;
-    restore_model: boolean;
-    headers?: HeaderOps;
-  };
-}
-
-export interface TransformConfig {
-  rules: TransformRule[];
-}
+export type { TransformConfig };
 
 type Json = Record<string, unknown>;
 

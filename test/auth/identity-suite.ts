@@ -16,7 +16,9 @@ export function uniqueSlug(label: string): string {
 }
 
 export function identityStoreSuite(t: Test, sql: () => SqlStore): void {
-  const store = () => new IdentityStore(sql());
+  // One store, as a gateway has one (its admin module's): ids it makes sort in creation order.
+  let shared: IdentityStore | undefined;
+  const store = () => (shared ??= new IdentityStore(sql()));
 
   t.test('creates an organization and finds it by id and by slug', async (t) => {
     const slug = uniqueSlug('acme');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Gateway, type GatewayOptions } from '../../core/gateway.js';
 import { createLogger } from '../../core/log.js';
-import { builtinPlugins, builtinAdminModules } from '../../plugins/index.js';
+import { builtinPlugins } from '../../plugins/index.js';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -41,7 +41,7 @@ export async function startGateway(yaml: string, options: Partial<GatewayOptions
     },
   });
   const logger = createLogger({ level: options.level ?? 'info', destination });
-  const gateway = await Gateway.start({ configFile: file, plugins: builtinPlugins, admin: builtinAdminModules, listen: '127.0.0.1:0', logger, processMetrics: false, watch: false, ...options });
+  const gateway = await Gateway.start({ configFile: file, plugins: builtinPlugins, listen: '127.0.0.1:0', logger, processMetrics: false, watch: false, ...options });
   return {
     gateway,
     url: gateway.url,

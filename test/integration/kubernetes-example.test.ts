@@ -14,7 +14,7 @@ import { parseAllDocuments } from 'yaml';
 import { Gateway } from '../../core/gateway.js';
 import { createLogger } from '../../core/log.js';
 import { parseBytes } from '../../core/config/units.js';
-import { builtinAdminModules, builtinPlugins } from '../../plugins/index.js';
+import { builtinPlugins } from '../../plugins/index.js';
 
 interface EnvVar {
   name: string;
@@ -85,7 +85,6 @@ t.test('starts with auth on, from a read-only config directory, and serves a key
     env: processEnv,
     listen: '127.0.0.1:0',
     plugins: builtinPlugins,
-    admin: builtinAdminModules,
     logger: createLogger({ level: 'silent' }),
     processMetrics: false,
     watch: false,

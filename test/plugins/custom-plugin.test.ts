@@ -125,6 +125,14 @@ t.test('a module whose default export is not a plugin is rejected', async (t) =>
   }
 });
 
+t.test('a plugin loaded with use: that declares migrations, admin routes or commands is a load error naming them', async (t) => {
+  const dir = t.testdir({
+    'tables.mjs': 'export default { name: "tables", schema: {}, create: () => ({ handle: (ctx, next) => next() }), migrations: [{ id: 1, name: "t", sql: "CREATE TABLE t (x int)" }], commands: { names: ["t"], usage: "", run: async () => 0 } };\n',
+  });
+  const message = await loadError(openaiConfig(upstream.baseUrl, `pipeline:\n  - use: "${dir}/tables.mjs"\n  - route\n`));
+  t.match(message, /gateway\.yaml:12:5: pipeline\[0\]\.use: plugin 'tables' declares migrations, commands, which only a plugin registered in the composition root/);
+});
+
 t.test('a config reload gives the plugin its new config', async (t) => {
   const gw = await startGateway(withPlugin('    config: { replacement: one }\n'));
   t.teardown(() => gw.close());

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { openSqlStore } from '../../core/stores/open-sql.js';
 import type { SqlStore } from '../../core/stores/sql.js';
-import { silentLog } from '../stores/sql-suite.js';
+import { PLUGIN_MIGRATIONS, silentLog } from '../stores/sql-suite.js';
 import { identityStoreSuite } from '../auth/identity-suite.js';
 import { createScratchSchema, type ScratchSchema } from './scratch-schema.js';
 
@@ -10,7 +10,7 @@ let schema: ScratchSchema;
 let db: SqlStore;
 t.before(async () => {
   schema = await createScratchSchema('identity');
-  db = await openSqlStore({ postgres: schema.url }, process.cwd(), silentLog);
+  db = await openSqlStore({ postgres: schema.url }, process.cwd(), silentLog, PLUGIN_MIGRATIONS);
 });
 t.teardown(async () => {
   await db?.close();

@@ -16,7 +16,7 @@ import { openSqlStore } from '../../core/stores/open-sql.js';
 import type { SqlDriver } from '../../core/stores/migrate.js';
 import { IdentityStore } from '../../plugins/auth/identity-store.js';
 import { IDENTITY_CHANNEL, publishIdentityChange } from '../../plugins/auth/events.js';
-import { silentLog } from '../stores/sql-suite.js';
+import { PLUGIN_MIGRATIONS, silentLog } from '../stores/sql-suite.js';
 
 const SECRET = `store-outages-${randomBytes(16).toString('hex')}`;
 const ADMIN_KEY = `admin-${randomBytes(12).toString('hex')}`;
@@ -30,7 +30,7 @@ let org: string;
 
 t.before(async () => {
   schema = await createScratchSchema('outage');
-  direct = await openSqlStore({ postgres: schema.url }, process.cwd(), silentLog);
+  direct = await openSqlStore({ postgres: schema.url }, process.cwd(), silentLog, PLUGIN_MIGRATIONS);
   identities = new IdentityStore(direct);
   redis = createScratchRedis('outage');
   await redis.check();
@@ -233,7 +233,7 @@ t.test('the stale window is bounded by stale_ttl', async (t) => {
 });
 
 t.test('a query slower than query_timeout is cancelled by the server with a 503 error; the store stays up', async (t) => {
-  const store = await openSqlStore({ postgres: { url: schema.url, query_timeout: '200ms' } }, process.cwd(), silentLog);
+  const store = await openSqlStore({ postgres: { url: schema.url, query_timeout: '200ms' } }, process.cwd(), silentLog, PLUGIN_MIGRATIONS);
   t.teardown(() => store.close());
   t.same((await store.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows, [{ statement_timeout: '200ms' }], 'the migration session left no trace');
   const started = performance.now();

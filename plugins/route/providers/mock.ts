@@ -11,13 +11,10 @@ import type { Usage } from '../../../core/context.js';
 import { defineAdapter, type LocalAdapter, type LocalResult, type Operation } from '../adapter.js';
 import { contentText, unsupportedPart } from '../openai-request.js';
 import { embeddingList, makeUsage } from '../openai-shape.js';
+import type { MockConfig } from '../../../schemas/types/providers/mock.js';
 
-export interface MockConfig {
-  latency: string | number;
-  chunk_delay: string | number;
-  words_per_chunk: number;
-  embedding_dimensions: number;
-}
+/** Provider settings; see `schemas/providers/mock.schema.json` for each field. */
+export type { MockConfig };
 
 /** A 1×1 transparent PNG. */
 const PIXEL_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';

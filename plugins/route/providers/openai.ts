@@ -4,22 +4,15 @@
  * by chunk; usage is read from the body or the final stream chunk.
  */
 import { readSchema } from '../../../core/config/schema.js';
-import type { Usage } from '../../../core/context.js';
+import { RawChunk, type Usage } from '../../../core/context.js';
 import { errors } from '../../../core/errors.js';
 import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation, type StreamTranslator } from '../adapter.js';
 import { providerError, headerValue, tryParseJson, redactSecret, rawErrorMessage, streamEventJson, streamTruncated } from '../upstream-errors.js';
 import { postJson, setHeaders } from '../upstream-request.js';
+import type { OpenAIConfig } from '../../../schemas/types/providers/openai.js';
 
-export interface OpenAIConfig {
-  base_url: string;
-  api_key?: string;
-  auth_header?: string;
-  auth_scheme?: string;
-  headers: Record<string, string>;
-  query: Record<string, string>;
-  azure?: { api_version: string; deployments: Record<string, string> };
-  stream_usage: boolean;
-}
+/** Provider settings; see `schemas/providers/openai.schema.json` for each field. */
+export type { OpenAIConfig };
 
 const PATHS: Record<ModelEndpoint, string> = {
   'chat.completions': '/chat/completions',
@@ -40,6 +33,19 @@ export function readOpenAIUsage(raw: unknown): Usage | undefined {
   if (typeof cached === 'number') usage.cached_tokens = cached;
   if (typeof reasoning === 'number') usage.reasoning_tokens = reasoning;
   return usage;
+}
+
+/** A finish reason set to a string (chunks before the last carry `"finish_reason":null`). */
+const FINISHED = /"finish_reason"\s*:\s*"/;
+/** A usage object (OpenAI sends `"usage":null` on every chunk when usage was asked for). */
+const HAS_USAGE = /"usage"\s*:\s*\{/;
+
+/**
+ * Whether a stream event can be forwarded as its text: a one-line JSON object (SSE framing holds)
+ * that carries neither an error nor usage.
+ */
+function passable(data: string): boolean {
+  return data.charCodeAt(0) === 0x7b && data.charCodeAt(data.length - 1) === 0x7d && !data.includes('\n') && !data.includes('"error"') && !HAS_USAGE.test(data);
 }
 
 export default defineAdapter<OpenAIConfig>({
@@ -81,8 +87,16 @@ export default defineAdapter<OpenAIConfig>({
         let finished = false;
         return {
           event(event) {
-            if (event.data === '[DONE]') return { chunks: [], done: true };
-            const c = streamEventJson(event.data, env.provider);
+            const data = event.data;
+            if (data === '[DONE]') return { chunks: [], done: true };
+            // Most chunks pass through as the text they came as (no parse, no re-serialisation).
+            // Parsed are only the ones the gateway must read — an error, the usage, or text that is
+            // not a one-line JSON object — and a finish reason is noticed without parsing.
+            if (passable(data)) {
+              if (!finished && FINISHED.test(data)) finished = true;
+              return { chunks: [new RawChunk(data)] };
+            }
+            const c = streamEventJson(data, env.provider);
             if (c['error']) {
               const e = c['error'] as Record<string, unknown>;
               throw providerError(env.provider, { status: 502, message: redactSecret(String(e['message'] ?? 'stream error'), config.api_key), code: (e['code'] as string) ?? null });

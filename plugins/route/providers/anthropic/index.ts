@@ -5,24 +5,14 @@
  */
 import { readSchema } from '../../../../core/config/schema.js';
 import { defineAdapter, streamContext, type HttpAdapter, type Operation } from '../../adapter.js';
-import type { UnsupportedParams } from '../../params.js';
 import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
-import { buildMessagesBody, jsonToolFor, type JsonMode } from './request.js';
+import { buildMessagesBody, jsonToolFor } from './request.js';
 import { parseHttpError, translateMessage } from './response.js';
 import { anthropicStreamTranslator } from './stream.js';
+import type { AnthropicConfig } from '../../../../schemas/types/providers/anthropic.js';
 
 /** Provider settings; see `schemas/providers/anthropic.schema.json` for each field. */
-export interface AnthropicConfig {
-  base_url: string;
-  api_key?: string;
-  auth_header: 'x-api-key' | 'authorization';
-  anthropic_version: string;
-  beta: string[];
-  headers: Record<string, string>;
-  default_max_tokens: number;
-  json_mode: JsonMode;
-  unsupported_params: UnsupportedParams;
-}
+export type { AnthropicConfig };
 
 export default defineAdapter<AnthropicConfig>({
   name: 'anthropic',

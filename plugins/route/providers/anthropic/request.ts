@@ -8,8 +8,10 @@ import { errors } from '../../../../core/errors.js';
 import { functionTools, maxTokensOf, stopSequences, toolChoiceFor, type FunctionTool, type ToolChoice } from '../../openai-request.js';
 import { CHAT_BASE_PARAMS, MESSAGE_BASE_FIELDS, rejectMultipleChoices, unsupportedFields, unsupportedMessageFields, type UnsupportedParams } from '../../params.js';
 import { translateMessages, type Block } from './messages.js';
+import type { AnthropicConfig } from '../../../../schemas/types/providers/anthropic.js';
 
-export type JsonMode = 'output_config' | 'tool';
+/** How `response_format: json_schema` is sent (`json_mode` in the adapter's schema). */
+export type JsonMode = AnthropicConfig['json_mode'];
 
 export interface RequestOptions {
   provider: string;

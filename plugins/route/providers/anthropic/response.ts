@@ -6,6 +6,7 @@
  */
 import type { Usage } from '../../../../core/context.js';
 import { errors, type GatewayError } from '../../../../core/errors.js';
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { chatCompletion, makeUsage, type FinishReason, type OpenAIToolCall } from '../../openai-shape.js';
 import { headerValue, providerError, rawErrorMessage, tryParseJson } from '../../upstream-errors.js';
 
@@ -57,7 +58,7 @@ export function toUsage(u: AnthropicUsage | undefined): Usage | undefined {
 }
 
 /** Translates a complete Message. `jsonTool` names the synthetic tool whose input is the answer text. */
-export function translateMessage(provider: string, fallbackModel: string, body: unknown, jsonTool: string | undefined): { body: Record<string, unknown>; usage: Usage | undefined } {
+export function translateMessage(provider: string, fallbackModel: string, body: unknown, jsonTool: string | undefined): { body: ChatCompletion; usage: Usage | undefined } {
   const m = (body ?? {}) as Record<string, unknown>;
   if (typeof body !== 'object' || m['type'] !== 'message' || !Array.isArray(m['content'])) {
     throw errors.badGateway('upstream_invalid_response', `${provider}: the response is not a Messages API message.`);

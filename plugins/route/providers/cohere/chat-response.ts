@@ -6,11 +6,13 @@
  */
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { chatCompletion, makeUsage, type FinishReason, type OpenAIToolCall } from '../../openai-shape.js';
 import { providerError } from '../../upstream-errors.js';
+import type { CohereConfig } from '../../../../schemas/types/providers/cohere.js';
 
 /** Which of Cohere's two token counts becomes OpenAI's usage (see the schema's `usage_source`). */
-export type UsageSource = 'tokens' | 'billed_units';
+export type UsageSource = CohereConfig['usage_source'];
 
 interface TokenCounts {
   input_tokens?: unknown;
@@ -72,7 +74,7 @@ export interface ResponseContext {
 }
 
 /** Translates a complete chat response. */
-export function translateChat(ctx: ResponseContext, body: unknown): { body: Record<string, unknown>; usage: Usage | undefined } {
+export function translateChat(ctx: ResponseContext, body: unknown): { body: ChatCompletion; usage: Usage | undefined } {
   const r = (body ?? {}) as { id?: unknown; finish_reason?: unknown; message?: { content?: unknown; tool_plan?: unknown; tool_calls?: unknown }; usage?: unknown };
   if (typeof body !== 'object' || !r.message || typeof r.message !== 'object' || typeof r.finish_reason !== 'string') {
     throw errors.badGateway('upstream_invalid_response', `${ctx.provider}: the response is not a Cohere chat response.`);

@@ -6,23 +6,16 @@
  */
 import { readSchema } from '../../../../core/config/schema.js';
 import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
-import type { UnsupportedParams } from '../../params.js';
 import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildChatBody } from './chat-request.js';
-import { translateChat, type UsageSource } from './chat-response.js';
+import { translateChat } from './chat-response.js';
 import { cohereStreamTranslator } from './chat-stream.js';
 import { buildEmbedBody, translateEmbed } from './embeddings.js';
 import { parseCohereError } from './errors.js';
+import type { CohereConfig } from '../../../../schemas/types/providers/cohere.js';
 
 /** Provider settings; see `schemas/providers/cohere.schema.json` for each field. */
-export interface CohereConfig {
-  base_url: string;
-  api_key?: string;
-  headers: Record<string, string>;
-  embedding_input_type: string;
-  usage_source: UsageSource;
-  unsupported_params: UnsupportedParams;
-}
+export type { CohereConfig };
 
 const SERVED: ReadonlySet<ModelEndpoint> = new Set(['chat.completions', 'embeddings']);
 

@@ -8,6 +8,7 @@
  * tool-use prompt tokens, and `cached_tokens` is `cachedContentTokenCount` (a part of the prompt,
  * as in OpenAI).
  */
+import type { ChatCompletion, ChatCompletionMessage } from 'openai/resources/chat/completions';
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
 import { makeUsage, openAIUsage, type FinishReason } from '../../openai-shape.js';
@@ -60,11 +61,11 @@ export function asGeminiResponse(body: unknown, provider: string): GeminiRespons
 }
 
 /** A complete `generateContent` answer → a `chat.completion` and its usage. */
-export function parseChatResponse(body: unknown, ctx: ParseContext): { body: Record<string, unknown>; usage: Usage | undefined } {
+export function parseChatResponse(body: unknown, ctx: ParseContext): { body: ChatCompletion; usage: Usage | undefined } {
   const res = asGeminiResponse(body, ctx.provider);
   const responseId = res.responseId ?? ctx.requestId;
   const candidates = res.candidates ?? [];
-  let choices: Record<string, unknown>[];
+  let choices: ChatCompletion.Choice[];
   if (candidates.length === 0) {
     // The prompt itself was blocked: no candidates, only `promptFeedback.blockReason`.
     if (!res.promptFeedback?.blockReason) throw errors.badGateway('upstream_invalid_response', `${ctx.provider}: the response has no candidates.`);
@@ -74,19 +75,19 @@ export function parseChatResponse(body: unknown, ctx: ParseContext): { body: Rec
       const toolCalls = candidateToolCalls(c, position, responseId);
       const finish = finishReasonOf(c.finishReason, toolCalls.length > 0);
       const text = candidateText(c);
-      const message: Record<string, unknown> = { role: 'assistant', content: text || (toolCalls.length || finish === 'content_filter' ? null : ''), refusal: null };
-      if (toolCalls.length) message['tool_calls'] = toolCalls;
+      const message: ChatCompletionMessage = { role: 'assistant', content: text || (toolCalls.length || finish === 'content_filter' ? null : ''), refusal: null };
+      if (toolCalls.length) message.tool_calls = toolCalls;
       return { index: c.index ?? position, message, logprobs: null, finish_reason: finish };
     });
   }
   const usage = readUsage(res.usageMetadata);
-  const out: Record<string, unknown> = {
+  const out: ChatCompletion = {
     id: `chatcmpl-${responseId}`,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: res.modelVersion ?? ctx.model,
     choices,
   };
-  if (usage) out['usage'] = openAIUsage(usage);
+  if (usage) out.usage = openAIUsage(usage);
   return { body: out, usage };
 }

@@ -8,7 +8,8 @@
  */
 import type { Usage } from '../../../../core/context.js';
 import type { EventSourceMessage } from '../../../../core/http/sse.js';
-import { ChunkFactory, type FinishReason } from '../../openai-shape.js';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { ChunkFactory, type ChunkDelta, type FinishReason } from '../../openai-shape.js';
 import type { StreamContext, StreamTranslator } from '../../adapter.js';
 import { providerError, streamEventJson, streamTruncated } from '../../upstream-errors.js';
 import { candidateText, candidateToolCalls, finishReasonOf, readUsage } from './chat-response.js';
@@ -27,10 +28,8 @@ export function geminiStreamTranslator(ctx: StreamContext): StreamTranslator {
   let blocked = false;
   const candidates = new Map<number, CandidateState>();
 
-  function chunk(index: number, delta: Record<string, unknown>, finish: FinishReason | null = null): Record<string, unknown> {
-    const c = factory!.chunk(delta, finish);
-    (c['choices'] as Record<string, unknown>[])[0]!['index'] = index;
-    return c;
+  function chunk(index: number, delta: ChunkDelta, finish: FinishReason | null = null): ChatCompletionChunk {
+    return factory!.chunk(delta, finish, index);
   }
 
   return {

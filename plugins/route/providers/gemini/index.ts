@@ -7,7 +7,6 @@
  */
 import { readSchema } from '../../../../core/config/schema.js';
 import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
-import type { UnsupportedParams } from '../../params.js';
 import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildChatRequest } from './chat-request.js';
 import { parseChatResponse } from './chat-response.js';
@@ -15,20 +14,10 @@ import { geminiStreamTranslator } from './chat-stream.js';
 import { buildEmbeddingRequest, parseEmbeddingResponse } from './embeddings.js';
 import { parseGeminiError } from './errors.js';
 import { buildImageRequest, parseImageResponse } from './images.js';
+import type { GeminiConfig } from '../../../../schemas/types/providers/gemini.js';
 
 /** Provider settings, as `schemas/providers/gemini.schema.json` describes (defaults applied). */
-export interface GeminiConfig {
-  /** API root including the version path. */
-  base_url: string;
-  /** Sent as `x-goog-api-key`. */
-  api_key?: string;
-  /** Extra headers on every request. */
-  headers: Record<string, string>;
-  /** `safetySettings` for every chat request. */
-  safety_settings: unknown[];
-  /** Drop or reject request fields Gemini cannot honour. */
-  unsupported_params: UnsupportedParams;
-}
+export type { GeminiConfig };
 
 const SERVED: ReadonlySet<ModelEndpoint> = new Set(['chat.completions', 'embeddings', 'images.generations']);
 

@@ -12,26 +12,16 @@
 import { readSchema } from '../../../../core/config/schema.js';
 import { parseDuration } from '../../../../core/config/units.js';
 import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
-import type { UnsupportedParams } from '../../params.js';
 import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { TokenSource } from './auth.js';
 import { buildEmbeddingsBody, translateEmbeddings } from './embeddings.js';
 import { buildChatBody } from './request.js';
 import { gigachatError, translateCompletion } from './response.js';
 import { gigachatStreamTranslator } from './stream.js';
+import type { GigaChatConfig } from '../../../../schemas/types/providers/gigachat.js';
 
 /** Provider settings; see `schemas/providers/gigachat.schema.json` for each field. */
-export interface GigaChatConfig {
-  base_url: string;
-  auth_url: string;
-  credentials?: string;
-  client_id?: string;
-  client_secret?: string;
-  scope: 'GIGACHAT_API_PERS' | 'GIGACHAT_API_B2B' | 'GIGACHAT_API_CORP';
-  token_refresh_margin: string | number;
-  headers: Record<string, string>;
-  unsupported_params: UnsupportedParams;
-}
+export type { GigaChatConfig };
 
 const SERVED: ReadonlySet<ModelEndpoint> = new Set(['chat.completions', 'embeddings']);
 

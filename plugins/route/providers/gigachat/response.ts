@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Usage } from '../../../../core/context.js';
 import { errors, type GatewayError } from '../../../../core/errors.js';
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { chatCompletion, makeUsage, type FinishReason, type OpenAIToolCall } from '../../openai-shape.js';
 import { headerValue, providerError, rawErrorMessage, tryParseJson } from '../../upstream-errors.js';
 
@@ -68,7 +69,7 @@ export function toolCallOf(fc: GigaFunctionCall, requestId: string, index: numbe
 }
 
 /** Translates a complete `ChatCompletion`. */
-export function translateCompletion(body: unknown, ctx: { provider: string; model: string; requestId: string }): { body: Record<string, unknown>; usage: Usage | undefined } {
+export function translateCompletion(body: unknown, ctx: { provider: string; model: string; requestId: string }): { body: ChatCompletion; usage: Usage | undefined } {
   const b = (body ?? {}) as { choices?: unknown; created?: unknown; model?: unknown; usage?: GigaUsage };
   const choice = Array.isArray(b.choices) ? (b.choices[0] as { message?: Record<string, unknown>; finish_reason?: unknown } | undefined) : undefined;
   const message = choice?.message;

@@ -12,7 +12,6 @@
  */
 import { ConfigError, readSchema } from '../../../../core/config/schema.js';
 import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';
-import type { UnsupportedParams } from '../../params.js';
 import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildEmbeddingBody, parseEmbeddingResponse } from './embeddings.js';
 import { parseHttpError, type ErrorContext } from './errors.js';
@@ -20,17 +19,10 @@ import { modelUri } from './model-uri.js';
 import { buildCompletionBody } from './request.js';
 import { translateCompletion } from './response.js';
 import { yandexStreamTranslator } from './stream.js';
+import type { YandexConfig } from '../../../../schemas/types/providers/yandex.js';
 
 /** Provider settings; see `schemas/providers/yandex.schema.json` for each field. */
-export interface YandexConfig {
-  base_url: string;
-  folder_id?: string;
-  api_key?: string;
-  iam_token?: string;
-  data_logging: boolean;
-  headers: Record<string, string>;
-  unsupported_params: UnsupportedParams;
-}
+export type { YandexConfig };
 
 const SERVED: ReadonlySet<ModelEndpoint> = new Set(['chat.completions', 'embeddings']);
 

@@ -7,6 +7,7 @@
  */
 import type { Usage } from '../../../../core/context.js';
 import { errors } from '../../../../core/errors.js';
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { chatCompletion, makeUsage, type FinishReason, type OpenAIToolCall } from '../../openai-shape.js';
 
 /** One alternative as the API sends it. */
@@ -81,7 +82,7 @@ export function toolCallsOf(alternative: Alternative, requestId: string): OpenAI
   });
 }
 
-export function translateCompletion(body: unknown, ctx: { provider: string; model: string; requestId: string }): { body: Record<string, unknown>; usage: Usage | undefined } {
+export function translateCompletion(body: unknown, ctx: { provider: string; model: string; requestId: string }): { body: ChatCompletion; usage: Usage | undefined } {
   const result = asCompletionResult(body, ctx.provider);
   const alternative = result.alternatives[0]!;
   const toolCalls = toolCallsOf(alternative, ctx.requestId);

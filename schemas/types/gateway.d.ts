@@ -1,0 +1,298 @@
+// Generated from schemas/ by `npm run types`; do not edit by hand.
+// Source: schemas/gateway.schema.json. Defaults applied: a property with a `default` is always present.
+
+/**
+ * The gateway's YAML file. Put `# yaml-language-server: $schema=../schemas/gateway.schema.json` at the top for editor completion.
+ */
+export interface GatewayConfig {
+  /**
+   * Ignored; lets editors find this schema.
+   */
+  $schema?: string;
+  /**
+   * Config format version. Always `1`.
+   */
+  version: 1;
+  /**
+   * The HTTP listener. `listen` and `max_header_size` apply at start-up; the rest hot-reload.
+   */
+  server: {
+    /**
+     * `host:port` to listen on (`[::1]:8080` for IPv6, `0.0.0.0:8080` for all interfaces). Overridden by `--listen` and `SWITCHYARD_LISTEN`.
+     */
+    listen: string;
+    /**
+     * Largest request body accepted; larger bodies get 413 `request_too_large`.
+     */
+    body_limit: string | number;
+    /**
+     * CIDRs of reverse proxies whose `X-Forwarded-For` is believed. From any other peer the header is ignored.
+     */
+    trusted_proxies: string[];
+    /**
+     * A client must send all request headers within this time (defends against slow-header attacks); answered 408.
+     */
+    headers_timeout: string | number;
+    /**
+     * A client must send the whole request (headers and body) within this time; answered 408.
+     */
+    request_timeout: string | number;
+    /**
+     * Idle time before a client keep-alive connection is closed. Keep it above your load balancer's idle timeout.
+     */
+    keep_alive_timeout: string | number;
+    /**
+     * On SIGTERM, in-flight requests and streams get this long to finish before connections are closed.
+     */
+    shutdown_timeout: string | number;
+    /**
+     * On SIGTERM, `/ready` answers 503 `draining` for this long while the gateway still accepts and serves requests, so that load balancers and Kubernetes stop sending traffic before the listener closes (like Caddy's `shutdown_delay`, Traefik's `requestAcceptGraceTimeout`); then `shutdown_timeout` applies. Ctrl-C (SIGINT) skips it. `0s` turns it off.
+     */
+    drain_delay: string | number;
+    /**
+     * Largest total request header size; larger gets 431. Applies at start-up.
+     */
+    max_header_size: string | number;
+    /**
+     * Write one structured log line per request.
+     */
+    access_log: boolean;
+  };
+  /**
+   * Structured JSON logs on stdout.
+   */
+  log: {
+    /**
+     * Lowest level written. `SWITCHYARD_LOG_LEVEL` overrides it.
+     */
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  };
+  /**
+   * Defaults for calls to providers; a provider may override each timeout.
+   */
+  upstream: {
+    /**
+     * Time to open a TCP/TLS connection to a provider.
+     */
+    connect_timeout: string | number;
+    /**
+     * Time from the start of a call (connecting included) to the provider's response headers; also the longest silence between body chunks, streams included.
+     */
+    first_byte_timeout: string | number;
+    /**
+     * Longest a single upstream call (including a whole stream) may take.
+     */
+    total_timeout: string | number;
+    /**
+     * Most keep-alive connections per provider origin.
+     */
+    connections: number;
+  };
+  /**
+   * Where shared state lives. The defaults need nothing installed: counters and cache in process memory, organizations and keys in an embedded PGlite database. Scale out with `kv: { redis: ${REDIS_URL} }` and `sql: { postgres: ${DATABASE_URL} }`. Applies at start-up; changing it needs a restart.
+   */
+  stores: {
+    /**
+     * Rate-limit counters, response cache and revocation fan-out: `memory` (this process only) or `{ redis: url }` (shared by every replica; exact limits across replicas).
+     */
+    kv:
+      | 'memory'
+      | {
+          /**
+           * In-process memory with an explicit bound.
+           */
+          memory: {
+            /**
+             * Most bytes of cached values kept; least recently used values are evicted past it. Rate-limit counters are not evicted.
+             */
+            max_bytes?: string | number;
+          };
+        }
+      | {
+          /**
+           * A `redis://[:password@]host:port[/db]` URL (`rediss://` for TLS), or `{ url, prefix }`.
+           */
+          redis:
+            | string
+            | {
+                /**
+                 * Redis URL.
+                 */
+                url: string;
+                /**
+                 * Prepended to every key and channel, so several gateways can share one Redis.
+                 */
+                prefix?: string;
+              };
+        };
+    /**
+     * Organizations, API keys, plans (and later usage and audit): `{ pglite: ./data }` (embedded, one process; `memory` for a throw-away database) or `{ postgres: url }` (shared by every replica).
+     */
+    sql:
+      | {
+          /**
+           * Data directory, relative to this file (relative to the working directory when the value is wholly one environment variable, `${SWITCHYARD_DATA_DIR}`), or `memory`. Only one process may open it.
+           */
+          pglite: string;
+        }
+      | {
+          /**
+           * A `postgres://user[:password]@host:port/db` URL, or `{ url, pool, connect_timeout, query_timeout, idle_timeout }`. Every wait on the database is bounded; after a failure that shows it cannot be reached, calls fail at once with 503 `store_unavailable` until a probe (every 250 ms) gets an answer.
+           */
+          postgres:
+            | string
+            | {
+                /**
+                 * PostgreSQL URL.
+                 */
+                url: string;
+                /**
+                 * Most connections this replica opens.
+                 */
+                pool?: number;
+                /**
+                 * Longest wait for a connection: opening one, or a free one when the pool is full. Above zero.
+                 */
+                connect_timeout?: string | number;
+                /**
+                 * Longest wait for a query's answer: the server cancels the statement then (`statement_timeout`; the request gets 503 `store_unavailable`), and a server that does not answer at all is given up on 100 ms later (the connection is dropped and the store marked down). Migrations at start-up are not limited by it. Above zero.
+                 */
+                query_timeout?: string | number;
+                /**
+                 * An unused connection is closed after this long. Above zero.
+                 */
+                idle_timeout?: string | number;
+              };
+        };
+  };
+  /**
+   * Extra directories (relative to this file; to the working directory when a value is wholly one environment variable) of model catalog `*.yaml` files: context window, prices, capabilities. The built-in catalog (`config/catalog/` in the package) is always loaded first; entries here override it.
+   */
+  catalog: string[];
+  /**
+   * Upstream providers by name. `adapter` picks the wire format; the other fields are the adapter's own (see the provider reference).
+   */
+  providers: {
+    [k: string]: {
+      /**
+       * Wire format: `openai` (OpenAI and every OpenAI-compatible API) or `mock` (offline). The adapter's own settings sit beside it.
+       */
+      adapter: string;
+      /**
+       * Catalog to read model metadata from; default the adapter name.
+       */
+      catalog?: string;
+      /**
+       * This provider's own timeouts; each defaults to the one in `upstream:`.
+       */
+      timeouts?: {
+        /**
+         * Time to open a connection.
+         */
+        connect?: string | number;
+        /**
+         * Time to the response headers, and longest silence between body chunks (streams included).
+         */
+        first_byte?: string | number;
+        /**
+         * Longest a whole call may take.
+         */
+        total?: string | number;
+      };
+      [k: string]: unknown;
+    };
+  };
+  /**
+   * Model ids clients may ask for, and where each goes. Keys may be exact ids, or globs such as `"anthropic/*"`.
+   */
+  models: {
+    [k: string]: {
+      /**
+       * Where requests for this id go, in order of preference.
+       *
+       * @minItems 1
+       */
+      targets: {
+        /**
+         * A key of `providers`.
+         */
+        provider: string;
+        /**
+         * Model id sent upstream. Default: the id the client asked for (for a glob key, the part the `*` matched).
+         */
+        model?: string;
+        /**
+         * Share of traffic with `strategy: weighted`.
+         */
+        weight: number;
+      }[];
+      /**
+       * `fallback`: try targets in order, moving on when one fails with a retryable error (429, 5xx, timeout, connection failure) before any byte reached the client. `weighted`: pick by weight, then fall back to the rest.
+       */
+      strategy: 'fallback' | 'weighted';
+      /**
+       * Other ids that mean this model.
+       */
+      aliases: string[];
+      /**
+       * Free text, shown nowhere but here.
+       */
+      description?: string;
+    };
+  };
+  /**
+   * Plugins run on the OpenAI-compatible endpoints, in this order; requests flow down the list and responses flow back up. `route` must come last. Each entry is `name`, `name: {config}`, or `use: ./my-plugin.ts` with `config:`.
+   */
+  pipeline: (
+    | string
+    | {
+        /**
+         * Path (relative to this file; to the working directory when the value is wholly one environment variable) of a module whose default export is a plugin definition.
+         */
+        use: string;
+        /**
+         * The plugin's config.
+         */
+        config?: {
+          [k: string]: unknown;
+        };
+      }
+    | {
+        [k: string]: unknown;
+      }
+  )[];
+  /**
+   * Raw reverse-proxy routes: requests whose path matches go, untouched but for the client's credential headers (see `forward_credentials`), to `upstream` after their own plugin list.
+   */
+  routes: {
+    /**
+     * Exact path, or a prefix ending in `/*`.
+     */
+    path: string;
+    /**
+     * Base URL the request is forwarded to.
+     */
+    upstream: string;
+    /**
+     * Plugins for this route (same entry forms as `pipeline`).
+     */
+    pipeline: (
+      | string
+      | {
+          [k: string]: unknown;
+        }
+    )[];
+    /**
+     * Remove the matched prefix (the part before `/*`) before forwarding.
+     */
+    strip_prefix: boolean;
+    /**
+     * Longest the upstream may take to answer, and longest silence while it sends the body; default `upstream.total_timeout`.
+     */
+    timeout?: string | number;
+    /**
+     * Pass the client's credential headers (`Authorization`, `x-api-key`, `api-key`) on to the upstream. Off by default: they are removed whatever the route's pipeline, so a gateway key never reaches the service behind the route. Turn on only for a service that authenticates the same callers itself.
+     */
+    forward_credentials: boolean;
+  }[];
+}
