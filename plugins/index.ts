@@ -5,6 +5,7 @@
  */
 import type { PluginDefinition, PluginRegistry } from '../core/plugin.js';
 import auth from './auth/index.js';
+import billing from './billing/index.js';
 import cache from './cache/index.js';
 import ipAllowlist from './ip-allowlist/index.js';
 import rateLimit from './rate-limit/index.js';
@@ -13,6 +14,7 @@ import transform from './transform/index.js';
 
 const definitions: PluginDefinition<never, unknown>[] = [
   auth as PluginDefinition<never, unknown>,
+  billing as PluginDefinition<never, unknown>,
   cache as PluginDefinition<never, unknown>,
   ipAllowlist as PluginDefinition<never, unknown>,
   rateLimit as PluginDefinition<never, unknown>,

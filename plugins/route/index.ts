@@ -1,21 +1,22 @@
 /**
  * `route` — the terminal plugin of the model pipeline. Resolves the model id to targets, calls the
- * provider adapter, falls back to the next target when one fails with a retryable error before any
- * byte reached the client, and answers `GET /v1/models[/{id}]`.
+ * provider adapter — retrying and falling back within one attempt budget and one deadline per
+ * request, skipping targets whose circuit breaker is open (`invoke.ts`) — and answers
+ * `GET /v1/models[/{id}]`.
  */
 import { definePlugin } from '../../core/plugin.js';
 import { ConfigError, readSchema, validateAt, type ConfigIssue } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
-import { GatewayError, errors, toGatewayError } from '../../core/errors.js';
-import { ClientGoneError, type UpstreamTimeouts } from '../../core/http/upstream.js';
-import type { Attempt, Context, Endpoint, ModelEndpoint, ModelResolver } from '../../core/context.js';
-import type { Operation } from './adapter.js';
+import { errors } from '../../core/errors.js';
+import type { UpstreamTimeouts } from '../../core/http/upstream.js';
+import type { Context, Endpoint, ModelEndpoint, ModelResolver } from '../../core/context.js';
 import { adapters } from './providers/index.js';
 import { ModelTable, type Provider, type Resolution, type Target } from './resolve.js';
 import { buildModelList, modelCard, type ModelCard } from './models.js';
-import { callTarget } from './call.js';
 import { TokenCounter } from './final-usage.js';
-import { isRetryable } from './upstream-errors.js';
+import { Breakers, breakerSettings } from './breaker.js';
+import { retryPolicy, type RetryPolicy } from './retry.js';
+import { createInvoke } from './invoke.js';
 import type { RouteConfig } from '../../schemas/types/plugins/route.js';
 
 export type { RouteConfig };
@@ -44,14 +45,21 @@ const DEFAULT_KEY: Record<ModelEndpoint, keyof RouteConfig['defaults']> = {
   'images.generations': 'images',
 };
 
-export default definePlugin<RouteConfig, TokenCounter>({
+/** What `route` keeps for the life of the process, across config versions. */
+export interface RouteProcess {
+  /** The tokenizer worker that settles cut streams. */
+  readonly counter: TokenCounter;
+  /** Each target's circuit breaker: what a reload must not forget. */
+  readonly breakers: Breakers;
+}
+
+export default definePlugin<RouteConfig, RouteProcess>({
   name: 'route',
   schema: readSchema('plugins/route'),
   terminal: true,
   kinds: ['model'],
-  // The tokenizer worker that settles cut streams outlives config versions.
-  process: { create: () => new TokenCounter(), close: (counter) => counter.close() },
-  create(config, env, counter) {
+  process: { create: () => ({ counter: new TokenCounter(), breakers: new Breakers() }), close: (state) => state.counter.close() },
+  create(config, env, state) {
     const issues: ConfigIssue[] = [];
     const providers = new Map<string, Provider>();
     const up = env.config.upstream;
@@ -123,52 +131,18 @@ export default definePlugin<RouteConfig, TokenCounter>({
       },
     };
 
-    async function invoke(ctx: Context, endpoint: ModelEndpoint): Promise<void> {
-      const body = ctx.body!;
-      const model = ctx.model!;
-      const stream = body['stream'] === true && (endpoint === 'chat.completions' || endpoint === 'completions');
-      const streamOptions = body['stream_options'] as { include_usage?: boolean } | undefined | null;
-      const targets = model.targets;
-      for (let i = 0; i < targets.length; i++) {
-        const target = targets[i]!;
-        const provider = providers.get(target.provider)!;
-        const op: Operation = {
-          endpoint,
-          body,
-          model: target.model,
-          stream,
-          clientWantsUsage: streamOptions?.include_usage === true,
-          requestId: ctx.id,
-          headers: ctx.upstreamHeaders,
-        };
-        const attempt: Attempt = { provider: target.provider, model: target.model, startMs: performance.now() - ctx.startedAt };
-        ctx.attempts.push(attempt);
-        try {
-          if (!provider.adapter.supports(endpoint)) {
-            throw errors.badRequest('unsupported_endpoint', `Provider '${provider.name}' does not serve ${endpoint}.`, 'model');
-          }
-          const headers: Record<string, string> = config.provider_headers ? { 'x-switchyard-provider': provider.name, 'x-switchyard-model': target.model } : {};
-          ctx.response = await callTarget(ctx, { provider, model: target.model }, op, upstream, headers, attempt, counter);
-          ctx.route = { requested: model.requested, key: model.key, provider: provider.name, model: target.model };
-          return;
-        } catch (err) {
-          if (err instanceof ClientGoneError) throw err;
-          if (!(err instanceof GatewayError)) {
-            env.log.error({ err, request_id: ctx.id, provider: provider.name }, 'adapter failed unexpectedly');
-            throw toGatewayError(err);
-          }
-          const error = err;
-          attempt.status ??= error.status;
-          attempt.errorCode = error.code;
-          attempt.ms = performance.now() - ctx.startedAt - attempt.startMs;
-          if (i < targets.length - 1 && isRetryable(error.status)) {
-            env.log.warn({ request_id: ctx.id, provider: provider.name, model: target.model, code: error.code, status: error.status }, 'target failed; falling back');
-            continue;
-          }
-          throw error;
-        }
-      }
-    }
+    const fallbackPolicy = retryPolicy(config, undefined);
+    const policies = new Map<string, RetryPolicy>(Object.entries(env.config.models).map(([key, model]) => [key, retryPolicy(config, model)]));
+    const invoke = createInvoke({
+      providers,
+      upstream,
+      counter: state.counter,
+      breakers: state.breakers,
+      breaker: breakerSettings(config.breaker),
+      providerHeaders: config.provider_headers,
+      log: env.log,
+      policyOf: (key) => policies.get(key) ?? fallbackPolicy,
+    });
 
     function retrieve(ctx: Context): void {
       const id = ctx.modelParam!;

@@ -25,11 +25,6 @@ const TYPE_BY_STATUS: Record<number, ErrorType> = {
   429: 'rate_limit_error',
 };
 
-/** Statuses worth trying another target for. */
-export function isRetryable(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
 export function providerError(provider: string, fault: ProviderFault): GatewayError {
   const { status } = fault;
   // A redirect (never followed) or any other non-4xx is as much the provider's fault as a 5xx.

@@ -227,7 +227,7 @@ export interface GatewayConfig {
         weight: number;
       }[];
       /**
-       * `fallback`: try targets in order, moving on when one fails with a retryable error (429, 5xx, timeout, connection failure) before any byte reached the client. `weighted`: pick by weight, then fall back to the rest.
+       * `fallback`: try targets in order, moving on when one fails with a failure listed in `retry_on` (by default a connection failure, timeout, 429, 5xx or overload) before any byte reached the client. `weighted`: pick by weight, then fall back to the rest. Retries, the attempt budget and the deadline are `route`'s settings (see the route plugin), which the fields below override for this model.
        */
       strategy: 'fallback' | 'weighted';
       /**
@@ -238,6 +238,22 @@ export interface GatewayConfig {
        * Free text, shown nowhere but here.
        */
       description?: string;
+      /**
+       * This model's failures worth another call; default `route.retry_on`. `connection`, `timeout`, `429`, `5xx`, `overloaded`, `context_length`, `content_filter`.
+       */
+      retry_on?: ('connection' | 'timeout' | 429 | '429' | '5xx' | 'overloaded' | 'context_length' | 'content_filter')[];
+      /**
+       * Further calls to the same target before the next one; default `route.retries`.
+       */
+      retries?: number;
+      /**
+       * Most upstream calls per request for this model; default `route.max_attempts`.
+       */
+      max_attempts?: number;
+      /**
+       * Longest a request for this model may spend getting an answer; default `route.deadline`.
+       */
+      deadline?: string | number;
     };
   };
   /**

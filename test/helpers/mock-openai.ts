@@ -141,3 +141,47 @@ export async function startMockOpenAI(): Promise<MockOpenAI> {
       }),
   };
 }
+
+/**
+ * A fault an upstream shows for one request: an error status (with `Retry-After` or other headers),
+ * `hang` (reads the request, never answers), a stream that sends an error event, or is cut, before
+ * its first chunk, or one cut after `cutAfter` chunks. `ok` answers normally.
+ */
+export type ScheduledFault =
+  | 'ok'
+  | 'hang'
+  | 'stream-error-before-first'
+  | 'stream-cut-before-first'
+  | { status: number; headers?: Record<string, string>; code?: string; message?: string }
+  | { cutAfter: number };
+
+/**
+ * A chat handler that plays, per upstream model, the faults scheduled for it in order — one per
+ * request — and answers normally once its list is used up (or always fails with `repeat`).
+ */
+export function scheduledFaults(schedule: Map<string, ScheduledFault[]>, repeat = new Map<string, ScheduledFault>()): Handler {
+  const normal = defaultHandlers['/v1/chat/completions']!;
+  return (req, res, body) => {
+    const model = String(body?.['model']);
+    const fault = schedule.get(model)?.shift() ?? repeat.get(model) ?? 'ok';
+    if (fault === 'ok') return normal(req, res, body);
+    if (fault === 'hang') return;
+    if (fault === 'stream-error-before-first') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+      return void res.end();
+    }
+    if (fault === 'stream-cut-before-first') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      return void setImmediate(() => res.socket?.destroy());
+    }
+    if ('cutAfter' in fault) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, chunk(model, { role: 'assistant', content: '' }));
+      for (let i = 1; i < fault.cutAfter; i++) sse(res, chunk(model, { content: `part${i} ` }));
+      return void setTimeout(() => res.socket?.destroy(), 20);
+    }
+    sendError(res, fault.status, fault.message ?? `scheduled ${fault.status}`, fault.status === 429 ? 'rate_limit_error' : 'server_error', fault.code ?? null, fault.headers);
+  };
+}

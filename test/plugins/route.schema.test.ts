@@ -14,7 +14,31 @@ const check = (schema: object, config: unknown, at: (string | number)[]) => vali
 t.test('route accepts an empty config and fills in its defaults', async (t) => {
   const config = {};
   t.same(check(routeSchema, config, ['pipeline', 0, 'route']), []);
-  t.same(config, { defaults: {}, provider_prefix: true, provider_headers: true });
+  t.same(config, {
+    defaults: {},
+    provider_prefix: true,
+    provider_headers: true,
+    max_attempts: 3,
+    retries: 0,
+    deadline: '3m',
+    retry_on: ['connection', 'timeout', 429, '5xx', 'overloaded'],
+    backoff: { base: '200ms', cap: '5s' },
+    retry_after_cap: '10s',
+    breaker: { enabled: true, failures: 5, failure_rate: 0.5, min_requests: 20, window: '30s', cooldown: '30s', half_open_probes: 1 },
+  });
+});
+
+t.test('route refuses an unknown retry_on class, a zero attempt budget and a bad duration', async (t) => {
+  t.match(check(routeSchema, { retry_on: ['400'] }, ['pipeline', 0, 'route']), [/^pipeline\[0\]\.route\.retry_on\[0\]: must be one of: connection, timeout, 429/]);
+  t.same(check(routeSchema, { max_attempts: 0 }, ['pipeline', 0, 'route']), ['pipeline[0].route.max_attempts: must be >= 1']);
+  t.equal(check(routeSchema, { deadline: 'soon' }, ['pipeline', 0, 'route']).length, 1);
+  t.equal(check(routeSchema, { breaker: { failure_rate: 0 } }, ['pipeline', 0, 'route']).length, 1);
+});
+
+t.test('a model may set its own retry_on, retries, attempt budget and deadline', async (t) => {
+  const config = withModels({ smart: { targets: [{ provider: 'a' }], retry_on: [429, '5xx', 'context_length'], retries: 0, max_attempts: 2, deadline: '20s' } });
+  t.same(check(gatewaySchema, config, []), []);
+  t.match(check(gatewaySchema, withModels({ smart: { targets: [{ provider: 'a' }], retry_on: ['400'] } }), []), [/^models\.smart\.retry_on\[0\]: must be one of/]);
 });
 
 t.test('route accepts per-endpoint default models and switches', async (t) => {

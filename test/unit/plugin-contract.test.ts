@@ -41,7 +41,7 @@ t.test("a registered plugin's migration runs and its admin route is served", asy
   t.same(await (await call('GET')).json(), { object: 'list', data: ['Ada'] }, 'the row went into the table its migration created');
   const sql = await gw.gateway.stores.sql();
   const { rows } = await sql.query<{ owner: string }>(`SELECT owner FROM schema_migrations WHERE id = 1`);
-  t.same(rows.map((r) => r.owner).sort(), ['auth', 'core', 'guestbook'], 'recorded under its own name, beside the core and auth');
+  t.same(rows.map((r) => r.owner).sort(), ['auth', 'billing', 'core', 'guestbook'], 'recorded under its own name, beside the core and the built-in plugins');
   const doc = (await (await fetch(`${gw.url}/admin/openapi.json`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { paths: Record<string, object> };
   t.ok(doc.paths['/admin/guestbook'], 'and documented in the OpenAPI document');
 });

@@ -1,0 +1,114 @@
+/**
+ * The usage admin API (tag `usage`): `GET /admin/usage` sums the usage records of any organization
+ * or key over a time range, in total and by day (UTC), model or key. Rows reach SQL through the
+ * batching queue, so the last second or so of requests may not be counted yet.
+ */
+import { defineAdminModule, type AdminRoute } from '../../core/admin/contract.js';
+import { errors } from '../../core/errors.js';
+import type { GatewayConfig } from '../../core/config/types.js';
+import { summarizeUsage, type GroupBy } from './usage-rows.js';
+
+const DAY_MS = 86_400_000;
+const DEFAULT_RANGE_DAYS = 30;
+const GROUPS: readonly GroupBy[] = ['day', 'model', 'key'];
+
+const totalsSchema = {
+  type: 'object',
+  required: ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'cost_micros', 'unpriced_requests'],
+  properties: {
+    requests: { type: 'integer' },
+    errors: { type: 'integer', description: 'Requests answered with a status of 400 or more (499: the client left).' },
+    prompt_tokens: { type: 'integer' },
+    completion_tokens: { type: 'integer' },
+    cached_tokens: { type: 'integer', description: 'Prompt tokens read from the provider cache (a part of prompt_tokens).' },
+    reasoning_tokens: { type: 'integer', description: 'A part of completion_tokens.' },
+    cost_micros: { type: 'integer', description: 'Sum of the known costs, in micro-units of `currency` (1 USD = 1000000).' },
+    unpriced_requests: { type: 'integer', description: 'Requests served by a model with no price: not in cost_micros.' },
+  },
+};
+
+const summarySchema = {
+  type: 'object',
+  required: ['object', 'currency', 'start', 'end', 'group_by', 'totals', 'data'],
+  properties: {
+    object: { const: 'usage.summary' },
+    currency: { type: 'string' },
+    start: { type: 'string', format: 'date-time' },
+    end: { type: 'string', format: 'date-time' },
+    org: { type: 'string' },
+    key: { type: 'string' },
+    group_by: { enum: GROUPS },
+    totals: totalsSchema,
+    data: {
+      type: 'array',
+      items: {
+        ...totalsSchema,
+        properties: { ...totalsSchema.properties, day: { type: 'string' }, model: { type: ['string', 'null'] }, key: { type: ['string', 'null'] } },
+      },
+    },
+  },
+};
+
+/** An ISO date (`2026-12-01`, midnight UTC) or date-time; undefined when absent. */
+function timeParam(query: URLSearchParams, name: string): number | undefined {
+  const text = query.get(name);
+  if (text === null || text === '') return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(ms)) throw errors.badRequest('invalid_time', `${name} must be an ISO date (2026-12-01) or date-time, not '${text.slice(0, 40)}'.`, name);
+  return ms;
+}
+
+/** The `currency` of the serving config's `billing` entry (USD when it has none). */
+function currencyOf(config: GatewayConfig): string {
+  for (const entry of config.pipeline) {
+    if (typeof entry !== 'object' || entry === null || !('billing' in entry)) continue;
+    const currency = (entry['billing'] as { currency?: unknown } | null)?.currency;
+    if (typeof currency === 'string') return currency;
+  }
+  return 'USD';
+}
+
+export default defineAdminModule({
+  name: 'usage',
+  create(services) {
+    const summary: AdminRoute = {
+      method: 'GET',
+      path: '/admin/usage',
+      tag: 'usage',
+      summary: 'Usage and cost of any organization or key over a time range, in total and by day (UTC), model or key.',
+      queryParams: [
+        { name: 'org', description: 'Organization id; default every organization.', schema: { type: 'string' } },
+        { name: 'key', description: 'API key id; default every key.', schema: { type: 'string' } },
+        { name: 'start', description: 'Start of the range, inclusive: an ISO date (midnight UTC) or date-time. Default 30 days before `end`.', schema: { type: 'string' } },
+        { name: 'end', description: 'End of the range, exclusive. Default now.', schema: { type: 'string' } },
+        { name: 'group_by', description: '`day` (UTC, the default), `model` (the model that served, else the one asked for) or `key`.', schema: { enum: GROUPS } },
+      ],
+      responseSchema: summarySchema,
+      async handle(req) {
+        const groupBy = (req.query.get('group_by') || 'day') as GroupBy;
+        if (!GROUPS.includes(groupBy)) throw errors.badRequest('invalid_group_by', `group_by must be one of ${GROUPS.join(', ')}.`, 'group_by');
+        const end = timeParam(req.query, 'end') ?? Date.now();
+        const start = timeParam(req.query, 'start') ?? end - DEFAULT_RANGE_DAYS * DAY_MS;
+        if (start >= end) throw errors.badRequest('invalid_time', 'start must be before end.', 'start');
+        const org = req.query.get('org') || undefined;
+        const key = req.query.get('key') || undefined;
+        const { totals, groups } = await summarizeUsage(await services.sql(), { org, keyId: key, start, end }, groupBy);
+        return {
+          status: 200,
+          body: {
+            object: 'usage.summary',
+            currency: currencyOf(services.config()),
+            start: new Date(start).toISOString(),
+            end: new Date(end).toISOString(),
+            ...(org !== undefined && { org }),
+            ...(key !== undefined && { key }),
+            group_by: groupBy,
+            totals,
+            data: groups.map(({ bucket, ...sums }) => ({ [groupBy]: bucket, ...sums })),
+          },
+        };
+      },
+    };
+    return { routes: [summary] };
+  },
+});

@@ -1,0 +1,93 @@
+// Generated from schemas/ by `npm run types`; do not edit by hand.
+// Source: schemas/plugins/billing.schema.json. Defaults applied: a property with a `default` is always present.
+
+/**
+ * This interface was referenced by `BillingConfig`'s JSON-Schema
+ * via the `definition` "currencyCode".
+ */
+export type CurrencyCode = string;
+
+/**
+ * Prices every model request and records its usage. The cost of a request is computed from the final usage of the attempt that served it, at the price of that attempt's provider and model (not the alias the client asked for): prices come from the model catalog (`config/catalog/*.yaml`, USD per 1M tokens) unless `models` or `providers` here override them. Costs are integer micro-units of `currency` (1 USD = 1,000,000). A non-streamed answer carries its cost in the `x-switchyard-cost` header; every model request (streamed or not, refused or failed) gets one row in the `billing_usage` table, written in batches by a bounded queue. See docs/billing.md.
+ */
+export interface BillingConfig {
+  /**
+   * The currency costs are computed and recorded in (ISO 4217 code). The catalog's prices are USD, so a gateway currency other than USD needs `rates.USD`.
+   */
+  currency: CurrencyCode;
+  /**
+   * What one unit of another currency is worth in the gateway currency, for prices given in it: with `currency: USD`, `{ RUB: 0.011 }` makes a price of 100 RUB cost 1.1 USD. Converted once when the config loads; a rate change applies on reload.
+   */
+  rates: {
+    [k: string]: number;
+  };
+  /**
+   * Prices by the model a target sends upstream: `provider/model` (a `providers:` key, then the upstream model id) or the bare upstream model id. They win over `providers` and over the catalog.
+   */
+  models: {
+    [k: string]: Price;
+  };
+  /**
+   * Prices for every model of a provider (a `providers:` key) that `models` does not name: e.g. `local: { free: true }`, or a flat RUB price for GigaChat. They win over the catalog.
+   */
+  providers: {
+    [k: string]: Price;
+  };
+  /**
+   * Add `x-switchyard-cost` (integer micro-units of `currency`) to non-streamed model answers. A stream's cost is known only at its end: it is in the usage record, not in a header. No header when the cost is unknown (no price).
+   */
+  cost_header: boolean;
+  /**
+   * The usage records (`billing_usage` in the SQL store): one row per model request, queued in memory and written in batches.
+   */
+  records: {
+    /**
+     * Write usage records. Off: costs are still computed (header), nothing is stored.
+     */
+    enabled: boolean;
+    /**
+     * How often queued rows are written (`1s`, `500ms`; a number is milliseconds).
+     */
+    flush_interval: string | number;
+    /**
+     * Rows per INSERT; a queue this long is written at once, without waiting for the interval.
+     */
+    batch_rows: number;
+    /**
+     * Rows held in memory while the database is slow or down (about 300 bytes each). Beyond it new rows are dropped, counted in `switchyard_usage_records_total{result="dropped"}` and logged as errors.
+     */
+    max_queued: number;
+  };
+}
+/**
+ * A price that replaces the catalog's as a whole (fields are not merged with it). A field the usage needs but the price lacks makes the cost unknown (recorded as null), except `cached_input_per_1m`, which falls back to `input_per_1m`.
+ *
+ * This interface was referenced by `BillingConfig`'s JSON-Schema
+ * via the `definition` "price".
+ */
+export interface Price {
+  /**
+   * Costs nothing, whatever the usage (local models, models paid for by subscription).
+   */
+  free?: boolean;
+  /**
+   * Currency of the prices in this entry; default the gateway's `currency`. Any other currency needs an entry in `rates`.
+   */
+  currency?: CurrencyCode;
+  /**
+   * Per 1M input (prompt) tokens; for embedding models, per 1M embedded tokens.
+   */
+  input_per_1m?: number;
+  /**
+   * Per 1M output (completion) tokens, reasoning tokens included.
+   */
+  output_per_1m?: number;
+  /**
+   * Per 1M input tokens read from the provider's prompt cache (a part of the prompt tokens). Default `input_per_1m`.
+   */
+  cached_input_per_1m?: number;
+  /**
+   * Per generated image (`/v1/images/generations`: the request's `n`, default 1).
+   */
+  per_image?: number;
+}

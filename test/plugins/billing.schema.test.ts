@@ -1,0 +1,36 @@
+/** The `billing` config schema: defaults, accepted shapes, rejected ones. */
+import t from 'tap';
+import { readSchema, validateAt, formatPath } from '../../core/config/schema.js';
+
+const schema = readSchema('plugins/billing');
+const check = (config: unknown) => validateAt(schema, config, ['pipeline', 1, 'billing']).map((i) => `${formatPath(i.path)}: ${i.message}`);
+
+t.test('an empty config gets the documented defaults', async (t) => {
+  const config = {};
+  t.same(check(config), []);
+  t.same(config, { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50000 } });
+});
+
+t.test('accepts prices per model and provider, in other currencies, and free entries', async (t) => {
+  t.same(
+    check({
+      currency: 'USD',
+      rates: { RUB: 0.011 },
+      models: { 'openai/gpt-4o-mini': { input_per_1m: 0.1, output_per_1m: 0.4, cached_input_per_1m: 0.05 }, 'dall-e-3': { per_image: 0.04 } },
+      providers: { gigachat: { currency: 'RUB', input_per_1m: 200, output_per_1m: 200 }, local: { free: true } },
+      records: { flush_interval: 250, batch_rows: 100, max_queued: 1000 },
+    }),
+    [],
+  );
+});
+
+t.test('rejects unknown fields, bad currency codes, negative prices and a zero rate', async (t) => {
+  t.match(check({ curency: 'USD' })[0], /^pipeline\[1\]\.billing\.curency: unknown field/);
+  t.match(check({ currency: 'usd' })[0], /^pipeline\[1\]\.billing\.currency: /);
+  t.match(check({ rates: { RUB: 0 } })[0], /^pipeline\[1\]\.billing\.rates\.RUB: /);
+  t.match(check({ rates: { rub: 1 } })[0], /^pipeline\[1\]\.billing\.rates/);
+  t.match(check({ models: { x: { input_per_1m: -1 } } })[0], /^pipeline\[1\]\.billing\.models\.x\.input_per_1m: /);
+  t.match(check({ providers: { x: { price: 1 } } })[0], /^pipeline\[1\]\.billing\.providers\.x\.price: unknown field/);
+  t.match(check({ records: { flush_interval: 'soon' } })[0], /^pipeline\[1\]\.billing\.records\.flush_interval: /);
+  t.match(check({ records: { batch_rows: 0 } })[0], /^pipeline\[1\]\.billing\.records\.batch_rows: /);
+});
