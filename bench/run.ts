@@ -27,7 +27,12 @@
  *   --only=SECTION       run one section: core (the comparison a–d), plugins (plugin overhead e;
  *                        bench/plugins.ts), production (the production pipeline f, with the access log
  *                        on a pipe; bench/production.ts; rounds default 3) or caches (the LRU caches
- *                        against the lru-cache package, in-process; bench/caches.ts)
+ *                        against the lru-cache package, in-process; bench/caches.ts), or tracing
+ *                        (no tracing config vs `enabled: false` vs on; bench/tracing.ts; only when named),
+ *                        or routing (3 weighted targets with a fallback chain vs one target, g;
+ *                        bench/routing.ts; rounds default 3)
+ *                        or footprint (resident memory of the quickstart config: first start, idle, after
+ *                        load, restart, PostgreSQL; bench/footprint.ts)
  *   --profile            instead of the comparison: run the gateway and the raw proxy under
  *                        `node --cpu-prof` through the non-streaming and the streaming saturation
  *                        loads, print where their time goes (per request too), write
@@ -65,6 +70,9 @@ import { PERF_NODE_FLAGS, perfAvailable, perfRecord, summarisePerf } from './per
 import { benchPlugins, renderPluginMarkdown } from './plugins.js';
 import { benchProduction, renderProductionMarkdown, startProductionGateway, saturate as saturateUnique, chatBody, streamBody } from './production.js';
 import { benchCaches, renderCachesMarkdown } from './caches.js';
+import { benchFootprint, renderFootprintMarkdown } from './footprint.js';
+import { benchTracing, renderTracingMarkdown } from './tracing.js';
+import { benchRouting, renderRoutingMarkdown } from './routing.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -421,7 +429,56 @@ async function caches(runtime: Runtime): Promise<void> {
   }
 }
 
-const SECTIONS = ['all', 'core', 'plugins', 'production', 'caches'];
+/** `--only=tracing` (bench/tracing.ts): no tracing config vs tracing off vs on; writes tracing-latest.md. Not part of `all`. */
+async function tracing(runtime: Runtime): Promise<void> {
+  const upstream = await startUpstream();
+  try {
+    const { connections, warmup, duration, rounds } = params;
+    const results = await benchTracing(runtime, ROOT, upstream.port, { connections, warmup, duration, rounds }, log);
+    const markdown = `# Switchyard benchmark: tracing${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtimeLabel(runtime)}\` · load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n${renderTracingMarkdown(results)}`;
+    process.stdout.write(`\n${markdown}`);
+    if (!flags['dry-run'] && (!quick || flags.write)) {
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, 'tracing-latest.md'), markdown);
+      log('\nwrote bench/results/tracing-latest.md');
+    }
+  } finally {
+    await upstream.child.stop();
+  }
+}
+
+/** `--only=routing` (bench/routing.ts): 3 weighted targets with a fallback chain vs one target; writes routing-latest.md. */
+async function routing(runtime: Runtime): Promise<void> {
+  const upstream = await startUpstream();
+  try {
+    const { connections, warmup, duration } = params;
+    const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
+    const results = await benchRouting(runtime, ROOT, upstream.port, { connections, warmup, duration, rounds }, log);
+    const markdown = `# Switchyard benchmark: routing${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtimeLabel(runtime)}\` · load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n${renderRoutingMarkdown(results)}`;
+    process.stdout.write(`\n${markdown}`);
+    if (!flags['dry-run'] && (!quick || flags.write)) {
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, 'routing-latest.md'), markdown);
+      log('\nwrote bench/results/routing-latest.md');
+    }
+  } finally {
+    await upstream.child.stop();
+  }
+}
+
+/** `--only=footprint` (bench/footprint.ts): resident memory of the quickstart config, first start, idle, after load; writes footprint-latest.md. */
+async function footprint(): Promise<void> {
+  const results = await benchFootprint({ loadSeconds: quick ? 3 : 10, connections: params.connections, log });
+  const markdown = `# Switchyard benchmark: memory footprint${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · \`node bin/switchyard.js start\` (dist/)\n\n${renderFootprintMarkdown(results)}`;
+  process.stdout.write(`\n${markdown}`);
+  if (!flags['dry-run'] && (!quick || flags.write)) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'footprint-latest.md'), markdown);
+    log('\nwrote bench/results/footprint-latest.md');
+  }
+}
+
+const SECTIONS = ['all', 'core', 'plugins', 'production', 'caches', 'tracing', 'routing', 'footprint'];
 if (!SECTIONS.includes(flags.only!)) throw new Error(`--only must be one of ${SECTIONS.slice(1).join(', ')}, not '${flags.only}'`);
 const only = (section: string) => flags.only === 'all' || flags.only === section;
 if (flags.profile && !['all', 'core', 'production'].includes(flags.only!)) throw new Error('--profile runs with --only=core (the default) or --only=production');
@@ -438,4 +495,7 @@ else {
   if (only('production')) await production(runtime);
   if (only('plugins')) await plugins(runtime);
   if (only('caches')) await caches(runtime);
+  if (flags.only === 'tracing') await tracing(runtime);
+  if (only('routing')) await routing(runtime);
+  if (only('footprint')) await footprint();
 }

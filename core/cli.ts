@@ -5,8 +5,10 @@
  * a gateway that cannot start says why in one line and exits 1.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { Gateway } from './gateway.js';
 import { ConfigLoadError } from './config/load.js';
 import { packageRoot } from './config/schema.js';
@@ -35,9 +37,42 @@ const START_USAGE = `Usage: switchyard start [--config FILE] [--listen HOST:PORT
   -c, --config FILE        the config file (default $SWITCHYARD_CONFIG, else ./config/gateway.yaml, else the bundled default)
   -l, --listen HOST:PORT   the address to listen on (default $SWITCHYARD_LISTEN, else server.listen)`;
 
+/** A shutdown signal repeated within this window is a wrapper's echo of the first, and ignored. */
+const SIGNAL_ECHO_MS = 1000;
+
 const VALIDATE_USAGE = `Usage: switchyard validate FILE...
   Loads and compiles each config file without serving it and prints \`file: ok\` or every problem as
-  \`file:line:col: path: message\`. Exit code 0 when all are valid, 1 otherwise.`;
+  \`file:line:col: path: message\`. Exit code 0 when all are valid, 1 otherwise. Files that are not
+  gateway configs (Docker Compose, Kubernetes, Prometheus, Grafana provisioning) are skipped with a
+  note, so \`switchyard validate examples/*.yaml\` checks the configs among them.`;
+
+/**
+ * What a YAML file is when it is recognisably not a gateway config — by shape, as the tools that
+ * read it would: Compose's top-level \`services:\`, Kubernetes' \`apiVersion\` + \`kind\` (one or more
+ * documents), Prometheus' \`scrape_configs:\`, Grafana provisioning's \`apiVersion\` with
+ * \`datasources:\` or a \`providers:\` list. Anything else (unreadable or broken YAML included) is
+ * left to \`validate\`, which says what is wrong with it.
+ */
+async function foreignYamlKind(file: string): Promise<string | undefined> {
+  let docs: unknown[];
+  try {
+    const parsed = parseAllDocuments(await readFile(file, 'utf8'));
+    if (!Array.isArray(parsed) || parsed.some((d) => d.errors.length > 0)) return undefined;
+    docs = parsed.map((d) => d.toJS() as unknown).filter((d) => d !== null && d !== undefined);
+  } catch {
+    return undefined;
+  }
+  const maps = docs.filter((d): d is Record<string, unknown> => typeof d === 'object' && !Array.isArray(d));
+  if (maps.length === 0 || maps.length !== docs.length) return undefined;
+  if (maps.every((d) => 'apiVersion' in d && 'kind' in d)) return maps.length > 1 ? 'Kubernetes manifests' : 'a Kubernetes manifest';
+  if (maps.length > 1) return undefined;
+  const top = maps[0]!;
+  if ('version' in top && !('services' in top)) return undefined;
+  if (typeof top['services'] === 'object' && top['services'] !== null) return 'a Docker Compose file';
+  if (Array.isArray(top['scrape_configs'])) return 'a Prometheus config';
+  if ('apiVersion' in top && (Array.isArray(top['datasources']) || Array.isArray(top['providers']))) return 'a Grafana provisioning file';
+  return undefined;
+}
 
 /** Why `listen()` failed, by error code, for the one line the CLI prints. */
 const LISTEN_PROBLEMS: Readonly<Record<string, string>> = {
@@ -87,13 +122,16 @@ async function start(app: CliApplication, args: string[]): Promise<void> {
   }
   const v = gateway.current();
   gateway.log.info({ url: gateway.url, config: configFile, models: Object.keys(v.loaded.config.models).length }, `Switchyard listening on ${gateway.url}`);
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      // Wrappers (`deno task`, `npm start`) pass on the Ctrl-C that the terminal also sent to us,
+      // sometimes twice: a repeat within a second is that echo, not a second Ctrl-C.
+      if (performance.now() - stoppingSince < SIGNAL_ECHO_MS) return;
       gateway.log.warn({ signal }, 'second signal; exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = performance.now();
     gateway.log.info({ signal }, 'shutting down: draining in-flight requests');
     // SIGTERM (orchestrators, load balancers) first waits `server.drain_delay`; Ctrl-C does not.
     void gateway.close(undefined, { drainDelay: signal === 'SIGTERM' }).then(() => {
@@ -119,7 +157,13 @@ async function validateCommand(app: CliApplication, args: string[]): Promise<voi
     process.stderr.write(`switchyard validate: no config file given\n${VALIDATE_USAGE}\n`);
     process.exit(2);
   }
-  process.exit((await validate(parsed.positionals, app.plugins)) ? 0 : 1);
+  let ok = true;
+  for (const file of parsed.positionals) {
+    const kind = await foreignYamlKind(file);
+    if (kind) process.stdout.write(`${file}: skipped (${kind}, not a gateway config)\n`);
+    else ok = (await validate([file], app.plugins)) && ok;
+  }
+  process.exit(ok ? 0 : 1);
 }
 
 function version(): string {

@@ -10,6 +10,7 @@ import type { GatewayConfig } from './config/types.js';
 import type { KvStore } from './stores/kv.js';
 import type { SqlStore } from './stores/sql.js';
 import type { RecordSubscriber } from './record.js';
+import type { EventSubscriber } from './events.js';
 
 export interface GatewayEnv {
   readonly log: Logger;
@@ -41,4 +42,9 @@ export interface GatewayEnv {
    * lives across reloads; a subscription made in `create()` must be undone in `close()`.
    */
   readonly records: { subscribe(subscriber: RecordSubscriber): () => void };
+  /**
+   * Admin actions and config reloads (`core/events.ts`), for `audit`. Subscribe from process state,
+   * like `records`.
+   */
+  readonly events: { subscribe(subscriber: EventSubscriber): () => void };
 }

@@ -13,7 +13,9 @@ export type ErrorType =
   | 'rate_limit_error'
   | 'server_error'
   | 'upstream_error'
-  | 'timeout_error';
+  | 'timeout_error'
+  /** Out of credit or past a budget (402; OpenAI's own type for an exhausted quota). */
+  | 'insufficient_quota';
 
 export interface ErrorEnvelope {
   error: { message: string; type: ErrorType; param: string | null; code: string | null; request_id?: string };
@@ -77,6 +79,11 @@ export const errors = {
     new GatewayError(500, 'server_error', 'internal_error', message),
   badGateway: (code: string, message: string) => new GatewayError(502, 'upstream_error', code, message),
   timeout: (message: string) => new GatewayError(504, 'timeout_error', 'upstream_timeout', message),
+  /**
+   * 402 for a request the caller cannot pay for (no credit left, a budget reached): not 429, which
+   * SDKs retry. `code` is `insufficient_quota` or a narrower reason (`budget_exceeded`).
+   */
+  paymentRequired: (message: string, code = 'insufficient_quota') => new GatewayError(402, 'insufficient_quota', code, message),
 };
 
 /**

@@ -23,6 +23,7 @@ import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
 import { pluginMigrations } from './stores/migrations.js';
 import { AdminRouter } from './admin/router.js';
+import { Tracing } from './telemetry/index.js';
 import type { AdminServices } from './admin/contract.js';
 
 export interface GatewayOptions {
@@ -68,6 +69,8 @@ export class Gateway implements ServerHost {
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly proxy = new RawProxy();
+  /** Request traces: follows the config's `tracing:` block; flushed at shutdown. */
+  readonly tracing: Tracing;
   readonly stores: Stores;
   /** Process-lifetime services: stores, upstream client, records, plugins' process state. */
   readonly services: ProcessServices;
@@ -98,6 +101,7 @@ export class Gateway implements ServerHost {
     this.listenAddress = first.services.listen;
     this.metrics = first.services.metrics;
     this.log = first.services.log;
+    this.tracing = new Tracing(this.log);
   }
 
   get records(): RecordBus {
@@ -117,7 +121,9 @@ export class Gateway implements ServerHost {
     try {
       services = new ProcessServices(log, metrics, upstream, new Stores(loaded.config.stores, loaded.dir, log, pluginMigrations(options.plugins), env), listen, env);
       services.records.subscribe(metrics.observe);
-      services.records.subscribe(accessLog(log, () => gateway?.version.settings.accessLog ?? false));
+      services.records.subscribe(
+        accessLog(log, () => gateway?.version.settings.accessLog ?? false, () => gateway?.version.loaded.config.server.access_log_probes ?? false),
+      );
       version = await compileConfig(0, loaded, options.plugins, services);
     } catch (err) {
       await services?.close();
@@ -129,9 +135,11 @@ export class Gateway implements ServerHost {
     try {
       const modules = [...options.plugins.values()].flatMap((p) => (p.admin ? [p.admin] : []));
       gateway.admin = await AdminRouter.create(modules, gateway.adminServices(), env);
+      await gateway.tracing.apply(loaded.config.tracing);
       await gateway.listen(listen);
     } catch (err) {
       await gateway.admin?.close();
+      await gateway.tracing.close();
       await version.close();
       await services.close();
       await services.stores.close();
@@ -151,6 +159,10 @@ export class Gateway implements ServerHost {
     return this.stores.check();
   }
 
+  readyDetails(): Record<string, unknown> {
+    return this.services.readyDetails();
+  }
+
   private adminServices(): AdminServices {
     return {
       log: this.log,
@@ -159,6 +171,8 @@ export class Gateway implements ServerHost {
       sql: () => this.stores.sql(),
       serverSecret: () => this.stores.serverSecret(),
       config: () => this.version.loaded.config,
+      events: this.services.events,
+      processState: (plugin) => this.services.stateNamed(plugin),
       status: () => ({ version: this.version.id, loadedAt: this.version.loadedAt, file: this.version.loaded.file, ...(this.lastReload ? { lastReload: this.lastReload } : {}) }),
       reload: async () => {
         const r = await this.reload();
@@ -239,6 +253,7 @@ export class Gateway implements ServerHost {
       if (JSON.stringify(loaded.config.stores) !== JSON.stringify(this.stores.config)) {
         this.log.warn('stores: applies at start-up; restart to change it (still using the stores the gateway started with)');
       }
+      await this.tracing.apply(loaded.config.tracing);
       this.applyServerSettings(next);
       if (!env['SWITCHYARD_LOG_LEVEL']) this.log.level = loaded.config.log.level;
       this.version = next;
@@ -246,6 +261,7 @@ export class Gateway implements ServerHost {
       this.metrics.configReloads.inc({ result: 'ok' });
       this.lastReload = { at: new Date().toISOString(), ok: true, version: next.id };
       this.log.info({ version: next.id, file: loaded.file }, 'config reloaded');
+      this.services.events.emit({ type: 'config.reload', time: Date.now(), ok: true, file: loaded.file, fromVersion: old.id, toVersion: next.id, fromHash: old.loaded.hash, toHash: loaded.hash });
       return { ok: true, changed: true, version: next.id };
     } catch (err) {
       const error = err instanceof ConfigLoadError ? err : new ConfigLoadError([{ file: this.options.configFile, path: [], message: (err as Error).message }]);
@@ -255,6 +271,7 @@ export class Gateway implements ServerHost {
       this.metrics.configReloads.inc({ result: 'failed' });
       this.lastReload = { at: new Date().toISOString(), ok: false, version: old.id, errors };
       this.log.error({ errors: this.lastReload.errors, version: old.id }, 'config rejected; still serving the previous version');
+      this.services.events.emit({ type: 'config.reload', time: Date.now(), ok: false, file: old.loaded.file, fromVersion: old.id, toVersion: old.id, fromHash: old.loaded.hash, errors });
       return { ok: false, error };
     }
   }
@@ -319,6 +336,8 @@ export class Gateway implements ServerHost {
     await this.admin.close();
     // Plugins flush their process state (queues, records) while the stores are still open.
     await this.services.close();
+    // Every request has ended: the spans still queued are exported now.
+    await this.tracing.close();
     await this.services.upstream.close();
     await this.stores.close();
   }

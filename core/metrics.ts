@@ -3,8 +3,23 @@
  * one process, as they do in tests). Label values are route templates, model ids, provider names and
  * status codes only — never anything a client could use to smuggle a secret into a label.
  */
+import { readFileSync } from 'node:fs';
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { RequestRecord } from './record.js';
+
+/** Set when the gateway runs on Deno (its Node.js compatibility layer), which lacks some process metrics; see docs/deno.md. */
+const DENO_VERSION = process.versions['deno'];
+/** prom-client's process metrics that read /proc/self on Linux. */
+const PROC_SELF_METRICS = ['resident_memory_bytes', 'virtual_memory_bytes', 'heap_bytes', 'open_fds'].map((m) => `switchyard_process_${m}`);
+
+function procSelfReadable(): boolean {
+  try {
+    readFileSync('/proc/self/status');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -107,6 +122,22 @@ export class GatewayMetrics {
   }
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+    if (!(options.processMetrics ?? true)) return;
+    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+    // Deno's node:perf_hooks emits no `gc` entries: the histogram would be declared and stay empty forever.
+    if (DENO_VERSION) this.registry.removeSingleMetric('switchyard_nodejs_gc_duration_seconds');
+    // Deno lets a program read /proc/self only with --allow-all; without it prom-client would report zeros.
+    if (DENO_VERSION && process.platform === 'linux' && !procSelfReadable()) {
+      for (const name of PROC_SELF_METRICS) this.registry.removeSingleMetric(name);
+      this.gauge('switchyard_process_resident_memory_bytes', 'Resident memory size in bytes.', [], function () {
+        this.set(process.memoryUsage.rss());
+      });
+    }
+    new Gauge({
+      name: 'switchyard_runtime_info',
+      help: 'The JavaScript runtime running the gateway (node|deno) and its version; always 1. Under Deno, nodejs_version_info is the Node.js version it emulates.',
+      labelNames: ['runtime', 'version'] as const,
+      registers: [this.registry],
+    }).set(DENO_VERSION ? { runtime: 'deno', version: DENO_VERSION } : { runtime: 'node', version: process.versions.node }, 1);
   }
 }

@@ -15,6 +15,7 @@ import { clientIpResolver, type ClientIpResolver } from './http/client-ip.js';
 import type { Context, ModelResolver } from './context.js';
 import { envFor, type ProcessServices } from './services.js';
 import type { PluginDefinition, PluginInstance, PluginRegistry, RouteKind, Next } from './plugin.js';
+import { tracedHandler } from './telemetry/index.js';
 
 /** A composed plugin chain. `terminal` runs after the last plugin calls `next()`. */
 export type Chain = (ctx: Context, terminal: Next) => Promise<void>;
@@ -164,6 +165,7 @@ export async function compileConfig(id: number, loaded: LoadedConfig, registry: 
   }
 
   const totalMs = parseDuration(loaded.config.upstream.total_timeout)!;
+  const traced = loaded.config.tracing?.enabled === true;
   const proxyRoutes = loaded.config.routes.map((r, i): ProxyRoute => {
     const prefix = r.path.endsWith('/*') ? r.path.slice(0, -2) : undefined;
     return {
@@ -173,10 +175,10 @@ export async function compileConfig(id: number, loaded: LoadedConfig, registry: 
       upstream: r.upstream,
       timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : totalMs,
       forwardCredentials: r.forward_credentials === true,
-      chain: compose(routeInstances[i]!),
+      chain: compose(routeInstances[i]!, traced ? routes[i]!.map((e) => e.name) : undefined),
     };
   });
-  return new ConfigVersion(id, loaded, settings, compose(modelInstances), modelInstances.at(-1)?.models, proxyRoutes, instances);
+  return new ConfigVersion(id, loaded, settings, compose(modelInstances, traced ? model.map((e) => e.name) : undefined), modelInstances.at(-1)?.models, proxyRoutes, instances);
 }
 
 function located(loaded: LoadedConfig, issues: ConfigIssue[]): ConfigLoadError {
@@ -291,8 +293,9 @@ async function importPlugin(file: string): Promise<PluginDefinition<unknown, unk
 }
 
 /** Onion composition: each plugin gets a `next` that runs the rest; calling it twice is an error. */
-export function compose(instances: readonly PluginInstance[]): Chain {
-  const handlers = instances.map((i) => i.handle.bind(i));
+export function compose(instances: readonly PluginInstance[], tracedNames?: readonly string[]): Chain {
+  // With tracing on, each plugin's refusals are reported to the request's trace under its name.
+  const handlers = instances.map((i, n) => (tracedNames ? tracedHandler(tracedNames[n]!, i) : i.handle.bind(i)));
   return (ctx, terminal) => {
     let last = -1;
     const dispatch = (i: number): Promise<void> => {

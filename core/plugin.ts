@@ -50,6 +50,12 @@ export interface PluginDefinition<Config = unknown, State = undefined> {
   process?: {
     create(env: GatewayEnv): State;
     close?(state: State): Promise<void> | void;
+    /**
+     * What `/ready` shows under the plugin's name in `details` (JSON): a degraded dependency the
+     * plugin works around, such as a failing model listing. Informational: it never makes the
+     * gateway unready. Cheap and synchronous; undefined leaves the plugin out.
+     */
+    details?(state: State): unknown;
   };
   /**
    * The SQL tables this plugin owns, as migrations numbered 1, 2, … of its own, recorded under its

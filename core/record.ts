@@ -74,13 +74,17 @@ export class RecordBus {
   }
 }
 
+/** Route templates of the operational endpoints that probes and scrapers call every few seconds. */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
+
 /**
  * The access log: one JSON line per request. Nothing a client sent goes in but the path (cut to
  * 200 characters), the model id and its own request id — never headers or bodies, so never a key.
+ * Probes and scrapes (`GET /health`, `/ready`, `/metrics`) are written only when `probes()` says so.
  */
-export function accessLog(log: Logger, enabled: () => boolean): RecordSubscriber {
+export function accessLog(log: Logger, enabled: () => boolean, probes: () => boolean = () => false): RecordSubscriber {
   return (r) => {
-    if (!enabled()) return;
+    if (!enabled() || (PROBE_ROUTES.has(r.route) && !probes())) return;
     log.info(
       {
         request_id: r.id,

@@ -14,9 +14,10 @@ import { JSON_TYPE, writeError, writeJson, writeResponse } from './http/respond.
 import { matchEndpoint, normalisePath, checkRequestBody } from './api/endpoints.js';
 import type { RawProxy } from './http/proxy.js';
 import type { AdminRouter } from './admin/router.js';
-import type { Attempt, Endpoint, Outcome } from './context.js';
+import type { Attempt, Context, Endpoint, Outcome } from './context.js';
 import { RequestContext } from './request.js';
-import type { RecordBus } from './record.js';
+import type { RecordBus, RequestRecord } from './record.js';
+import type { Tracing } from './telemetry/index.js';
 import type { ConfigVersion, ServerSettings } from './pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -39,8 +40,12 @@ export interface ServerHost {
   readonly admin: AdminRouter;
   /** Why the gateway is not ready (unreachable stores); empty when ready. */
   checkReady(): Promise<string[]>;
+  /** Degraded but ready: what plugins report for `/ready`'s `details` (never a reason for 503). */
+  readyDetails(): Record<string, unknown>;
   /** Where each request's record goes once the request is over. */
   readonly records: RecordBus;
+  /** Request traces (`tracing:`); `current` is undefined when tracing is off. */
+  readonly tracing?: Tracing;
 }
 
 /** Ends a request in flight with `error` (see `cutAtShutdown`). */
@@ -112,6 +117,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   const path = normalisePath(rawPath);
   const search = q === -1 ? '' : url.slice(q);
   const method = req.method ?? 'GET';
+  const trace = host.tracing?.current?.begin(req, path, startedAt, version.loaded.config.providers);
   const limit = version.settings.bodyLimit;
   let template = 'unmatched';
   let bytesIn = 0;
@@ -171,9 +177,11 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
         startedAt,
         models: match ? version.models : undefined,
       });
+      if (trace) (ctx as Context).trace = trace;
       if (match) {
         await version.modelChain(ctx, noTerminal);
         if (!ctx.response) throw errors.internal('The pipeline produced no response.');
+        trace?.responding(ctx.response);
         error = await writeResponse(host.log, ctx, res, base, ctx.response);
       } else {
         const proxyCtx = ctx;
@@ -211,7 +219,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   host.requestEnded(cut);
   // Only what the request already resolved: a refused request is not resolved (nor its unknown id searched) just for its record.
   const model = ctx?.resolvedModel;
-  host.records.emit({
+  const record: RequestRecord = {
     id,
     time,
     route: template,
@@ -234,7 +242,9 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
     errorCode: error?.code ?? adminErrorCode,
     bytesIn,
     bytesOut: socket.bytesWritten - writtenBefore,
-  });
+  };
+  host.records.emit(record);
+  trace?.end(record, ctx);
 }
 
 const NO_ATTEMPTS: readonly Attempt[] = Object.freeze([]);
@@ -302,7 +312,8 @@ async function answerOperational(host: ServerHost, path: string, res: ServerResp
   const problems = host.draining ? [] : await host.checkReady();
   const ready = !host.draining && problems.length === 0;
   const status = host.draining ? 'draining' : ready ? 'ready' : 'unavailable';
-  const body = JSON.stringify({ status, config_version: host.current().id, ...(problems.length ? { problems } : {}) });
+  const details = host.readyDetails();
+  const body = JSON.stringify({ status, config_version: host.current().id, ...(problems.length ? { problems } : {}), ...(Object.keys(details).length ? { details } : {}) });
   res.writeHead(ready ? 200 : 503, [...base, 'content-type', JSON_TYPE]).end(body);
 }
 

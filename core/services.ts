@@ -13,9 +13,12 @@ import type { UpstreamClient } from './http/upstream.js';
 import type { Stores } from './stores/index.js';
 import type { PluginDefinition } from './plugin.js';
 import { RecordBus } from './record.js';
+import { EventBus } from './events.js';
 
 export class ProcessServices {
   readonly records: RecordBus;
+  /** Admin actions and config reloads (`core/events.ts`). */
+  readonly events: EventBus;
   private readonly states = new Map<PluginDefinition<never, unknown>, unknown>();
 
   constructor(
@@ -28,6 +31,7 @@ export class ProcessServices {
     readonly processEnv: NodeJS.ProcessEnv,
   ) {
     this.records = new RecordBus(log);
+    this.events = new EventBus(log);
   }
 
   /** The process state of `definition`, created on first use. */
@@ -35,6 +39,22 @@ export class ProcessServices {
     if (!definition.process) return undefined;
     if (!this.states.has(definition)) this.states.set(definition, definition.process.create(env));
     return this.states.get(definition);
+  }
+
+  /** The process state of the plugin named `name`, once a config version has used it (for its admin routes). */
+  stateNamed(name: string): unknown {
+    for (const [definition, state] of this.states) if (definition.name === name) return state;
+    return undefined;
+  }
+
+  /** Each plugin's `process.details`, by plugin name, for `/ready`; plugins with nothing to say are left out. */
+  readyDetails(): Record<string, unknown> {
+    const details: Record<string, unknown> = {};
+    for (const [definition, state] of this.states) {
+      const detail = definition.process?.details?.(state as never);
+      if (detail !== undefined) details[definition.name] = detail;
+    }
+    return details;
   }
 
   /** Closes (flushes) every plugin's process state; each gets its own chance even if another fails. */
@@ -67,5 +87,6 @@ export function envFor(loaded: LoadedConfig, services: ProcessServices): Gateway
     listen: services.listen,
     processEnv: services.processEnv,
     records: services.records,
+    events: services.events,
   };
 }

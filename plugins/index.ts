@@ -4,6 +4,7 @@
  * definition brings its own SQL migrations, admin routes and CLI commands.
  */
 import type { PluginDefinition, PluginRegistry } from '../core/plugin.js';
+import audit from './audit/index.js';
 import auth from './auth/index.js';
 import billing from './billing/index.js';
 import cache from './cache/index.js';
@@ -13,6 +14,7 @@ import route from './route/index.js';
 import transform from './transform/index.js';
 
 const definitions: PluginDefinition<never, unknown>[] = [
+  audit as PluginDefinition<never, unknown>,
   auth as PluginDefinition<never, unknown>,
   billing as PluginDefinition<never, unknown>,
   cache as PluginDefinition<never, unknown>,

@@ -13,6 +13,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { KvStore } from '../stores/kv.js';
 import type { SqlStore } from '../stores/sql.js';
 import type { GatewayConfig } from '../config/types.js';
+import type { AdminChange, EventBus } from '../events.js';
 
 export type AdminMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -32,6 +33,12 @@ export interface AdminRequest {
   caller: AdminCaller;
   requestId: string;
   log: Logger;
+  /**
+   * Attaches what this call changed to its audit event (`core/events.ts`): an action name, the
+   * target, `before` / `after` (JSON, never a secret). Calls merge, later fields win. Cheap; a no-op
+   * in effect when nothing audits.
+   */
+  audit(change: AdminChange): void;
 }
 
 export interface AdminResponse {
@@ -55,6 +62,11 @@ export interface AdminRoute {
   successStatus?: number;
   /** Query parameters, for the OpenAPI document. */
   queryParams?: { name: string; description: string; schema: object }[];
+  /**
+   * Whether a call is an audited admin action (an `admin.action` event, successful or not);
+   * default: every method but GET. `false` for a POST that only reads.
+   */
+  audit?: boolean;
   /** Throw `GatewayError`s for failures; the router writes them in the OpenAI envelope. */
   handle(req: AdminRequest): Promise<AdminResponse>;
 }
@@ -70,6 +82,16 @@ export interface AdminServices {
   serverSecret(): Promise<Buffer>;
   /** The config of the version serving right now. */
   config(): GatewayConfig;
+  /**
+   * Admin actions and config reloads (`core/events.ts`). Every audited route's call is emitted by
+   * the router; prefer `req.audit(...)` over emitting here.
+   */
+  readonly events?: EventBus;
+  /**
+   * The process state (`process.create`) of the plugin named `plugin` — a module reads its own
+   * plugin's — or undefined until a config version has used that plugin.
+   */
+  processState(plugin: string): unknown;
   /** Config version and last reload result. */
   status(): ConfigStatus;
   /** Reloads the config file now (as a file change would); never throws. */

@@ -24,7 +24,9 @@ const URL_QUERY_PARAM = /([?&])([^=&#\s]+)=([^&#\s]*)/g;
 export function redactConfig(value: unknown, field = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => redactConfig(v, field));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, field === 'claims' ? v : redactConfig(v, k)]));
+    // `tracing.headers` carry the trace backend's credentials under any name (`x-honeycomb-team`): every value is redacted.
+    const all = (headers: object) => Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, field === 'claims' ? v : field === 'tracing' && k === 'headers' && v ? all(v as object) : redactConfig(v, k)]));
   }
   if (SECRET_NAME.test(field) && (typeof value === 'string' || typeof value === 'number')) return REDACTED;
   if (typeof value === 'string') return CREDENTIAL_VALUE.test(value) ? REDACTED : redactUrls(value);

@@ -16,6 +16,7 @@ import { buildOpenApi } from './openapi.js';
 import { invalidBody } from '../api/endpoints.js';
 import { MAX_CREDENTIAL_LENGTH, presentedCredential } from '../http/credentials.js';
 import { unsupportedKeyword } from '../config/schema.js';
+import type { AdminActor, AdminChange, EventBus } from '../events.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 /** Request bodies are validated strictly: no type coercion ("5" is not 5), defaults applied. */
@@ -51,6 +52,7 @@ export class AdminRouter {
     private readonly instances: AdminModuleInstance[],
     private readonly adminSecretDigest: Buffer | undefined,
     private readonly log: Logger,
+    private readonly events: EventBus | undefined,
   ) {}
 
   /** Creates every module once; `SWITCHYARD_ADMIN_KEY` from `processEnv` is kept only as a SHA-256 digest. */
@@ -59,7 +61,7 @@ export class AdminRouter {
     if (secret !== undefined && secret.length < 16) throw new Error('SWITCHYARD_ADMIN_KEY must be at least 16 characters');
     const instances: AdminModuleInstance[] = [{ routes: coreAdminRoutes(services) }];
     for (const m of modules) instances.push(await m.create(services));
-    const router = new AdminRouter(instances, secret ? digest(secret) : undefined, services.log);
+    const router = new AdminRouter(instances, secret ? digest(secret) : undefined, services.log, services.events);
     for (const instance of instances) for (const route of instance.routes) router.add(route);
     return router;
   }
@@ -98,28 +100,69 @@ export class AdminRouter {
         methodMismatch.push(r.route.method);
         continue;
       }
-      let body: unknown;
-      if (r.route.method !== 'GET' && r.route.method !== 'DELETE') {
-        body = await call.readBody();
-        if (body === undefined) body = {};
-        if (r.validate && !r.validate(body)) throw invalidBody(r.validate.errors![0]!);
-      }
-      return r.route.handle({
-        method: call.method as AdminMethod,
-        params,
-        query: new URLSearchParams(call.search),
-        body,
-        headers: call.headers,
-        caller,
-        requestId: call.requestId,
-        log: this.log,
-      });
+      const events = (r.route.audit ?? r.route.method !== 'GET') ? this.events : undefined;
+      if (!events) return this.run(r, call, params, caller, () => {});
+      return this.runAudited(events, r, call, params, caller);
     }
     if (methodMismatch.length) {
       methodMismatch = [...new Set(methodMismatch)];
       throw new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `${METHODS.includes(call.method) ? call.method : 'This method'} is not allowed on ${call.path.slice(0, 200)}; use ${methodMismatch.join(', ')}.`, null, { allow: methodMismatch.join(', ') });
     }
     throw errors.notFound('unknown_url', `Unknown admin URL: ${call.method} ${call.path.slice(0, 200)}. GET /admin/openapi.json lists the admin API.`);
+  }
+
+  private async run(r: CompiledRoute, call: AdminCall, params: Record<string, string>, caller: AdminCaller, audit: (change: AdminChange) => void): Promise<{ status: number; body: unknown }> {
+    let body: unknown;
+    if (r.route.method !== 'GET' && r.route.method !== 'DELETE') {
+      body = await call.readBody();
+      if (body === undefined) body = {};
+      if (r.validate && !r.validate(body)) throw invalidBody(r.validate.errors![0]!);
+    }
+    return r.route.handle({
+      method: call.method as AdminMethod,
+      params,
+      query: new URLSearchParams(call.search),
+      body,
+      headers: call.headers,
+      caller,
+      requestId: call.requestId,
+      log: this.log,
+      audit,
+    });
+  }
+
+  /** Runs an audited route and emits its `admin.action` event, whether it succeeded or threw. */
+  private async runAudited(events: EventBus, r: CompiledRoute, call: AdminCall, params: Record<string, string>, caller: AdminCaller): Promise<{ status: number; body: unknown }> {
+    const time = Date.now();
+    let change: AdminChange | undefined;
+    let status = 500;
+    let errorCode: string | undefined;
+    try {
+      const answer = await this.run(r, call, params, caller, (c) => (change = { ...change, ...c }));
+      status = answer.status;
+      return answer;
+    } catch (err) {
+      if (err instanceof GatewayError) {
+        status = err.status;
+        errorCode = err.code;
+      } else errorCode = 'internal_error';
+      throw err;
+    } finally {
+      const actor: AdminActor = caller.kind === 'admin_secret' ? { kind: 'admin_secret' } : { kind: caller.kind, orgId: caller.orgId, keyId: caller.keyId };
+      events.emit({
+        type: 'admin.action',
+        time,
+        requestId: call.requestId,
+        method: r.route.method,
+        route: r.route.path,
+        path: call.path.slice(0, 200),
+        params,
+        status,
+        ...(errorCode !== undefined ? { errorCode } : {}),
+        actor,
+        ...(change !== undefined ? { change } : {}),
+      });
+    }
   }
 
   private async authenticate(headers: IncomingHttpHeaders): Promise<AdminCaller> {

@@ -29,7 +29,7 @@ export function migrateSchema(driver: SqlDriver, plugins: readonly OwnedMigratio
 
 /** The driver alone, not yet migrated (`Stores` migrates it, and migrates again after a failed attempt). */
 export function openSqlDriver(config: SqlConfig, baseDir: string, log: Logger): Promise<SqlDriver> {
-  if ('pglite' in config) return openPglite(config.pglite, baseDir);
+  if ('pglite' in config) return openPglite(config.pglite, baseDir, { settings: config.settings });
   return Promise.resolve(openPostgres(postgresOptions(config.postgres), log));
 }
 

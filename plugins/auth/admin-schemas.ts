@@ -16,8 +16,8 @@ export function parseLifetime(text: string): number | undefined {
   return m ? Number(m[1]) * LIFETIME_SECONDS[m[2]!]! : undefined;
 }
 
-/** Why `limits.monthly_budget_micros` is refused (the `x-unsupported` keyword of core/config/schema.ts). */
-export const BUDGETS_UNSUPPORTED = 'monthly budgets are not supported yet: nothing enforces them until the billing plugin lands; leave the field out';
+/** What a budget field says about who enforces it (see docs/billing.md#budgets). */
+const BUDGET_ENFORCED_BY = 'Enforced by the `billing` plugin with `budgets.enabled` (a 402 `budget_exceeded` past it, a warning header from the soft limit); without it nothing enforces it, and the gateway logs an error at start and at every reload while any key or plan has one.';
 
 const lifetime = (description: string) => ({ type: 'string', pattern: LIFETIME.source, description });
 const stringList = (description: string) => ({ type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100, description });
@@ -33,7 +33,8 @@ const limits = {
     rpm: { type: 'integer', minimum: 0, description: 'Requests per minute.' },
     tpm: { type: 'integer', minimum: 0, description: 'Tokens per minute.' },
     concurrency: { type: 'integer', minimum: 0, description: 'Requests in flight at once.' },
-    monthly_budget_micros: { type: 'integer', 'x-unsupported': BUDGETS_UNSUPPORTED, description: 'Not supported yet: monthly budgets need the billing plugin, which has not landed, so a request that sets this is refused (400).' },
+    monthly_budget_micros: { type: 'integer', minimum: 0, description: `Most a key may spend per calendar month (UTC), in micro-units of the gateway currency; on a plan, for each key of the plan that sets none. ${BUDGET_ENFORCED_BY}` },
+    daily_budget_micros: { type: 'integer', minimum: 0, description: `Most a key may spend per calendar day (UTC), in micro-units; on a plan, for each key of the plan that sets none. ${BUDGET_ENFORCED_BY}` },
   },
 };
 const scopes = {

@@ -62,6 +62,7 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
         const body = req.body as NewOrg;
         checkCidrs(body.allowed_ips, 'allowed_ips');
         const created = await (await store()).createOrg(body);
+        req.audit({ action: 'organization.create', target: { type: 'organization', id: created.id }, after: created });
         req.log.info({ orgId: created.id, slug: created.slug }, 'admin: organization created');
         return { status: 201, body: org(created) };
       },
@@ -82,7 +83,9 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       handle: async (req) => {
         const body = req.body as OrgChanges;
         checkCidrs(body.allowed_ips, 'allowed_ips');
+        const before = await (await store()).requireOrg(req.params['id']!);
         const updated = await (await store()).updateOrg(req.params['id']!, body);
+        req.audit({ action: 'organization.update', target: { type: 'organization', id: updated.id }, before, after: updated });
         await changed(req, { orgId: updated.id });
         req.log.info({ orgId: updated.id, fields: Object.keys(body) }, 'admin: organization updated');
         return { status: 200, body: org(updated) };
@@ -93,6 +96,7 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       responseSchema: schemas.deletedResponseSchema('organization'),
       handle: async (req) => {
         const deleted = await (await store()).deleteOrg(req.params['id']!);
+        req.audit({ action: 'organization.delete', target: { type: 'organization', id: deleted.id }, before: deleted });
         await changed(req, { orgId: deleted.id });
         req.log.info({ orgId: deleted.id, slug: deleted.slug }, 'admin: organization deleted');
         return { status: 200, body: { object: 'organization', id: deleted.id, deleted: true } };
@@ -107,6 +111,7 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
         if (expires_in !== undefined) options.expires_at = new Date(Date.now() + lifetimeSeconds(expires_in, 'expires_in') * 1000).toISOString();
         checkCidrs(options.allowed_ips, 'allowed_ips');
         const issued = await (await store()).createKey(await services.serverSecret(), req.params['id']!, options);
+        req.audit({ action: 'key.create', target: { type: 'api_key', id: issued.record.id }, after: issued.record });
         req.log.info({ keyId: issued.record.id, prefix: issued.record.prefix, orgId: issued.record.org_id, scopes: issued.record.scopes }, 'admin: key created');
         return { status: 201, body: { ...key(issued.record), key: issued.secret } };
       },
@@ -131,7 +136,9 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       handle: async (req) => {
         const body = req.body as KeyChanges;
         checkCidrs(body.allowed_ips, 'allowed_ips');
+        const before = await (await store()).requireKey(req.params['id']!);
         const updated = await (await store()).updateKey(req.params['id']!, body);
+        req.audit({ action: 'key.update', target: { type: 'api_key', id: updated.id }, before, after: updated });
         await changed(req, { keyId: updated.id });
         req.log.info({ keyId: updated.id, prefix: updated.prefix, fields: Object.keys(body) }, 'admin: key updated');
         return { status: 200, body: key(updated) };
@@ -141,7 +148,9 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       method: 'POST', path: '/admin/keys/:id/revoke', tag: 'keys', summary: 'Revoke an API key now (every replica refuses it within a second).',
       requestSchema: { type: 'object', additionalProperties: false, properties: {} }, responseSchema: schemas.keyResponseSchema,
       handle: async (req) => {
+        const before = await (await store()).requireKey(req.params['id']!);
         const revoked = await (await store()).revokeKey(req.params['id']!);
+        req.audit({ action: 'key.revoke', target: { type: 'api_key', id: revoked.id }, before, after: revoked });
         await changed(req, { keyId: revoked.id });
         req.log.info({ keyId: revoked.id, prefix: revoked.prefix }, 'admin: key revoked');
         return { status: 200, body: key(revoked) };
@@ -153,7 +162,9 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       handle: async (req) => {
         const { grace_period = '24h' } = req.body as { grace_period?: string };
         const grace = lifetimeSeconds(grace_period, 'grace_period');
+        const before = await (await store()).requireKey(req.params['id']!);
         const rotated = await (await store()).rotateKey(await services.serverSecret(), req.params['id']!, grace);
+        req.audit({ action: 'key.rotate', target: { type: 'api_key', id: rotated.previous.id }, before, after: { previous: rotated.previous, issued: rotated.record } });
         await changed(req, { keyId: rotated.previous.id });
         req.log.info({ keyId: rotated.record.id, prefix: rotated.record.prefix, previousKeyId: rotated.previous.id, graceSeconds: grace }, 'admin: key rotated');
         return { status: 200, body: { ...key(rotated.record), key: rotated.secret, rotated_from: { id: rotated.previous.id, expires_at: rotated.previous.expires_at } } };
@@ -164,6 +175,7 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       requestSchema: schemas.planCreateSchema, responseSchema: schemas.planResponseSchema, successStatus: 201,
       handle: async (req) => {
         const created = await (await store()).createPlan(req.body as NewPlan);
+        req.audit({ action: 'plan.create', target: { type: 'plan', id: created.id }, after: created });
         req.log.info({ planId: created.id, name: created.name }, 'admin: plan created');
         return { status: 201, body: plan(created) };
       },
@@ -182,7 +194,9 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       method: 'PATCH', path: '/admin/plans/:id', tag: 'plans', summary: 'Change a plan; organizations on it see the change at once.',
       requestSchema: schemas.planUpdateSchema, responseSchema: schemas.planResponseSchema,
       handle: async (req) => {
+        const before = await (await store()).requirePlan(req.params['id']!);
         const updated = await (await store()).updatePlan(req.params['id']!, req.body as PlanChanges);
+        req.audit({ action: 'plan.update', target: { type: 'plan', id: updated.id }, before, after: updated });
         await changed(req, { planId: updated.id });
         req.log.info({ planId: updated.id, fields: Object.keys(req.body as object) }, 'admin: plan updated');
         return { status: 200, body: plan(updated) };
@@ -193,6 +207,7 @@ function identityRoutes(services: AdminServices, store: () => Promise<IdentitySt
       responseSchema: schemas.deletedResponseSchema('plan'),
       handle: async (req) => {
         const deleted = await (await store()).deletePlan(req.params['id']!);
+        req.audit({ action: 'plan.delete', target: { type: 'plan', id: deleted.id }, before: deleted });
         await changed(req, { planId: deleted.id });
         req.log.info({ planId: deleted.id, name: deleted.name }, 'admin: plan deleted');
         return { status: 200, body: { object: 'plan', id: deleted.id, deleted: true } };

@@ -5,8 +5,8 @@
  * A gateway that refuses connections may still be starting (`npm start &` just before), so a
  * command waits for it a little (`--wait`, default 10s) and says so.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { AdminClient, type AdminCall } from '../../core/admin/client.js';
 import { argumentProblem } from '../../core/commands.js';
 import { parseDuration } from '../../core/config/units.js';
 import type { CliCommands } from '../../core/plugin.js';
@@ -15,11 +15,12 @@ export const IDENTITY_COMMANDS = ['keys', 'orgs', 'plans'] as const;
 export type IdentityCommand = (typeof IDENTITY_COMMANDS)[number];
 
 export const IDENTITY_USAGE = `  switchyard keys create --org ORG [--scopes read,write,admin] [--name N] [--env live|test] [--expires-in 30d]
-                        [--allowed-models a,b] [--allowed-ips CIDR,…]       issue a key (printed once)
+                        [--allowed-models a,b] [--allowed-ips CIDR,…] [--budget-micros N]   issue a key (printed once)
   switchyard keys list [--org ORG] | get ID | revoke ID | rotate ID [--grace 24h]
   switchyard orgs create --slug SLUG --name NAME [--plan PLAN] | list | get ORG | delete ORG
   switchyard orgs update ORG [--name N] [--plan PLAN|none] [--disable|--enable]
-  switchyard plans create --name NAME [--models a,b] [--rpm N] [--tpm N] | list | get PLAN | delete PLAN
+  switchyard plans create --name NAME [--models a,b] [--rpm N] [--tpm N] [--budget-micros N] | list | get PLAN | delete PLAN
+    --budget-micros: each key's monthly budget (UTC month, micro-units); enforced only by \`billing\` with \`budgets.enabled\`
     common: --url URL (default $SWITCHYARD_URL or http://127.0.0.1:8080), --admin-key KEY (default $SWITCHYARD_ADMIN_KEY),
             --wait 10s (how long to wait for a gateway that is starting; 0: not at all),
             --table (compact table instead of JSON), --limit N, --after ID`;
@@ -33,7 +34,6 @@ export const identityCommands: CliCommands = {
 
 /** How long a command waits by default for a gateway that refuses connections (one that is starting). */
 const DEFAULT_WAIT = '10s';
-const RETRY_INTERVAL_MS = 200;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -55,10 +55,7 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 /** A request to the admin API, or a usage problem to report. */
-interface AdminCall {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  path: string;
-  body?: Record<string, unknown>;
+interface IdentityCall extends AdminCall {
   /** The response carries a new key secret. */
   issuesKey?: boolean;
 }
@@ -69,7 +66,7 @@ class UsageError extends Error {}
 export async function runIdentityCli(command: IdentityCommand, args: string[], io: CliIo = defaultIo): Promise<number> {
   let values: Values;
   let positionals: string[];
-  let call: AdminCall;
+  let call: IdentityCall;
   let waitMs: number;
   try {
     try {
@@ -89,72 +86,18 @@ export async function runIdentityCli(command: IdentityCommand, args: string[], i
     io.err(`switchyard ${command}: ${err.message} (see \`switchyard ${command} --help\`)\n`);
     return 2;
   }
-  const base = (values.url ?? io.env['SWITCHYARD_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const adminKey = values['admin-key'] ?? io.env['SWITCHYARD_ADMIN_KEY'];
-  if (!adminKey) {
-    io.err(`switchyard ${command}: no admin credential: set SWITCHYARD_ADMIN_KEY or pass --admin-key\n`);
-    return 2;
-  }
-  let res: Response;
-  try {
-    res = await fetchWaiting(`${base}${call.path}`, {
-      method: call.method,
-      headers: { authorization: `Bearer ${adminKey}`, ...(call.body ? { 'content-type': 'application/json' } : {}) },
-      body: call.body ? JSON.stringify(call.body) : undefined,
-    }, waitMs, () => io.err(`switchyard ${command}: waiting for the gateway at ${base} …\n`));
-  } catch (err) {
-    const waited = waitMs > 0 && connectionRefused(err) ? `waited ${values.wait ?? DEFAULT_WAIT}; ` : '';
-    io.err(`switchyard ${command}: cannot reach the gateway at ${base}: ${networkProblem(err)} (${waited}is it running?)\n`);
-    return 1;
-  }
-  let body: Record<string, unknown>;
-  try {
-    const text = await res.text();
-    body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-  } catch {
-    io.err(`switchyard ${command}: ${base} answered HTTP ${res.status} without JSON; is it a Switchyard gateway?\n`);
-    return 1;
-  }
-  if (res.status >= 400) {
-    const error = (body['error'] ?? {}) as { message?: string };
-    io.err(`switchyard ${command}: ${error.message ?? `HTTP ${res.status}`}\n`);
-    return 1;
-  }
+  const client = new AdminClient({ command, url: values.url, adminKey: values['admin-key'], waitMs, waitLabel: values.wait ?? DEFAULT_WAIT }, io);
+  if (!client.hasCredential()) return 2;
+  const answer = await client.request(call);
+  if (!answer.ok) return 1;
+  const body = answer.body;
   io.out(values.table ? renderTable(body) : `${JSON.stringify(body, null, 2)}\n`);
   if (call.issuesKey) io.err('warning: the key above is shown only this once; store it now (the gateway keeps only a hash).\n');
+  if (values['budget-micros'] !== undefined) io.err('warning: budgets are enforced only when the billing plugin runs with `budgets.enabled`; otherwise the gateway logs an error and nothing is enforced.\n');
   return 0;
 }
 
-/**
- * `fetch`, retried while the connection is refused (nothing listens yet) for up to `waitMs`;
- * `onWait` runs once, at the first refusal. A refused connection never reached the gateway, so
- * retrying a POST is safe; any other failure is thrown at once.
- */
-async function fetchWaiting(url: string, init: RequestInit, waitMs: number, onWait: () => void): Promise<Response> {
-  const deadline = Date.now() + waitMs;
-  for (let waiting = false; ; waiting = true) {
-    try {
-      return await fetch(url, init);
-    } catch (err) {
-      if (!connectionRefused(err) || Date.now() + RETRY_INTERVAL_MS > deadline) throw err;
-      if (!waiting) onWait();
-      await sleep(RETRY_INTERVAL_MS);
-    }
-  }
-}
-
-function connectionRefused(err: unknown): boolean {
-  return (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
-}
-
-/** `fetch failed` says nothing; its cause does ("connection refused", "getaddrinfo ENOTFOUND host"). */
-function networkProblem(err: unknown): string {
-  if (connectionRefused(err)) return 'connection refused';
-  const cause = (err as { cause?: { message?: string } }).cause;
-  return cause?.message ?? (err as Error).message;
-}
-
-function buildCall(command: IdentityCommand, positionals: string[], v: Values): AdminCall {
+function buildCall(command: IdentityCommand, positionals: string[], v: Values): IdentityCall {
   const [action, id, ...extra] = positionals;
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
   const needId = (what: string): string => {
@@ -166,7 +109,7 @@ function buildCall(command: IdentityCommand, positionals: string[], v: Values): 
     switch (action) {
       case 'create': {
         if (!v.org) throw new UsageError('keys create needs --org');
-        const body = compact({ name: v.name, scopes: list(v.scopes), environment: v.env, expires_in: v['expires-in'], allowed_models: list(v['allowed-models']), allowed_ips: list(v['allowed-ips']) });
+        const body = compact({ name: v.name, scopes: list(v.scopes), environment: v.env, expires_in: v['expires-in'], allowed_models: list(v['allowed-models']), allowed_ips: list(v['allowed-ips']), limits: compact({ monthly_budget_micros: integer(v['budget-micros'], 'budget-micros') }) });
         return { method: 'POST', path: `/admin/organizations/${encodeURIComponent(v.org)}/keys`, body, issuesKey: true };
       }
       case 'list': return { method: 'GET', path: `/admin/keys${query({ ...page, org: v.org })}` };
@@ -193,8 +136,7 @@ function buildCall(command: IdentityCommand, positionals: string[], v: Values): 
     switch (action) {
       case 'create': {
         if (!v.name) throw new UsageError('plans create needs --name');
-        if (v['budget-micros'] !== undefined) throw new UsageError('--budget-micros: monthly budgets are not supported yet (nothing enforces them until the billing plugin lands)');
-        const limits = compact({ rpm: integer(v.rpm, 'rpm'), tpm: integer(v.tpm, 'tpm') });
+        const limits = compact({ rpm: integer(v.rpm, 'rpm'), tpm: integer(v.tpm, 'tpm'), monthly_budget_micros: integer(v['budget-micros'], 'budget-micros') });
         return { method: 'POST', path: '/admin/plans', body: compact({ name: v.name, allowed_models: list(v.models), limits }) };
       }
       case 'list': return { method: 'GET', path: `/admin/plans${query(page)}` };

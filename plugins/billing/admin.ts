@@ -1,12 +1,14 @@
 /**
- * The usage admin API (tag `usage`): `GET /admin/usage` sums the usage records of any organization
+ * billing's admin API. Credits (tag `credits`, credits-admin.ts): balances, top-ups, adjustments,
+ * the ledger, organization budgets. The usage admin API (tag `usage`): `GET /admin/usage` sums the usage records of any organization
  * or key over a time range, in total and by day (UTC), model or key. Rows reach SQL through the
  * batching queue, so the last second or so of requests may not be counted yet.
  */
-import { defineAdminModule, type AdminRoute } from '../../core/admin/contract.js';
+import { defineAdminModule, type AdminRoute, type AdminServices } from '../../core/admin/contract.js';
 import { errors } from '../../core/errors.js';
 import type { GatewayConfig } from '../../core/config/types.js';
 import { summarizeUsage, type GroupBy } from './usage-rows.js';
+import { creditRoutes } from './credits-admin.js';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_RANGE_DAYS = 30;
@@ -68,6 +70,43 @@ function currencyOf(config: GatewayConfig): string {
   return 'USD';
 }
 
+/** The serving config's `billing` entries: whether one enforces budgets, and whether `auth` reads SQL keys. */
+function pipelineFacts(config: GatewayConfig): { budgets: boolean; sqlKeys: boolean } {
+  let budgets = false;
+  let sqlKeys = false;
+  for (const entry of config.pipeline) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const billing = (entry as { billing?: { budgets?: { enabled?: unknown } } | null }).billing;
+    if (billing?.budgets?.enabled === true) budgets = true;
+    const auth = (entry as { auth?: { keys?: unknown } | null }).auth;
+    if (Array.isArray(auth?.keys) && auth.keys.includes('sql')) sqlKeys = true;
+  }
+  return { budgets, sqlKeys };
+}
+
+/**
+ * Logs an error when keys, plans or organizations carry budgets that no pipeline enforces. Only
+ * when the config reads SQL keys anyway (a gateway that does not use SQL is not made to open it).
+ */
+async function warnUnenforcedBudgets(services: AdminServices): Promise<void> {
+  const facts = pipelineFacts(services.config());
+  if (facts.budgets || !facts.sqlKeys) return;
+  const sql = await services.sql();
+  const budget = `(limits ? 'monthly_budget_micros' OR limits ? 'daily_budget_micros')`;
+  const { rows } = await sql.query<{ keys: string; plans: string; orgs: string }>(
+    `SELECT (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL AND ${budget})::text AS keys,
+            (SELECT count(*) FROM plans WHERE ${budget})::text AS plans,
+            (SELECT count(*) FROM billing_accounts WHERE daily_budget_micros IS NOT NULL OR monthly_budget_micros IS NOT NULL)::text AS orgs`,
+  );
+  const found = rows[0]!;
+  if (found.keys !== '0' || found.plans !== '0' || found.orgs !== '0') {
+    services.log.error(
+      { keys: Number(found.keys), plans: Number(found.plans), organizations: Number(found.orgs) },
+      'billing: budgets are set on keys, plans or organizations but NOTHING ENFORCES THEM: add `billing: { budgets: { enabled: true } }` to the pipeline',
+    );
+  }
+}
+
 export default defineAdminModule({
   name: 'usage',
   create(services) {
@@ -109,6 +148,14 @@ export default defineAdminModule({
         };
       },
     };
-    return { routes: [summary] };
+    // Budgets set where nothing enforces them must not pass for enforced: say so at start and at every reload.
+    const check = () => void warnUnenforcedBudgets(services).catch((err: unknown) => services.log.debug({ err: (err as Error).message }, 'billing: could not check for unenforced budgets'));
+    check();
+    const unsubscribe = services.events?.subscribe((event) => {
+      if (event.type === 'config.reload' && event.ok) check();
+    });
+    // The budget clock of billing's process state (tests set it), else the wall clock.
+    const now = () => (services.processState('billing') as { now?: () => number } | undefined)?.now?.() ?? Date.now();
+    return { routes: [summary, ...creditRoutes(services, () => currencyOf(services.config()), now)], close: () => unsubscribe?.() };
   },
 });

@@ -1,5 +1,6 @@
 /**
- * `billing` — what each model request costs, and a usage record for each.
+ * `billing` — what each model request costs, a usage record for each, and (when enabled) credits
+ * and budgets that are never overspent.
  *
  * Per request: post-response work prices the final usage of the attempt that served (its provider
  * and model, not the alias asked for) and leaves the cost for the request's record; a non-streamed
@@ -7,10 +8,18 @@
  * `usage` object the provider sent is not touched.
  *
  * Per process: one subscription to the request records feeds a bounded batching queue that writes
- * one `billing_usage` row per model request (usage-queue.ts), flushed at shutdown.
+ * one `billing_usage` row per model request (core/stores/batch-queue.ts), flushed at shutdown.
+ *
+ * Credits and budgets (`credits.enabled`, `budgets.enabled`): before `next()` the request's worst
+ * case (worst-case.ts) is reserved in ONE SQL statement (credits.ts: the balance and every budget
+ * with a limit, or a 402); post-response work settles it to the actual cost — success, upstream
+ * error, client abort and timeout alike, since post-response work runs for every request that got
+ * this far. Reservations expire; expired ones are released at start and every minute.
  */
+import { randomUUID } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
-import { readSchema } from '../../core/config/schema.js';
+import { errors } from '../../core/errors.js';
+import { ConfigError, readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
 import type { Attempt, Context, Endpoint, ModelTarget } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
@@ -18,32 +27,67 @@ import type { RequestRecord } from '../../core/record.js';
 import type { BillingConfig } from '../../schemas/types/plugins/billing.js';
 import { BILLING_MIGRATIONS } from './migrations.js';
 import { Pricer } from './prices.js';
-import { UsageQueue, type QueueSettings } from './usage-queue.js';
-import { insertUsageRows, RECORDED_ROUTES, usageRow } from './usage-rows.js';
+import { BatchQueue, type BatchQueueSettings } from '../../core/stores/batch-queue.js';
+import { insertUsageRows, RECORDED_ROUTES, usageRow, type UsageRow } from './usage-rows.js';
 import usageAdmin from './admin.js';
+import { billingCommands } from './cli.js';
+import { BillingRefusal, periodsOf, reserve, settle, type BudgetUse } from './credits.js';
+import { WorstCaseEstimator } from './worst-case.js';
+import { Reconciler } from './reconcile.js';
 
 export type { BillingConfig };
 
 /** The response header with a non-streamed answer's cost. */
 export const COST_HEADER = 'x-switchyard-cost';
+/** The response header set when a request brings a budget to its soft limit or beyond. */
+export const BUDGET_WARNING_HEADER = 'x-switchyard-budget-warning';
+
 
 /** The endpoints that spend tokens (not the model list). */
 const PRICED_ENDPOINTS: ReadonlySet<Endpoint | undefined> = new Set<Endpoint>(['chat.completions', 'completions', 'embeddings', 'images.generations']);
 
 /** What outlives config versions: the record subscription, the queue, and the costs waiting for their records. */
 interface BillingProcess {
-  queue: UsageQueue;
+  queue: BatchQueue<UsageRow>;
   unsubscribe: () => void;
   /**
    * Cost of a request, by its attempts array (the record carries `ctx.attempts` itself): set by the
-   * post-response work, read when the request's record arrives. Weak, so nothing lingers.
+   * post-response work, read when the request's record arrives (for the usage row when `row`, and
+   * for the cost metrics always). Weak, so nothing lingers.
    */
-  costs: WeakMap<readonly Attempt[], bigint | null>;
+  costs: WeakMap<readonly Attempt[], { cost: bigint | null; row: boolean }>;
   /** Live instances that record (a config without `billing`, or with `records.enabled: false`, records nothing). */
   recording: number;
+  /** The clock budget periods (UTC day and month) are read from; tests set it. */
+  now: () => number;
+  /** Releases expired reservations (at start, then every minute) once a version enforces credits or budgets. */
+  reconciler: Reconciler | undefined;
+  metrics: BillingMetrics;
 }
 
-function queueSettings(config: BillingConfig): QueueSettings {
+export interface BillingMetrics {
+  reservations: ReturnType<GatewayEnv['metrics']['counter']>;
+  overruns: ReturnType<GatewayEnv['metrics']['counter']>;
+  settleFailures: ReturnType<GatewayEnv['metrics']['counter']>;
+  expired: ReturnType<GatewayEnv['metrics']['counter']>;
+  cost: ReturnType<GatewayEnv['metrics']['counter']>;
+  unpriced: ReturnType<GatewayEnv['metrics']['counter']>;
+}
+
+/** The reservation a request holds until its post-response work settles it. */
+interface Hold {
+  id: string;
+  org: string;
+  keyId: string | undefined;
+  amount: bigint;
+  credit: boolean;
+  budgets: boolean;
+  day: string;
+  month: string;
+}
+
+
+function queueSettings(config: BillingConfig): BatchQueueSettings {
   return { intervalMs: parseDuration(config.records.flush_interval) ?? 1000, batchRows: config.records.batch_rows, maxQueued: config.records.max_queued };
 }
 
@@ -62,22 +106,36 @@ function imagesAsked(ctx: Context): number {
 function openProcess(env: GatewayEnv): BillingProcess {
   const rows = env.metrics.counter('switchyard_usage_records_total', 'Usage records by what became of them: written to SQL, or dropped (queue full, or unwritten at shutdown).', ['result']);
   const failures = env.metrics.counter('switchyard_usage_record_write_failures_total', 'Failed usage-record batch writes (each is retried).');
-  const write = async (batch: Parameters<typeof insertUsageRows>[1]) => insertUsageRows(await env.sql(), batch);
-  const queue = new UsageQueue(
+  const write = async (batch: UsageRow[]) => insertUsageRows(await env.sql(), batch);
+  const queue = new BatchQueue<UsageRow>({
+    label: 'billing: usage records',
     write,
-    env.log,
-    { written: (n) => rows.inc({ result: 'written' }, n), dropped: (n) => rows.inc({ result: 'dropped' }, n), failedWrite: () => failures.inc() },
-    { intervalMs: 1000, batchRows: 500, maxQueued: 50_000 },
-  );
+    log: env.log,
+    counters: { written: (n) => rows.inc({ result: 'written' }, n), dropped: (n) => rows.inc({ result: 'dropped' }, n), failedWrite: () => failures.inc() },
+    settings: { intervalMs: 1000, batchRows: 500, maxQueued: 50_000 },
+  });
   env.metrics.gauge('switchyard_usage_records_queued', 'Usage records waiting to be written.', [], function () {
     this.set(queue.length);
   });
-  const state: BillingProcess = { queue, costs: new WeakMap(), recording: 0, unsubscribe: () => {} };
+  const metrics: BillingMetrics = {
+    reservations: env.metrics.counter('switchyard_billing_reservations_total', 'Credit and budget reservations by result: reserved, insufficient_quota, budget_exceeded, unbounded.', ['result']),
+    overruns: env.metrics.counter('switchyard_billing_overruns_total', 'Requests that cost more than their reservation (charged in full; the balance may dip below zero by the difference).'),
+    settleFailures: env.metrics.counter('switchyard_billing_settle_failures_total', 'Settlements that failed (the reservation is released at its expiry, the cost not charged).'),
+    expired: env.metrics.counter('switchyard_billing_expired_reservations_total', 'Reservations released because they expired (a gateway stopped between reserve and settle).'),
+    cost: env.metrics.counter(
+      'switchyard_cost_micros_total',
+      'Cost of served model requests, in integer micro-units of the gateway currency (billing `currency`; 1000000 = 1 unit), by models: key and serving provider. Unpriced requests are not counted here. Per-organization cost: GET /admin/usage.',
+      ['model', 'provider'],
+    ),
+    unpriced: env.metrics.counter('switchyard_cost_unpriced_requests_total', 'Model requests served that no price covered (their cost is unknown and not in switchyard_cost_micros_total), by models: key.', ['model']),
+  };
+  const state: BillingProcess = { queue, costs: new WeakMap(), recording: 0, unsubscribe: () => {}, now: Date.now, reconciler: undefined, metrics };
   state.unsubscribe = env.records.subscribe((record: RequestRecord) => {
     if (!RECORDED_ROUTES.has(record.route)) return;
-    const cost = state.costs.get(record.attempts);
+    const seen = state.costs.get(record.attempts);
+    if (seen !== undefined) countCost(state.metrics, record, seen.cost);
     // A request billing did not see (refused earlier in the pipeline) spent nothing — unless it has usage.
-    if (cost !== undefined || state.recording > 0) queue.push(usageRow(record, cost !== undefined ? cost : record.usage ? null : 0n));
+    if (seen?.row === true || state.recording > 0) queue.push(usageRow(record, seen !== undefined ? seen.cost : record.usage ? null : 0n));
   });
   return state;
 }
@@ -90,32 +148,127 @@ export default definePlugin<BillingConfig, BillingProcess>({
   kinds: ['model'],
   migrations: BILLING_MIGRATIONS,
   admin: usageAdmin,
+  commands: billingCommands,
   process: {
     create: openProcess,
     async close(state) {
       state.unsubscribe();
+      await state.reconciler?.close();
       await state.queue.close();
     },
   },
   create(config, env, state) {
     const pricer = new Pricer(config, env.catalog, env.config.providers);
     const records = config.records.enabled;
+    const credits = config.credits.enabled;
+    const budgets = config.budgets.enabled;
+    const enforcing = credits || budgets;
+    let estimator: WorstCaseEstimator | undefined;
+    let ceiling: bigint | undefined;
+    let ttlMs = 0;
+    if (enforcing) {
+      if (!env.config.pipeline.some((entry) => entry === 'auth' || (typeof entry === 'object' && entry !== null && ('auth' in entry || 'use' in entry)))) {
+        throw ConfigError.at(credits ? ['credits', 'enabled'] : ['budgets', 'enabled'], 'credits and budgets are per organization and key: put `auth` (or a plugin that identifies the caller) before `billing`');
+      }
+      estimator = new WorstCaseEstimator(pricer, env.catalog, env.config.providers, config.credits.prompt_chars_per_token);
+      ceiling = config.credits.max_reserve_micros === undefined ? undefined : BigInt(config.credits.max_reserve_micros);
+      const ttl = config.credits.reservation_ttl === undefined ? undefined : parseDuration(config.credits.reservation_ttl);
+      ttlMs = ttl ?? 2 * (parseDuration(env.config.upstream.total_timeout) ?? 600_000) + 60_000;
+      state.reconciler ??= new Reconciler(env, state.metrics.expired);
+    }
+    const softPercent = BigInt(Math.round(config.budgets.soft_limit_percent * 100));
     if (records) {
       state.queue.configure(queueSettings(config));
       state.recording++;
     }
+
+    /** Reserves the request's worst case, or throws the 402 / 400; undefined when there is nothing to hold. */
+    async function hold(ctx: Context): Promise<{ hold: Hold; uses: BudgetUse[] } | undefined> {
+      const model = ctx.model;
+      if (model === undefined) return undefined;
+      const org = ctx.auth?.orgId ?? ctx.report.org;
+      if (org === undefined) throw errors.paymentRequired('This request names no organization whose credit or budget it could use.');
+      const worst = estimator!.estimate(ctx, model.targets);
+      if (worst.kind === 'unbounded') {
+        state.metrics.reservations.inc({ result: 'unbounded' });
+        throw errors.badRequest('cost_unbounded', `The cost of this request cannot be bounded in advance, so no credit can be reserved for it: ${worst.reason}.`);
+      }
+      let amount = worst.micros;
+      if (ceiling !== undefined && amount > ceiling) amount = ceiling;
+      // Free: nothing to hold or count.
+      if (amount === 0n && !worst.postPaid) return undefined;
+      const keyId = ctx.auth?.keyId ?? ctx.report.keyId;
+      const limits = (ctx.auth?.limits ?? {}) as { daily_budget_micros?: number; monthly_budget_micros?: number };
+      const { day, month } = periodsOf(state.now());
+      const h: Hold = { id: randomUUID(), org, keyId, amount, credit: credits && !worst.postPaid, budgets, day, month };
+      try {
+        const uses = await reserve(await env.sql(), {
+          ...h,
+          requestId: ctx.id,
+          keyDaily: budgets && keyId !== undefined ? optionalBig(limits.daily_budget_micros) : undefined,
+          keyMonthly: budgets && keyId !== undefined ? optionalBig(limits.monthly_budget_micros) : undefined,
+          expiresAt: new Date(Date.now() + ttlMs),
+        });
+        state.metrics.reservations.inc({ result: 'reserved' });
+        return { hold: h, uses };
+      } catch (err) {
+        if (!(err instanceof BillingRefusal)) throw err;
+        if (err.reason === 'budget') {
+          state.metrics.reservations.inc({ result: 'budget_exceeded' });
+          const [scope, period, , limit] = err.details;
+          throw errors.paymentRequired(
+            `The ${scope === 'org' ? "organization's" : "key's"} ${period === 'day' ? 'daily' : 'monthly'} budget of ${limit} micro-units of ${config.currency} is reached (calendar ${period === 'day' ? 'day' : 'month'}, UTC).`,
+            'budget_exceeded',
+          );
+        }
+        state.metrics.reservations.inc({ result: 'insufficient_quota' });
+        throw errors.paymentRequired(`Insufficient credit: this request may cost up to ${amount} micro-units of ${config.currency} and the organization's available balance is less. Top up the balance.`);
+      }
+    }
+
+    async function settleHold(ctx: Context, h: Hold, cost: bigint | null): Promise<void> {
+      // A served request nothing prices (it was bounded by a price, so this is a price reload): charge the hold.
+      const charged = cost ?? (h.credit ? h.amount : 0n);
+      if (cost === null) ctx.log.warn({ reserved_micros: h.amount.toString() }, 'billing: a request has no price at settlement; charged its reservation');
+      if (h.credit && charged > h.amount) {
+        state.metrics.overruns.inc();
+        ctx.log.warn({ reserved_micros: h.amount.toString(), cost_micros: charged.toString() }, 'billing: a request cost more than its reservation; charged in full');
+      }
+      const input = { id: h.id, cost: charged, charge: credits, org: h.org, keyId: h.keyId, requestId: ctx.id, budgets: h.budgets, day: h.day, month: h.month };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await settle(await env.sql(), input);
+          return;
+        } catch (err) {
+          if (attempt >= 3) {
+            state.metrics.settleFailures.inc();
+            ctx.log.error({ err: (err as Error).message, reservation_id: h.id, cost_micros: charged.toString() }, 'billing: settling a reservation failed; it is released at its expiry and this cost is NOT charged');
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        }
+      }
+    }
+
     return {
       async handle(ctx, next) {
         const attempts = ctx.attempts;
-        if (records) {
-          ctx.afterResponse((outcome) => {
-            const served = outcome.attempt ?? (outcome.usage ? attempts[attempts.length - 1] : undefined);
-            state.costs.set(attempts, pricer.costOf(ctx.endpoint, served, outcome.usage, imagesAsked(ctx)));
-          });
-        }
+        const held = enforcing && PRICED_ENDPOINTS.has(ctx.endpoint) ? await hold(ctx) : undefined;
+        // Always: the cost metrics count every request billing saw, with or without usage rows.
+        ctx.afterResponse(async (outcome) => {
+          const served = outcome.attempt ?? (outcome.usage ? attempts[attempts.length - 1] : undefined);
+          const cost = pricer.costOf(ctx.endpoint, served, outcome.usage, imagesAsked(ctx));
+          state.costs.set(attempts, { cost, row: records });
+          if (held) await settleHold(ctx, held.hold, cost);
+        });
         await next();
         const response = ctx.response;
-        if (!config.cost_header || !response || response.stream !== undefined || response.status >= 400 || !PRICED_ENDPOINTS.has(ctx.endpoint)) return;
+        if (!response) return;
+        if (held) {
+          const warning = budgetWarning(held.uses, softPercent);
+          if (warning) response.headers[BUDGET_WARNING_HEADER] = warning;
+        }
+        if (!config.cost_header || response.stream !== undefined || response.status >= 400 || !PRICED_ENDPOINTS.has(ctx.endpoint)) return;
         const cost = pricer.costOf(ctx.endpoint, servedBy(attempts), ctx.usage, imagesAsked(ctx));
         if (cost !== null) response.headers[COST_HEADER] = cost.toString();
       },
@@ -125,3 +278,26 @@ export default definePlugin<BillingConfig, BillingProcess>({
     };
   },
 });
+
+/**
+ * Counts a request's final cost once, when its record arrives: by `models:` key (bounded, never the
+ * client's string) and the provider that served. Nothing served (a refusal, every attempt failed)
+ * counts nothing; an unknown cost counts as unpriced.
+ */
+function countCost(metrics: BillingMetrics, record: RequestRecord, cost: bigint | null): void {
+  if (record.provider === undefined) return;
+  const model = record.modelKey ?? 'none';
+  if (cost === null) metrics.unpriced.inc({ model });
+  else metrics.cost.inc({ model, provider: record.provider }, Number(cost));
+}
+
+function optionalBig(n: number | undefined): bigint | undefined {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? BigInt(n) : undefined;
+}
+
+/** `key:month 85% (850000 of 1000000)`, for every budget at or past the soft limit (percent × 100). */
+function budgetWarning(uses: readonly BudgetUse[], softPercentX100: bigint): string | undefined {
+  const over = uses.filter((u) => u.limit > 0n && u.used * 10_000n >= u.limit * softPercentX100);
+  if (over.length === 0) return undefined;
+  return over.map((u) => `${u.budget} ${(u.used * 100n) / u.limit}% (${u.used} of ${u.limit})`).join(', ');
+}

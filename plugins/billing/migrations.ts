@@ -41,4 +41,218 @@ CREATE INDEX billing_usage_key_at ON billing_usage (key_id, at);
 CREATE INDEX billing_usage_at ON billing_usage USING brin (at);
 `;
 
-export const BILLING_MIGRATIONS: readonly Migration[] = [{ id: 1, name: 'usage records (billing_usage)', sql: USAGE }];
+/**
+ * Credits and budgets. The rules live in SQL functions so that each step is ONE statement — one
+ * round trip, atomic on PGlite and across PostgreSQL replicas alike (row locks on the account and
+ * the spend rows, always taken in the same order: account, org day, org month, key day, key month):
+ *
+ * - `billing_accounts`: per organization, the balance (credits in minus settled spend) and what is
+ *   reserved by requests in flight; `balance - reserved` is what a new request may reserve. Its org
+ *   budgets (daily / monthly) sit beside it.
+ * - `billing_ledger`: append-only (a trigger refuses UPDATE and DELETE); top-ups, adjustments,
+ *   grants and one `usage` entry per charged request; `(org_id, idempotency_key)` is unique.
+ * - `billing_reservations`: one row per request in flight, with an expiry past any request's life,
+ *   so that a crash between reserve and settle is undone by `billing_release_expired`.
+ * - `billing_spend`: spent and reserved per (org | key, UTC day | month), for budgets.
+ *
+ * Refusals are raised as `switchyard_billing:<reason>` errors, which roll the statement back whole.
+ */
+const CREDITS = `
+CREATE TABLE billing_accounts (
+  org_id                text COLLATE "C" PRIMARY KEY,
+  balance_micros        bigint NOT NULL DEFAULT 0,
+  reserved_micros       bigint NOT NULL DEFAULT 0 CHECK (reserved_micros >= 0),
+  daily_budget_micros   bigint CHECK (daily_budget_micros >= 0),
+  monthly_budget_micros bigint CHECK (monthly_budget_micros >= 0),
+  created_at            timestamptz NOT NULL DEFAULT now(),
+  updated_at            timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE billing_ledger (
+  entry_id             bigserial PRIMARY KEY,
+  org_id               text COLLATE "C" NOT NULL,
+  at                   timestamptz NOT NULL DEFAULT now(),
+  kind                 text NOT NULL CHECK (kind IN ('top_up', 'adjustment', 'grant', 'usage')),
+  amount_micros        bigint NOT NULL,
+  balance_after_micros bigint NOT NULL,
+  idempotency_key      text,
+  request_id           text,
+  key_id               text,
+  actor                text,
+  note                 text,
+  UNIQUE (org_id, idempotency_key)
+);
+CREATE INDEX billing_ledger_org_entry ON billing_ledger (org_id, entry_id);
+CREATE FUNCTION billing_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'billing_ledger is append-only: add an adjustment instead';
+END $$;
+CREATE TRIGGER billing_ledger_append_only BEFORE UPDATE OR DELETE ON billing_ledger
+  FOR EACH ROW EXECUTE FUNCTION billing_ledger_append_only();
+
+CREATE TABLE billing_reservations (
+  reservation_id uuid PRIMARY KEY,
+  org_id         text COLLATE "C" NOT NULL,
+  key_id         text COLLATE "C",
+  request_id     text,
+  credit_micros  bigint NOT NULL,
+  budget_micros  bigint NOT NULL,
+  budgets        boolean NOT NULL,
+  day            date NOT NULL,
+  month          date NOT NULL,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  expires_at     timestamptz NOT NULL
+);
+CREATE INDEX billing_reservations_expires ON billing_reservations (expires_at);
+
+CREATE TABLE billing_spend (
+  scope           text NOT NULL,
+  subject         text COLLATE "C" NOT NULL,
+  period          text NOT NULL,
+  start_date      date NOT NULL,
+  spent_micros    bigint NOT NULL DEFAULT 0,
+  reserved_micros bigint NOT NULL DEFAULT 0 CHECK (reserved_micros >= 0),
+  PRIMARY KEY (scope, subject, period, start_date)
+);
+
+-- Counts a reservation of p_amount against one budget row; raises when it would pass p_limit.
+-- With no limit the row is not touched (spend is still added at settlement). Returns spent + reserved after.
+CREATE FUNCTION billing_budget_reserve(p_scope text, p_subject text, p_period text, p_start date, p_amount bigint, p_limit bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE used bigint;
+BEGIN
+  IF p_limit IS NULL OR p_subject IS NULL THEN RETURN NULL; END IF;
+  INSERT INTO billing_spend AS s (scope, subject, period, start_date, reserved_micros)
+    VALUES (p_scope, p_subject, p_period, p_start, p_amount)
+    ON CONFLICT (scope, subject, period, start_date) DO UPDATE SET reserved_micros = s.reserved_micros + p_amount
+    RETURNING s.spent_micros + s.reserved_micros INTO used;
+  -- A request with nothing to reserve still needs room left (spent < limit).
+  IF used > p_limit OR (p_amount = 0 AND used >= p_limit) THEN
+    RAISE EXCEPTION 'switchyard_billing:budget:%:%:%:%', p_scope, p_period, used - p_amount, p_limit;
+  END IF;
+  RETURN used;
+END $$;
+
+-- Moves p_release from reserved to p_cost spent on one budget row (created when missing).
+CREATE FUNCTION billing_budget_settle(p_scope text, p_subject text, p_period text, p_start date, p_release bigint, p_cost bigint)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_subject IS NULL THEN RETURN; END IF;
+  INSERT INTO billing_spend AS s (scope, subject, period, start_date, spent_micros)
+    VALUES (p_scope, p_subject, p_period, p_start, p_cost)
+    ON CONFLICT (scope, subject, period, start_date) DO UPDATE
+      SET spent_micros = s.spent_micros + p_cost, reserved_micros = greatest(s.reserved_micros - p_release, 0);
+END $$;
+
+-- Reserves p_amount for one request: from the balance when p_credit (refused when balance - reserved
+-- is short), and against every budget that has a limit (the org's from billing_accounts, the key's
+-- given). Returns one row per budget with a limit: its name, spent + reserved after, the limit.
+CREATE FUNCTION billing_reserve(p_id uuid, p_org text, p_key text, p_request text, p_amount bigint, p_credit boolean,
+  p_budgets boolean, p_day date, p_month date, p_key_daily bigint, p_key_monthly bigint, p_expires timestamptz)
+RETURNS TABLE (budget text, used bigint, limit_micros bigint) LANGUAGE plpgsql AS $$
+DECLARE org_daily bigint; org_monthly bigint; u bigint;
+BEGIN
+  IF p_credit THEN
+    UPDATE billing_accounts SET reserved_micros = reserved_micros + p_amount
+      WHERE org_id = p_org AND balance_micros - reserved_micros >= p_amount
+      RETURNING daily_budget_micros, monthly_budget_micros INTO org_daily, org_monthly;
+    IF NOT FOUND THEN RAISE EXCEPTION 'switchyard_billing:insufficient_quota'; END IF;
+  ELSIF p_budgets THEN
+    SELECT daily_budget_micros, monthly_budget_micros INTO org_daily, org_monthly FROM billing_accounts WHERE org_id = p_org;
+  END IF;
+  IF p_budgets THEN
+    u := billing_budget_reserve('org', p_org, 'day', p_day, p_amount, org_daily);
+    IF u IS NOT NULL THEN budget := 'org:day'; used := u; limit_micros := org_daily; RETURN NEXT; END IF;
+    u := billing_budget_reserve('org', p_org, 'month', p_month, p_amount, org_monthly);
+    IF u IS NOT NULL THEN budget := 'org:month'; used := u; limit_micros := org_monthly; RETURN NEXT; END IF;
+    u := billing_budget_reserve('key', p_key, 'day', p_day, p_amount, p_key_daily);
+    IF u IS NOT NULL THEN budget := 'key:day'; used := u; limit_micros := p_key_daily; RETURN NEXT; END IF;
+    u := billing_budget_reserve('key', p_key, 'month', p_month, p_amount, p_key_monthly);
+    IF u IS NOT NULL THEN budget := 'key:month'; used := u; limit_micros := p_key_monthly; RETURN NEXT; END IF;
+  END IF;
+  INSERT INTO billing_reservations (reservation_id, org_id, key_id, request_id, credit_micros, budget_micros, budgets, day, month, expires_at)
+    VALUES (p_id, p_org, p_key, p_request, CASE WHEN p_credit THEN p_amount ELSE 0 END, p_amount, p_budgets, p_day, p_month, p_expires);
+END $$;
+
+-- Releases a reservation's holds and charges p_cost: the balance (a 'usage' ledger entry, when
+-- p_charge and the cost is not 0) and the budgets' spend. A reservation already released (expired
+-- and reconciled) is charged all the same, with what the caller passes. Returns the balance after
+-- (null when the balance was not charged).
+CREATE FUNCTION billing_settle(p_id uuid, p_cost bigint, p_charge boolean, p_org text, p_key text, p_request text,
+  p_budgets boolean, p_day date, p_month date)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r billing_reservations%ROWTYPE; bal bigint;
+BEGIN
+  DELETE FROM billing_reservations WHERE reservation_id = p_id RETURNING * INTO r;
+  IF NOT FOUND THEN
+    r.org_id := p_org; r.key_id := p_key; r.credit_micros := 0; r.budget_micros := 0; r.budgets := p_budgets; r.day := p_day; r.month := p_month;
+  END IF;
+  IF r.credit_micros <> 0 OR (p_charge AND p_cost <> 0) THEN
+    INSERT INTO billing_accounts AS a (org_id, balance_micros) VALUES (r.org_id, -CASE WHEN p_charge THEN p_cost ELSE 0 END)
+      ON CONFLICT (org_id) DO UPDATE SET
+        balance_micros = a.balance_micros - CASE WHEN p_charge THEN p_cost ELSE 0 END,
+        reserved_micros = a.reserved_micros - r.credit_micros,
+        updated_at = now()
+      RETURNING balance_micros INTO bal;
+    IF p_charge AND p_cost <> 0 THEN
+      INSERT INTO billing_ledger (org_id, kind, amount_micros, balance_after_micros, request_id, key_id)
+        VALUES (r.org_id, 'usage', -p_cost, bal, p_request, r.key_id);
+    END IF;
+  END IF;
+  IF r.budgets THEN
+    PERFORM billing_budget_settle('org', r.org_id, 'day', r.day, r.budget_micros, p_cost);
+    PERFORM billing_budget_settle('org', r.org_id, 'month', r.month, r.budget_micros, p_cost);
+    PERFORM billing_budget_settle('key', r.key_id, 'day', r.day, r.budget_micros, p_cost);
+    PERFORM billing_budget_settle('key', r.key_id, 'month', r.month, r.budget_micros, p_cost);
+  END IF;
+  RETURN bal;
+END $$;
+
+-- Releases every reservation whose expiry has passed (a gateway that crashed between reserve and
+-- settle). Returns one row per released reservation.
+CREATE FUNCTION billing_release_expired(p_now timestamptz)
+RETURNS TABLE (reservation_id uuid, org_id text, request_id text, credit_micros bigint) LANGUAGE plpgsql AS $$
+DECLARE r billing_reservations%ROWTYPE;
+BEGIN
+  FOR r IN DELETE FROM billing_reservations AS x WHERE x.expires_at < p_now RETURNING * LOOP
+    UPDATE billing_accounts AS a SET reserved_micros = a.reserved_micros - r.credit_micros WHERE a.org_id = r.org_id AND r.credit_micros <> 0;
+    IF r.budgets THEN
+      PERFORM billing_budget_settle('org', r.org_id, 'day', r.day, r.budget_micros, 0);
+      PERFORM billing_budget_settle('org', r.org_id, 'month', r.month, r.budget_micros, 0);
+      PERFORM billing_budget_settle('key', r.key_id, 'day', r.day, r.budget_micros, 0);
+      PERFORM billing_budget_settle('key', r.key_id, 'month', r.month, r.budget_micros, 0);
+    END IF;
+    reservation_id := r.reservation_id; org_id := r.org_id; request_id := r.request_id; credit_micros := r.credit_micros;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+
+-- A top-up, adjustment or grant, once per (org, idempotency key): the account row is locked first,
+-- so two identical calls at once are serialised and the second finds the first's entry. Returns the
+-- entry and whether it already existed; raises 'switchyard_billing:idempotency_conflict' when the
+-- key was used for a different amount or kind, 'switchyard_billing:below_zero' when the balance
+-- would drop under 0.
+CREATE FUNCTION billing_credit(p_org text, p_kind text, p_amount bigint, p_idempotency text, p_actor text, p_note text)
+RETURNS TABLE (entry_id bigint, at timestamptz, kind text, amount_micros bigint, balance_after_micros bigint, note text, replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE e billing_ledger%ROWTYPE; bal bigint; res bigint;
+BEGIN
+  INSERT INTO billing_accounts (org_id) VALUES (p_org) ON CONFLICT DO NOTHING;
+  SELECT a.balance_micros, a.reserved_micros INTO bal, res FROM billing_accounts a WHERE a.org_id = p_org FOR UPDATE;
+  SELECT * INTO e FROM billing_ledger l WHERE l.org_id = p_org AND l.idempotency_key = p_idempotency;
+  IF FOUND THEN
+    IF e.kind <> p_kind OR e.amount_micros <> p_amount THEN RAISE EXCEPTION 'switchyard_billing:idempotency_conflict'; END IF;
+    RETURN QUERY SELECT e.entry_id, e.at, e.kind, e.amount_micros, e.balance_after_micros, e.note, true;
+    RETURN;
+  END IF;
+  IF bal + p_amount < 0 THEN RAISE EXCEPTION 'switchyard_billing:below_zero:%', bal; END IF;
+  UPDATE billing_accounts a SET balance_micros = a.balance_micros + p_amount, updated_at = now() WHERE a.org_id = p_org RETURNING a.balance_micros INTO bal;
+  INSERT INTO billing_ledger AS l (org_id, kind, amount_micros, balance_after_micros, idempotency_key, actor, note)
+    VALUES (p_org, p_kind, p_amount, bal, p_idempotency, p_actor, p_note) RETURNING * INTO e;
+  RETURN QUERY SELECT e.entry_id, e.at, e.kind, e.amount_micros, e.balance_after_micros, e.note, false;
+END $$;
+`;
+
+export const BILLING_MIGRATIONS: readonly Migration[] = [
+  { id: 1, name: 'usage records (billing_usage)', sql: USAGE },
+  { id: 2, name: 'credits, reservations and budgets', sql: CREDITS },
+];

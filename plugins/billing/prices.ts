@@ -21,6 +21,8 @@ const CATALOG_CURRENCY = 'USD';
 /** A price in the gateway currency, in micro-units × `PRICE_SCALE`; a missing field is no price for that kind. */
 export interface CompiledPrice {
   readonly free: boolean;
+  /** Charged after the fact, never reserved: the balance may go below zero by what it costs. */
+  readonly postPaid?: boolean;
   readonly input?: bigint;
   readonly output?: bigint;
   readonly cachedInput?: bigint;
@@ -104,6 +106,7 @@ export class Pricer {
 function compiled(price: Price, rate: number): CompiledPrice {
   return {
     free: false,
+    postPaid: price.post_paid === true,
     input: perToken(price.input_per_1m, rate),
     output: perToken(price.output_per_1m, rate),
     cachedInput: perToken(price.cached_input_per_1m, rate),

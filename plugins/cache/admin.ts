@@ -61,6 +61,7 @@ export default defineAdminModule({
           deleted = await kv.deletePrefix(CACHE_PREFIX, modelInfix(model));
         }
         req.log.info({ request_id: req.requestId, org, model, deleted }, 'cache purged');
+        req.audit({ action: 'cache.purge', target: { type: 'cache', id: `${org ?? '*'}/${model ?? '*'}` }, after: { org: org ?? null, model: model ?? null, deleted } });
         return { status: 200, body: { object: 'cache.purge', deleted } };
       },
     };

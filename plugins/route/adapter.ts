@@ -89,6 +89,29 @@ export interface HttpAdapter {
   streamTranslator(op: Operation): StreamTranslator;
   /** Turns a non-2xx upstream answer into the error the client sees. */
   parseError(status: number, bodyText: string, headers: Record<string, string | string[] | undefined>): GatewayError;
+  /** How to list the provider's upstream models (`discover:`); absent when the provider has no list endpoint. */
+  readonly models?: ModelLister;
+}
+
+/** One model a provider's list endpoint named. */
+export interface ListedModel {
+  /** The id to send upstream (`gpt-4o`, `claude-sonnet-4-5`, `gemini-2.0-flash`). */
+  readonly id: string;
+  /** Unix seconds, when the provider says. */
+  readonly created?: number;
+  readonly context_window?: number;
+  readonly max_output_tokens?: number;
+}
+
+/**
+ * A provider's model list endpoint, page by page: `request(cursor)` builds the GET for one page
+ * (`undefined` for the first), `parse` reads a 200 body into models and the next page's cursor.
+ * Errors go through the adapter's `parseError`; a 401 through `refreshAuth`, as for a call.
+ */
+export interface ModelLister {
+  request(cursor: string | undefined): UpstreamRequest | Promise<UpstreamRequest>;
+  /** Throws when the body is not the provider's list. */
+  parse(body: unknown): { models: ListedModel[]; next?: string | undefined };
 }
 
 export type LocalResult =

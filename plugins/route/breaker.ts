@@ -1,7 +1,8 @@
 /**
  * A circuit breaker per target (provider + upstream model), after Caddy's two-method breaker: ask
- * `enter()` before a call, tell `leave()` how it went. Breakers are `route`'s process state, so a
- * reload keeps what they learnt; they live in this process only (replicas do not share them yet).
+ * `enter()` before a call, tell `leave()` how it went. Each target's breaker is part of its
+ * `TargetState` (`targets.ts`), `route`'s process state, so a reload keeps what it learnt; with a
+ * Redis store its openings and closings are shared with the other replicas (`breaker-sync.ts`).
  *
  *   closed ──N consecutive failures, or failure rate ≥ r over ≥ m calls in a window──▶ open
  *   open ──cooldown over──▶ half-open: up to `probes` calls at once
@@ -19,6 +20,8 @@ export interface BreakerSettings {
   readonly windowMs: number;
   readonly cooldownMs: number;
   readonly probes: number;
+  /** Share openings, closings and probes with the other replicas (Redis store only). */
+  readonly shared: boolean;
 }
 
 export function breakerSettings(config: RouteConfig['breaker']): BreakerSettings {
@@ -30,6 +33,7 @@ export function breakerSettings(config: RouteConfig['breaker']): BreakerSettings
     windowMs: parseDuration(config.window)!,
     cooldownMs: parseDuration(config.cooldown)!,
     probes: config.half_open_probes,
+    shared: config.shared,
   };
 }
 
@@ -40,6 +44,9 @@ export type CallOutcome = 'success' | 'failure' | 'neutral';
 
 /** What `enter()` granted: a normal call, a half-open probe, or nothing (skip the target). */
 export type Admission = 'call' | 'probe' | false;
+
+/** A change of state `leave()` caused, for the replicas to hear of. */
+export type Transition = 'opened' | 'closed' | undefined;
 
 export class Breaker {
   state: BreakerState = 'closed';
@@ -64,15 +71,22 @@ export class Breaker {
     return 'probe';
   }
 
-  leave(admission: Admission, outcome: CallOutcome, now: number, s: BreakerSettings): void {
+  /** Whether `enter()` would let a call through now (without taking a probe slot). */
+  admits(now: number, s: BreakerSettings): boolean {
+    if (this.state === 'closed') return true;
+    if (this.state === 'open') return now >= this.openUntil;
+    return this.probing < s.probes;
+  }
+
+  leave(admission: Admission, outcome: CallOutcome, now: number, s: BreakerSettings): Transition {
     if (admission === 'probe') {
       this.probing = Math.max(0, this.probing - 1);
-      if (this.state !== 'half_open') return;
-      if (outcome === 'success') this.close();
-      else if (outcome === 'failure') this.open(now, s);
-      return;
+      if (this.state !== 'half_open') return undefined;
+      if (outcome === 'success') return this.close();
+      if (outcome === 'failure') return this.open(now, s.cooldownMs);
+      return undefined;
     }
-    if (outcome === 'neutral' || this.state !== 'closed') return;
+    if (outcome === 'neutral' || this.state !== 'closed') return undefined;
     if (now - this.windowStart >= s.windowMs) {
       this.windowStart = now;
       this.calls = this.failed = 0;
@@ -80,44 +94,36 @@ export class Breaker {
     this.calls++;
     if (outcome === 'success') {
       this.consecutive = 0;
-      return;
+      return undefined;
     }
     this.failed++;
     this.consecutive++;
-    if (this.consecutive >= s.failures || (this.calls >= s.minRequests && this.failed / this.calls >= s.failureRate)) this.open(now, s);
+    if (this.consecutive >= s.failures || (this.calls >= s.minRequests && this.failed / this.calls >= s.failureRate)) return this.open(now, s.cooldownMs);
+    return undefined;
   }
 
-  private open(now: number, s: BreakerSettings): void {
+  /** Another replica opened this target's breaker, for `ms` more: skip the target here too. */
+  openedElsewhere(now: number, ms: number): void {
+    if (this.state === 'open' && this.openUntil >= now + ms) return;
+    this.open(now, ms);
+  }
+
+  /** Another replica's probe succeeded: the target is back. */
+  closedElsewhere(): void {
+    if (this.state !== 'closed') this.close();
+  }
+
+  private open(now: number, cooldownMs: number): Transition {
     this.state = 'open';
-    this.openUntil = now + s.cooldownMs;
+    this.openUntil = now + cooldownMs;
     this.probing = 0;
+    return 'opened';
   }
 
-  private close(): void {
+  private close(): Transition {
     this.state = 'closed';
     this.consecutive = this.calls = this.failed = 0;
     this.windowStart = 0;
-  }
-}
-
-/**
- * Most breakers kept. Globs and `provider/model` ids let clients name targets, so the map is
- * bounded: past this size, closed breakers (which remember only counts) are dropped.
- */
-const MAX_BREAKERS = 4096;
-
-/** Every target's breaker, by `provider/model`. */
-export class Breakers {
-  private readonly byTarget = new Map<string, Breaker>();
-
-  for(provider: string, model: string): Breaker {
-    const key = `${provider}/${model}`;
-    let breaker = this.byTarget.get(key);
-    if (!breaker) {
-      if (this.byTarget.size >= MAX_BREAKERS) for (const [k, b] of this.byTarget) if (b.state === 'closed') this.byTarget.delete(k);
-      breaker = new Breaker();
-      this.byTarget.set(key, breaker);
-    }
-    return breaker;
+    return 'closed';
   }
 }

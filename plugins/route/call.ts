@@ -9,13 +9,14 @@
  */
 import { GatewayError, errors } from '../../core/errors.js';
 import { readSSE, readJsonLines } from '../../core/http/sse.js';
-import { upstreamFailure, ClientGoneError, type UpstreamClient, type UpstreamResponse } from '../../core/http/upstream.js';
+import { upstreamFailure, ClientGoneError, type UpstreamClient, type UpstreamResponse, type UpstreamTimeouts } from '../../core/http/upstream.js';
 import { JsonResponse, type Attempt, type Context, type GatewayResponse, type Usage } from '../../core/context.js';
 import type { HttpAdapter, Operation } from './adapter.js';
 import type { Target } from './resolve.js';
 import { tryParseJson } from './upstream-errors.js';
 import { DeliveredText, finalStreamUsage, type TokenCounter } from './final-usage.js';
 import { providerRetryDelayMs } from './retry.js';
+import { traceUpstream } from '../../core/telemetry/index.js';
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -38,6 +39,8 @@ export interface CallSetup {
   readonly signal: AbortSignal;
   /** Set when the provider said how long to wait before trying again. */
   retryAfterMs?: number | undefined;
+  /** The model's own timeouts, over the provider's. */
+  readonly timeouts?: Partial<UpstreamTimeouts> | undefined;
 }
 
 export async function callTarget(ctx: Context, target: Target, op: Operation, setup: CallSetup): Promise<AttemptAnswer> {
@@ -82,13 +85,14 @@ function streamAnswered(ctx: Context, attempt: Attempt, op: Operation, reported:
 async function callHttp(ctx: Context, target: Target, adapter: HttpAdapter, op: Operation, setup: CallSetup): Promise<AttemptAnswer> {
   const provider = target.provider.name;
   const { upstream, headers, attempt, counter, signal } = setup;
-  let res = await upstream.send(await adapter.buildRequest(op), signal, adapter.timeouts, provider);
+  const timeouts = setup.timeouts ? { ...adapter.timeouts, ...setup.timeouts } : adapter.timeouts;
+  let res = await upstream.send(traceUpstream(ctx, attempt, await adapter.buildRequest(op)), signal, timeouts, provider);
   if (res.status === 401 && adapter.refreshAuth) {
     // Drain, don't destroy: undici reports a destroyed unread body as an 'error' event that no one
     // listens to here, which would crash the process.
     await res.body.dump();
     res.release();
-    if (await adapter.refreshAuth()) res = await upstream.send(await adapter.buildRequest(op), signal, adapter.timeouts, provider);
+    if (await adapter.refreshAuth()) res = await upstream.send(traceUpstream(ctx, attempt, await adapter.buildRequest(op)), signal, timeouts, provider);
   }
   attempt.status = res.status;
   attempt.ttfbMs = res.headersMs;

@@ -1,8 +1,10 @@
 /**
- * `route` — the terminal plugin of the model pipeline. Resolves the model id to targets, calls the
- * provider adapter — retrying and falling back within one attempt budget and one deadline per
- * request, skipping targets whose circuit breaker is open (`invoke.ts`) — and answers
- * `GET /v1/models[/{id}]`.
+ * `route` — the terminal plugin of the model pipeline. Resolves the model id to targets, orders
+ * them by the model's strategy (`plans.ts`), calls the provider adapter — retrying and falling
+ * back within one attempt budget and one deadline per request, skipping targets whose circuit
+ * breaker is open (`invoke.ts`) — and answers `GET /v1/models[/{id}]`. What it learns about each
+ * target (breaker, in flight, latency) is process state, shown at `GET /admin/targets` and in the
+ * metrics, and shared with other replicas through Redis (`breaker-sync.ts`).
  */
 import { definePlugin } from '../../core/plugin.js';
 import { ConfigError, readSchema, validateAt, type ConfigIssue } from '../../core/config/schema.js';
@@ -14,9 +16,16 @@ import { adapters } from './providers/index.js';
 import { ModelTable, type Provider, type Resolution, type Target } from './resolve.js';
 import { buildModelList, modelCard, type ModelCard } from './models.js';
 import { TokenCounter } from './final-usage.js';
-import { Breakers, breakerSettings } from './breaker.js';
+import { breakerSettings } from './breaker.js';
+import { BreakerSync } from './breaker-sync.js';
+import { GroupRegistry, TargetRegistry } from './targets.js';
+import { Plan, type PlanSettings } from './plans.js';
+import { registerTargetMetrics } from './target-metrics.js';
+import routeAdmin from './admin.js';
 import { retryPolicy, type RetryPolicy } from './retry.js';
 import { createInvoke } from './invoke.js';
+import { discoverySources, ModelDiscovery } from './discovery.js';
+import { liveModelList } from './discovery-list.js';
 import type { RouteConfig } from '../../schemas/types/plugins/route.js';
 
 export type { RouteConfig };
@@ -49,8 +58,14 @@ const DEFAULT_KEY: Record<ModelEndpoint, keyof RouteConfig['defaults']> = {
 export interface RouteProcess {
   /** The tokenizer worker that settles cut streams. */
   readonly counter: TokenCounter;
-  /** Each target's circuit breaker: what a reload must not forget. */
-  readonly breakers: Breakers;
+  /** Each target's breaker, calls in flight and latency: what a reload must not forget. */
+  readonly targets: TargetRegistry;
+  /** What each group's strategy remembers (round-robin weights, exploration). */
+  readonly groups: GroupRegistry;
+  /** Breaker changes to and from the other replicas; only with a Redis store. */
+  readonly sync: BreakerSync | undefined;
+  /** The upstream model listings of providers with `discover:` (`discovery.ts`). */
+  readonly discovery: ModelDiscovery;
 }
 
 export default definePlugin<RouteConfig, RouteProcess>({
@@ -58,7 +73,21 @@ export default definePlugin<RouteConfig, RouteProcess>({
   schema: readSchema('plugins/route'),
   terminal: true,
   kinds: ['model'],
-  process: { create: () => ({ counter: new TokenCounter(), breakers: new Breakers() }), close: (state) => state.counter.close() },
+  process: {
+    create: (env) => {
+      const targets = new TargetRegistry();
+      registerTargetMetrics(env.metrics, targets);
+      const sync = env.kv.kind === 'redis' ? new BreakerSync(env.kv, targets, env.log) : undefined;
+      return { counter: new TokenCounter(), targets, groups: new GroupRegistry(), sync, discovery: new ModelDiscovery(env.upstream, env.log) };
+    },
+    close: async (state) => {
+      state.discovery.close();
+      await state.sync?.close();
+      return state.counter.close();
+    },
+    details: (state) => state.discovery.details(),
+  },
+  admin: routeAdmin,
   create(config, env, state) {
     const issues: ConfigIssue[] = [];
     const providers = new Map<string, Provider>();
@@ -69,7 +98,7 @@ export default definePlugin<RouteConfig, RouteProcess>({
         issues.push({ path: ['$', 'providers', name, 'adapter'], message: `unknown adapter '${pc.adapter}'; available: ${[...adapters.keys()].join(', ')}` });
         continue;
       }
-      const { adapter: _adapter, catalog, timeouts, ...settings } = pc;
+      const { adapter: _adapter, catalog, timeouts, discover: _discover, ...settings } = pc;
       const found = validateAt(definition.schema, settings, ['$', 'providers', name]);
       if (found.length) {
         issues.push(...found);
@@ -85,11 +114,12 @@ export default definePlugin<RouteConfig, RouteProcess>({
     }
     for (const [key, model] of Object.entries(env.config.models)) {
       model.targets.forEach((t, i) => {
-        if (!providers.has(t.provider) && !env.config.providers[t.provider]) {
+        if (t.provider !== undefined && !providers.has(t.provider) && !env.config.providers[t.provider]) {
           issues.push({ path: ['$', 'models', key, 'targets', i, 'provider'], message: `unknown provider '${t.provider}'; configured: ${Object.keys(env.config.providers).join(', ') || '(none)'}` });
         }
       });
     }
+    const sources = discoverySources(env.config, providers, issues);
     if (issues.length) throw new ConfigError(issues);
 
     const table = new ModelTable(env.config.models, providers, config.provider_prefix);
@@ -103,10 +133,12 @@ export default definePlugin<RouteConfig, RouteProcess>({
     // Response bodies belong to their request (later plugins may rewrite them), so each request gets its own copy.
     const listJson = JSON.stringify({ object: 'list', data: list });
     const cards = new Map<string, string>(list.map((c) => [c.id, JSON.stringify(c)]));
+    const discovered = state.discovery.attach(sources);
+    const live = liveModelList(list, listJson, discovered, env.catalog, created);
     const upstream = env.upstream;
 
     function resolveOrThrow(id: string, ctx: Context): Resolution {
-      const resolution = table.resolve(id);
+      const resolution = table.resolve(id) ?? discovered.resolve(id);
       if (!resolution) throw table.notFound(id, ctx.auth?.allowedModels);
       return resolution;
     }
@@ -133,12 +165,19 @@ export default definePlugin<RouteConfig, RouteProcess>({
 
     const fallbackPolicy = retryPolicy(config, undefined);
     const policies = new Map<string, RetryPolicy>(Object.entries(env.config.models).map(([key, model]) => [key, retryPolicy(config, model)]));
+    const breaker = breakerSettings(config.breaker);
+    const planSettings: PlanSettings = { breaker, decay: config.least_latency.decay, explore: config.least_latency.explore, completionTokens: config.cost.completion_tokens };
+    const plans = new Map<string, Plan>(table.trees().map(({ key, tree, leaves }) => [key, new Plan(tree, leaves, state.targets, state.groups, planSettings, env.catalog)]));
+    if (state.sync) state.sync.enabled = breaker.shared;
     const invoke = createInvoke({
       providers,
       upstream,
       counter: state.counter,
-      breakers: state.breakers,
-      breaker: breakerSettings(config.breaker),
+      targets: state.targets,
+      breaker,
+      sync: state.sync,
+      decay: planSettings.decay,
+      planOf: (key) => plans.get(key),
       providerHeaders: config.provider_headers,
       log: env.log,
       policyOf: (key) => policies.get(key) ?? fallbackPolicy,
@@ -147,17 +186,18 @@ export default definePlugin<RouteConfig, RouteProcess>({
     function retrieve(ctx: Context): void {
       const id = ctx.modelParam!;
       const card = cards.get(id);
-      ctx.response = { status: 200, headers: {}, body: card ? (JSON.parse(card) as ModelCard) : modelCard(id, resolveOrThrow(id, ctx), env.catalog, created) };
+      ctx.response = { status: 200, headers: {}, body: card ? (JSON.parse(card) as ModelCard) : (live.card(id) ?? modelCard(id, resolveOrThrow(id, ctx), env.catalog, created)) };
     }
 
     return {
       models,
       async handle(ctx) {
         const endpoint = ctx.endpoint as Endpoint;
-        if (endpoint === 'models.list') ctx.response = { status: 200, headers: {}, body: JSON.parse(listJson) as unknown };
+        if (endpoint === 'models.list') ctx.response = { status: 200, headers: {}, body: JSON.parse(live.json()) as unknown };
         else if (endpoint === 'models.retrieve') retrieve(ctx);
         else await invoke(ctx, endpoint);
       },
+      close: () => discovered.detach(),
     };
   },
 });

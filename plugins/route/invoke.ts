@@ -1,9 +1,10 @@
 /**
  * One model request across its targets: retries with backoff, fallbacks, one attempt budget and
  * one deadline for the whole request, a circuit breaker per target. Small pieces, after Caddy's
- * reverse proxy: `classify` + `retry_on` say whether a failure is worth another call, `Breaker`
- * says whether a target may be called, `RequestDeadline` bounds the time; this loop only walks the
- * targets.
+ * reverse proxy: the model's `Plan` orders the targets (its strategy), `classify` + `retry_on` say
+ * whether a failure is worth another call, `Breaker` says whether a target may be called,
+ * `RequestDeadline` bounds the time; this loop only walks the targets, and tells each target's
+ * state (in flight, latency, breaker) how its call went.
  *
  * A stream is committed to once its first chunk is in hand: until then any failure (error status,
  * error event, cut connection, idle timeout, an end with no chunk) leaves the attempt for another.
@@ -18,14 +19,23 @@ import type { Provider } from './resolve.js';
 import { callTarget, type AttemptAnswer, type CallSetup } from './call.js';
 import type { TokenCounter } from './final-usage.js';
 import { backoffMs, classify, isTargetFault, sameTargetMayRecover, sleep, type RetryPolicy } from './retry.js';
-import type { Admission, BreakerSettings, Breakers, CallOutcome } from './breaker.js';
+import type { Admission, BreakerSettings, CallOutcome } from './breaker.js';
+import type { BreakerSync } from './breaker-sync.js';
+import type { Pick, Plan } from './plans.js';
+import type { TargetRegistry } from './targets.js';
 
 export interface InvokeEnv {
   readonly providers: ReadonlyMap<string, Provider>;
   readonly upstream: UpstreamClient;
   readonly counter: TokenCounter;
-  readonly breakers: Breakers;
+  readonly targets: TargetRegistry;
   readonly breaker: BreakerSettings;
+  /** Shares breaker changes with the other replicas (a Redis store and `breaker.shared`). */
+  readonly sync: BreakerSync | undefined;
+  /** EWMA weight of a new latency measurement. */
+  readonly decay: number;
+  /** The strategy of a `models:` key; undefined for a `provider/model` id no key matched. */
+  planOf(key: string): Plan | undefined;
   readonly providerHeaders: boolean;
   readonly log: Logger;
   /** The retry policy of a `models:` key. */
@@ -88,7 +98,25 @@ function resumed(first: unknown, chunks: AsyncGenerator<unknown>): AsyncIterable
 }
 
 export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndpoint) => Promise<void> {
-  const { providers, breakers } = env;
+  const { providers, targets: registry, sync } = env;
+  const useBreaker = env.breaker.enabled;
+
+  /** The targets of a request, in the order its model's strategy gives. */
+  function order(model: ResolvedModel, body: Record<string, unknown>): readonly Pick[] {
+    const plan = env.planOf(model.key);
+    if (plan) return plan.order({ targets: model.targets, body });
+    return model.targets.map((t) => ({ provider: providers.get(t.provider)!, model: t.model, state: registry.get(t.provider, t.model) }));
+  }
+
+  /**
+   * Claims a cluster-wide probe slot when the breakers are shared; false: another replica is
+   * probing, skip the target. The slot's key is released when the probe is over.
+   */
+  async function claimProbe(pick: Pick): Promise<string | false | undefined> {
+    if (!sync?.enabled) return undefined;
+    const key = await sync.claimProbe(pick.state, env.breaker.probes, env.breaker.cooldownMs);
+    return key === undefined ? false : key;
+  }
 
   /** Starts the stream; a stream that fails or ends before its first chunk throws, and its body is gone. */
   async function firstChunk(ctx: Context, answer: Extract<AttemptAnswer, { kind: 'stream' }>, provider: string): Promise<void> {
@@ -115,23 +143,38 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
       env.providerHeaders && calls > 0 ? new GatewayError(err.status, err.type, err.code, err.message, err.param, { ...err.headers, 'x-switchyard-attempts': String(calls) }) : err;
 
     try {
-      targets: for (const target of model.targets) {
-        const provider = providers.get(target.provider)!;
-        const breaker = breakers.for(provider.name, target.model);
+      targets: for (const target of order(model, body)) {
+        const provider = target.provider;
+        const state = target.state;
+        const breaker = state.breaker;
         for (let retry = 0; ; retry++) {
           if (calls >= policy.maxAttempts) break targets;
-          const admission: Admission = env.breaker.enabled ? breaker.enter(performance.now(), env.breaker) : 'call';
+          const admission: Admission = useBreaker ? breaker.enter(performance.now(), env.breaker) : 'call';
           if (!admission) {
             reopensInMs = Math.min(reopensInMs, Math.max(0, breaker.openUntil - performance.now()));
             continue targets;
+          }
+          let probeKey: string | undefined;
+          if (admission === 'probe') {
+            const claimed = await claimProbe(target);
+            if (claimed === false) {
+              breaker.leave(admission, 'neutral', performance.now(), env.breaker);
+              reopensInMs = Math.min(reopensInMs, env.breaker.cooldownMs);
+              continue targets;
+            }
+            probeKey = claimed;
           }
           calls++;
           const attempt: Attempt = { provider: provider.name, model: target.model, startMs: performance.now() - ctx.startedAt };
           ctx.attempts.push(attempt);
           const headers: Record<string, string> = env.providerHeaders ? { 'x-switchyard-provider': provider.name, 'x-switchyard-model': target.model } : {};
-          const setup: CallSetup = { upstream: env.upstream, headers, attempt, counter: env.counter, signal: deadline.signal };
+          const setup: CallSetup = { upstream: env.upstream, headers, attempt, counter: env.counter, signal: deadline.signal, timeouts: policy.timeouts };
           let outcome: CallOutcome = 'neutral';
           let wait: number | undefined;
+          let streaming = false;
+          const callStart = performance.now();
+          state.inFlight++;
+          state.calls++;
           try {
             if (!provider.adapter.supports(endpoint)) {
               throw errors.badRequest('unsupported_endpoint', `Provider '${provider.name}' does not serve ${endpoint}.`, 'model');
@@ -146,9 +189,15 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
               headers: ctx.upstreamHeaders,
             };
             const answer = await callTarget(ctx, { provider, model: target.model }, op, setup);
-            if (answer.kind === 'stream') await firstChunk(ctx, answer, provider.name);
-            else ctx.response = answer.response;
+            if (answer.kind === 'stream') {
+              await firstChunk(ctx, answer, provider.name);
+              streaming = true;
+              // A stream is in flight until it is over, whoever ends it.
+              ctx.afterResponse(() => void state.inFlight--);
+            } else ctx.response = answer.response;
             deadline.settle();
+            const now = performance.now();
+            state.measured(streaming || attempt.ttfbMs === undefined ? now - callStart : attempt.ttfbMs, env.decay, now);
             outcome = 'success';
             if (env.providerHeaders) ctx.response!.headers['x-switchyard-attempts'] = String(calls);
             ctx.route = { requested: model.requested, key: model.key, provider: provider.name, model: target.model };
@@ -161,6 +210,11 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
             attempt.ms = performance.now() - ctx.startedAt - attempt.startMs;
             const kind = classify(error, upstreamStatus);
             if (!deadline.expired && !ctx.signal.aborted) outcome = isTargetFault(kind) ? 'failure' : 'success';
+            if (outcome === 'failure') {
+              state.failures++;
+              const now = performance.now();
+              state.failedAfter(now - callStart, env.decay, now);
+            }
             if (deadline.expired || kind === undefined || !policy.retryOn.has(kind)) throw error;
             lastError = error;
             env.log.warn({ request_id: ctx.id, provider: provider.name, model: target.model, code: error.code, status: error.status, attempt: calls }, 'upstream call failed with a retryable error');
@@ -169,7 +223,13 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
             // A wait that would outlast the deadline is no retry at all: the next target gets the time.
             if (performance.now() + wait >= deadlineAt) continue targets;
           } finally {
-            if (env.breaker.enabled) breaker.leave(admission, outcome, performance.now(), env.breaker);
+            if (!streaming) state.inFlight--;
+            if (useBreaker) {
+              const now = performance.now();
+              const transition = breaker.leave(admission, outcome, now, env.breaker);
+              if (transition) sync?.announce(state, transition, now);
+              if (probeKey !== undefined) sync?.releaseProbe(probeKey);
+            }
           }
           await sleep(wait ?? 0, deadline.signal);
         }

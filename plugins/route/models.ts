@@ -1,10 +1,11 @@
 /**
  * `GET /v1/models` and `GET /v1/models/{id}`: the ids this gateway serves, in OpenAI's list format,
  * with `owned_by` = provider and catalog metadata (context window, prices, capabilities) where known.
- * Built once per config version.
+ * Built once per config version, and again when a discovered listing changed (`discovery.ts`).
  */
 import type { Catalog, CatalogEntry } from '../../core/config/catalog.js';
-import type { ModelTable, Resolution } from './resolve.js';
+import type { ModelTable, Provider, Resolution } from './resolve.js';
+import type { ListedModel } from './adapter.js';
 
 export interface ModelCard {
   id: string;
@@ -55,4 +56,28 @@ export function buildModelList(table: ModelTable, catalog: Catalog, created: num
     }
   }
   return cards;
+}
+
+/**
+ * The card of a discovered `<provider>/<model>`: the catalog's metadata where it knows the model,
+ * else the window sizes the provider's list named.
+ */
+export function discoveredCard(id: string, provider: Provider, listed: ListedModel, catalog: Catalog, created: number): ModelCard {
+  const entry = catalog.get(provider.catalog, listed.id);
+  const card: ModelCard = { id, object: 'model', created: listed.created ?? created, owned_by: provider.name, ...metadata(entry) };
+  if (!entry && listed.context_window) card['context_window'] = listed.context_window;
+  if (!entry && listed.max_output_tokens) card['max_output_tokens'] = listed.max_output_tokens;
+  return card;
+}
+
+/** The configured list followed by the discovered models (an id listed already keeps its configured card). */
+export function withDiscovered(list: readonly ModelCard[], discovered: readonly { id: string; provider: Provider; model: ListedModel }[], catalog: Catalog, created: number): ModelCard[] {
+  const seen = new Set(list.map((c) => c.id));
+  const out = [...list];
+  for (const d of discovered) {
+    if (seen.has(d.id)) continue;
+    seen.add(d.id);
+    out.push(discoveredCard(d.id, d.provider, d.model, catalog, created));
+  }
+  return out;
 }

@@ -5,6 +5,7 @@
  * (`Retry-After` and its cousins), capped; a fallback to another target does not wait.
  */
 import { parseDuration } from '../../core/config/units.js';
+import type { UpstreamTimeouts } from '../../core/http/upstream.js';
 import type { GatewayError } from '../../core/errors.js';
 import type { RouteConfig } from '../../schemas/types/plugins/route.js';
 import type { ModelConfig } from '../../core/config/types.js';
@@ -28,6 +29,8 @@ export interface RetryPolicy {
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
   readonly retryAfterCapMs: number;
+  /** The model's own upstream timeouts (`models.<id>.timeouts`), over each provider's; undefined: none. */
+  readonly timeouts: Partial<UpstreamTimeouts> | undefined;
 }
 
 type RetryOnItem = NonNullable<ModelConfig['retry_on']>[number];
@@ -43,7 +46,17 @@ export function retryPolicy(route: RouteConfig, model: ModelConfig | undefined):
     backoffBaseMs: parseDuration(route.backoff.base)!,
     backoffCapMs: parseDuration(route.backoff.cap)!,
     retryAfterCapMs: parseDuration(route.retry_after_cap)!,
+    timeouts: modelTimeouts(model?.timeouts),
   };
+}
+
+function modelTimeouts(config: ModelConfig['timeouts']): Partial<UpstreamTimeouts> | undefined {
+  if (!config) return undefined;
+  const timeouts: { -readonly [K in keyof UpstreamTimeouts]?: number } = {};
+  if (config.connect !== undefined) timeouts.connectMs = parseDuration(config.connect)!;
+  if (config.first_byte !== undefined) timeouts.firstByteMs = parseDuration(config.first_byte)!;
+  if (config.total !== undefined) timeouts.totalMs = parseDuration(config.total)!;
+  return Object.keys(timeouts).length ? timeouts : undefined;
 }
 
 const CONNECTION_CODES = new Set(['upstream_unreachable', 'upstream_invalid_response', 'upstream_stream_error', 'upstream_stream_truncated', 'upstream_stream_empty']);

@@ -57,6 +57,10 @@ export interface GatewayConfig {
      * Write one structured log line per request.
      */
     access_log: boolean;
+    /**
+     * Also write access lines for `GET /health`, `/ready` and `/metrics` (kubelet probes, load balancer checks, Prometheus scrapes), which are left out by default so they do not drown the requests that matter.
+     */
+    access_log_probes: boolean;
   };
   /**
    * Structured JSON logs on stdout.
@@ -66,6 +70,60 @@ export interface GatewayConfig {
      * Lowest level written. `SWITCHYARD_LOG_LEVEL` overrides it.
      */
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  };
+  /**
+   * OpenTelemetry traces, exported over OTLP/HTTP (JSON): one span per request with the GenAI semantic-convention attributes (operation, provider, request and response model, token usage, finish reasons), a child span per upstream attempt, plugin refusals as span events; a client's W3C `traceparent` is continued and passed on to the providers. Leave the block out (or set `enabled: false`) for no tracing at all: no span is made and the OpenTelemetry SDK is not even loaded. Reloads apply every field. See docs/tracing.md.
+   */
+  tracing?: {
+    /**
+     * Export traces. `false` keeps the block but turns tracing off.
+     */
+    enabled: boolean;
+    /**
+     * The collector's OTLP/HTTP traces URL, such as `http://otel-collector:4318/v1/traces`; `/v1/traces` is appended to a URL without a path (`http://otel-collector:4318`).
+     */
+    endpoint: string;
+    /**
+     * Headers sent with every export, typically the backend's API key (`x-honeycomb-team: ${HONEYCOMB_API_KEY}`). Every value is redacted in `GET /admin/config`.
+     */
+    headers: {
+      [k: string]: string;
+    };
+    /**
+     * The `service.name` resource attribute of every span.
+     */
+    service_name: string;
+    /**
+     * More resource attributes, such as `deployment.environment.name: production` or `service.instance.id: ${HOSTNAME}`.
+     */
+    resource_attributes: {
+      [k: string]: string;
+    };
+    /**
+     * Share of new traces recorded (by trace id, so every gateway replica makes the same choice). A request with a client `traceparent` follows the client's sampled flag instead (parent-based sampling); an unsampled request still passes a `traceparent` on to its providers.
+     */
+    sample_ratio: number;
+    /**
+     * Longest one export request may take.
+     */
+    timeout: string | number;
+    /**
+     * Spans are queued in memory and exported in batches, off the request path.
+     */
+    batch: {
+      /**
+       * Most finished spans kept waiting for export; beyond it new spans are dropped (the collector is down or too slow).
+       */
+      max_queue_size: number;
+      /**
+       * Most spans in one export request.
+       */
+      max_export_batch_size: number;
+      /**
+       * Longest a finished span waits before it is exported (a full batch goes at once).
+       */
+      delay: string | number;
+    };
   };
   /**
    * Defaults for calls to providers; a provider may override each timeout.
@@ -134,6 +192,12 @@ export interface GatewayConfig {
            * Data directory, relative to this file (relative to the working directory when the value is wholly one environment variable, `${SWITCHYARD_DATA_DIR}`), or `memory`. Only one process may open it.
            */
           pglite: string;
+          /**
+           * PostgreSQL settings for the embedded database, over small-footprint defaults (shared_buffers 16MB, wal_buffers 1MB, temp_buffers 2MB, work_mem 2MB, maintenance_work_mem 16MB), e.g. `{ shared_buffers: 64MB }` for a large usage table.
+           */
+          settings?: {
+            [k: string]: string | number;
+          };
         }
       | {
           /**
@@ -199,6 +263,17 @@ export interface GatewayConfig {
          */
         total?: string | number;
       };
+      /**
+       * List the provider's upstream models and serve each as `<provider>/<model>` in `GET /v1/models` and in requests: `true`, or `{ ttl: 5m }`. Listed at start, then again in the background every `ttl`; a failing listing keeps the last good one and shows in `/ready` details. Adapters `openai` (its `/models`; not Azure), `anthropic`, `gemini`, `cohere` and `gigachat` can list; `yandex` and `mock` cannot. See docs/providers-discovery.md.
+       */
+      discover?:
+        | boolean
+        | {
+            /**
+             * How long a listing is used before it is fetched again in the background (at least 100ms). A failed listing is tried again after the shorter of `ttl` and 30s.
+             */
+            ttl?: string | number;
+          };
       [k: string]: unknown;
     };
   };
@@ -208,28 +283,28 @@ export interface GatewayConfig {
   models: {
     [k: string]: {
       /**
-       * Where requests for this id go, in order of preference.
+       * Where requests for this id go: a provider (`{ provider: openai, model: gpt-4o }`), or another model of this gateway (`{ model: fast }`, no `provider`), which brings its own targets and strategy. The strategy orders them per request; the ones after the first are the fallbacks.
        *
        * @minItems 1
        */
       targets: {
         /**
-         * A key of `providers`.
+         * A key of `providers`. Without it, `model` names another key (or alias) of `models:` — not a glob — whose targets, strategy included, stand in this place (a weighted group whose members fall back, a fallback from `smart` to `fast`).
          */
-        provider: string;
+        provider?: string;
         /**
-         * Model id sent upstream. Default: the id the client asked for (for a glob key, the part the `*` matched).
+         * With `provider`: the model id sent upstream; default the id the client asked for (for a glob key, the part the `*` matched). Without `provider`: another model of this gateway.
          */
         model?: string;
         /**
-         * Share of traffic with `strategy: weighted`.
+         * Share of first picks with `strategy: weighted` (smooth weighted round-robin: 3 and 1 give exactly 3 of every 4 requests to the first). Fractions are fine; `0` makes a target a fallback only.
          */
         weight: number;
       }[];
       /**
-       * `fallback`: try targets in order, moving on when one fails with a failure listed in `retry_on` (by default a connection failure, timeout, 429, 5xx or overload) before any byte reached the client. `weighted`: pick by weight, then fall back to the rest. Retries, the attempt budget and the deadline are `route`'s settings (see the route plugin), which the fields below override for this model.
+       * How the targets are ordered for each request; after the first, the rest are fallbacks in that order (moving on when a call fails with a failure listed in `retry_on`, before any byte reached the client; targets whose circuit breaker is open are skipped). `fallback` (the default): the order written. `single`: the one target only, no fallback (exactly one target). `weighted`: the first pick by smooth weighted round-robin over `weight` (deterministic shares), the rest in the order written. `least-busy`: fewest calls in flight in this gateway process first. `least-latency`: lowest moving average of time to first byte (of the first chunk for streams) first, with one request in `route.least_latency.explore` sent to the target measured least recently, so a recovered target is noticed. `cost`: cheapest first, from the catalog's prices for the request's estimated tokens (targets without a price last). Retries, the attempt budget and the deadline are `route`'s settings, which the fields below override for this model.
        */
-      strategy: 'fallback' | 'weighted';
+      strategy: 'single' | 'fallback' | 'weighted' | 'least-busy' | 'least-latency' | 'cost';
       /**
        * Other ids that mean this model.
        */
@@ -238,6 +313,23 @@ export interface GatewayConfig {
        * Free text, shown nowhere but here.
        */
       description?: string;
+      /**
+       * This model's own upstream timeouts, over its providers' (`providers.<name>.timeouts`) and `upstream:`'s, for every target's call.
+       */
+      timeouts?: {
+        /**
+         * Time to open a connection.
+         */
+        connect?: string | number;
+        /**
+         * Time to the response headers, and longest silence between body chunks (streams included).
+         */
+        first_byte?: string | number;
+        /**
+         * Longest a whole call may take.
+         */
+        total?: string | number;
+      };
       /**
        * This model's failures worth another call; default `route.retry_on`. `connection`, `timeout`, `429`, `5xx`, `overloaded`, `context_length`, `content_filter`.
        */

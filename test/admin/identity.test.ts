@@ -177,23 +177,15 @@ t.test('identity admin API', async (t) => {
     t.equal(plan.json.error.code, 'plan_not_found');
   });
 
-  t.test('refuses monthly budgets on plans and keys with 400: nothing enforces them yet', async (t) => {
-    const planBefore = (await call(gw, 'GET', '/admin/plans/pro')).json;
-    const limits = { rpm: 10, monthly_budget_micros: 5_000_000 };
-    const attempts: [string, string, object][] = [
-      ['POST', '/admin/plans', { name: 'budgeted', limits }],
-      ['PATCH', '/admin/plans/pro', { limits }],
-      ['POST', '/admin/organizations/acme/keys', { limits }],
-      ['PATCH', `/admin/keys/${keyId}`, { limits }],
-    ];
-    for (const [method, path, body] of attempts) {
-      const r = await call(gw, method, path, body);
-      t.equal(r.status, 400, `${method} ${path}`);
-      t.equal(r.json.error.param, 'limits.monthly_budget_micros');
-      t.match(r.json.error.message, /monthly budgets are not supported yet/);
-    }
-    t.equal((await call(gw, 'GET', '/admin/plans/budgeted')).status, 404, 'the plan was not created');
-    t.same((await call(gw, 'GET', '/admin/plans/pro')).json, planBefore, 'the plan is unchanged');
+  t.test('accepts monthly and daily budgets on plans and keys (billing enforces them), refuses negative ones', async (t) => {
+    const limits = { rpm: 10, monthly_budget_micros: 5_000_000, daily_budget_micros: 200_000 };
+    const plan = await call(gw, 'POST', '/admin/plans', { name: 'budgeted', limits });
+    t.equal(plan.status, 201);
+    t.same(plan.json.limits, limits);
+    const negative = await call(gw, 'PATCH', '/admin/plans/budgeted', { limits: { monthly_budget_micros: -1 } });
+    t.equal(negative.status, 400);
+    t.equal(negative.json.error.param, 'limits.monthly_budget_micros');
+    t.equal((await call(gw, 'DELETE', '/admin/plans/budgeted')).status < 300, true);
   });
 
   t.test('answers unknown records with 404 and conflicts with 409, in the OpenAI envelope', async (t) => {

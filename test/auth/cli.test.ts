@@ -153,10 +153,10 @@ t.test('--help and -h print the usage and exit 0, on the command and on an actio
   }
 });
 
-t.test('--budget-micros and a bad --wait are usage errors; monthly budgets are not supported yet', async (t) => {
+t.test('a bad --budget-micros and a bad --wait are usage errors', async (t) => {
   const budget = capture();
-  t.equal(await runIdentityCli('plans', ['create', '--name', 'budgeted', '--budget-micros', '5000000', '--admin-key', ADMIN_KEY, '--url', 'http://127.0.0.1:9'], budget), 2);
-  t.equal(budget.stderr(), 'switchyard plans: --budget-micros: monthly budgets are not supported yet (nothing enforces them until the billing plugin lands) (see `switchyard plans --help`)\n');
+  t.equal(await runIdentityCli('plans', ['create', '--name', 'budgeted', '--budget-micros', '5e6', '--admin-key', ADMIN_KEY, '--url', 'http://127.0.0.1:9'], budget), 2);
+  t.equal(budget.stderr(), 'switchyard plans: --budget-micros must be a whole number (see `switchyard plans --help`)\n');
   const wait = capture();
   t.equal(await runIdentityCli('orgs', ['list', '--wait', 'forever'], wait), 2);
   t.match(wait.stderr(), /^switchyard orgs: --wait must be a duration/);

@@ -49,7 +49,7 @@ pipeline:
   - route:
       backoff: { base: 20ms, cap: 80ms }
       retry_after_cap: 300ms
-      breaker: { failures: 3, cooldown: 200ms }
+      breaker: { failures: 3, cooldown: 1s }
 `);
 });
 t.teardown(async () => {
@@ -88,7 +88,7 @@ t.test('a target that fails twice with 5xx is retried with backoff and its third
   t.equal(calls('r1'), 3);
   t.equal(res.headers.get('x-switchyard-attempts'), '3');
   const [first, second, third] = seen.get('r1')!;
-  t.ok(second! - first! <= 20 + 30 && third! - second! <= 40 + 30, 'backoff waits stay within base × 2^n (plus slack)');
+  t.ok(second! - first! <= 20 + 80 && third! - second! <= 40 + 80, `backoff waits stay within base × 2^n (plus slack for a busy machine): ${(second! - first!).toFixed(0)}, ${(third! - second!).toFixed(0)} ms`);
 });
 
 t.test('Retry-After in seconds is honoured up to retry_after_cap', async (t) => {
@@ -185,7 +185,7 @@ t.test('a breaker opens after 3 failures, its target stops getting traffic, and 
   t.equal(calls('br-good'), 8);
   repeat.delete('br1');
   // The cooldown is a span of time, not an event: wait it out.
-  await new Promise((r) => setTimeout(r, 220));
+  await new Promise((r) => setTimeout(r, 1020));
   const probe = await chat('flaky');
   t.equal(probe.status, 200);
   t.equal(probe.headers.get('x-switchyard-model'), 'br1', 'the half-open probe went to the recovered target');

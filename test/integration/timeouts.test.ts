@@ -108,6 +108,7 @@ providers:
 models:
   hang-300: { targets: [{ provider: fb300, model: "hang:300" }] }
   hang-1s: { targets: [{ provider: fb1s, model: "hang:1s" }] }
+  hang-model-320: { targets: [{ provider: total400, model: "hang:model" }], timeouts: { first_byte: 320ms, total: 5s } }
   stall-300: { targets: [{ provider: fb300, model: "stall:300" }] }
   stall-json-350: { targets: [{ provider: fb350, model: "stall-json:350" }] }
   trickle-600: { targets: [{ provider: total600, model: "trickle:600" }] }
@@ -184,6 +185,13 @@ t.test('first_byte 300 ms: an upstream that never answers is a 504 at 300 ms', a
   t.equal(res.status, 504);
   t.match(JSON.parse(res.text), { error: { type: 'timeout_error', code: 'upstream_timeout', message: /first-byte timeout \(300 ms\)/ } });
   onTime(t, res.ended, 300, res.sent, seenAt.get('hang:300'));
+});
+
+t.test("a model's own first_byte (320 ms) wins over its provider's (10 s, total 400 ms)", async (t) => {
+  const res = await chat('hang-model-320');
+  t.equal(res.status, 504);
+  t.match(JSON.parse(res.text), { error: { type: 'timeout_error', code: 'upstream_timeout', message: /first-byte timeout \(320 ms\)/ } });
+  onTime(t, res.ended, 320, res.sent, seenAt.get('hang:model'));
 });
 
 t.test('first_byte 1 s: an upstream that never answers is a 504 at 1 s', async (t) => {

@@ -8,7 +8,18 @@ const check = (config: unknown) => validateAt(schema, config, ['pipeline', 1, 'b
 t.test('an empty config gets the documented defaults', async (t) => {
   const config = {};
   t.same(check(config), []);
-  t.same(config, { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50000 } });
+  t.same(config, { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50000 },
+    credits: { enabled: false, prompt_chars_per_token: 1 },
+    budgets: { enabled: false, soft_limit_percent: 80 },
+  });
+});
+
+t.test('accepts credits, budgets and post-paid prices; refuses bad ceilings and soft limits', async (t) => {
+  t.same(check({ credits: { enabled: true, max_reserve_micros: 5_000_000, prompt_chars_per_token: 4, reservation_ttl: '20m' }, budgets: { enabled: true, soft_limit_percent: 90 }, models: { m: { post_paid: true, input_per_1m: 1 } } }), []);
+  t.match(check({ credits: { max_reserve_micros: 0 } })[0], /^pipeline\[1\]\.billing\.credits\.max_reserve_micros: /);
+  t.match(check({ credits: { prompt_chars_per_token: 0 } })[0], /^pipeline\[1\]\.billing\.credits\.prompt_chars_per_token: /);
+  t.match(check({ budgets: { soft_limit_percent: 120 } })[0], /^pipeline\[1\]\.billing\.budgets\.soft_limit_percent: /);
+  t.match(check({ credits: { enable: true } })[0], /unknown field/);
 });
 
 t.test('accepts prices per model and provider, in other currencies, and free entries', async (t) => {

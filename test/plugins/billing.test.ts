@@ -227,8 +227,8 @@ t.test('a failed write is retried: records made while the table is missing arriv
   await sql.query('ALTER TABLE billing_usage RENAME TO billing_usage_away');
   const ids = ['retry-1', 'retry-2', 'retry-3'];
   for (const id of ids) await (await post(gw, { model: 'gpt-4o-mini' }, id)).text();
-  for (let i = 0; i < 250 && !/writing usage records failed/.test(gw.logText()); i++) await sleep(20);
-  t.match(gw.logText(), /writing usage records failed; retrying/, 'the failure is logged');
+  for (let i = 0; i < 250 && !/usage records: write failed/.test(gw.logText()); i++) await sleep(20);
+  t.match(gw.logText(), /billing: usage records: write failed; retrying/, 'the failure is logged');
   await sql.query('ALTER TABLE billing_usage_away RENAME TO billing_usage');
   for (const id of ids) t.equal((await rowOf(gw, id)).cost_micros, String(MINI_COST), `${id} arrived`);
 });

@@ -7,7 +7,7 @@ import { Breaker, type BreakerSettings } from '../../plugins/route/breaker.js';
 import { classify, providerRetryDelayMs } from '../../plugins/route/retry.js';
 import { GatewayError } from '../../core/errors.js';
 
-const settings: BreakerSettings = { enabled: true, failures: 5, failureRate: 0.5, minRequests: 10, windowMs: 1000, cooldownMs: 100, probes: 2 };
+const settings: BreakerSettings = { enabled: true, failures: 5, failureRate: 0.5, minRequests: 10, windowMs: 1000, cooldownMs: 100, probes: 2, shared: false };
 
 t.test('a breaker opens on the failure rate over a window once it has enough calls', async (t) => {
   const b = new Breaker();

@@ -24,7 +24,9 @@ t.test('route accepts an empty config and fills in its defaults', async (t) => {
     retry_on: ['connection', 'timeout', 429, '5xx', 'overloaded'],
     backoff: { base: '200ms', cap: '5s' },
     retry_after_cap: '10s',
-    breaker: { enabled: true, failures: 5, failure_rate: 0.5, min_requests: 20, window: '30s', cooldown: '30s', half_open_probes: 1 },
+    breaker: { enabled: true, failures: 5, failure_rate: 0.5, min_requests: 20, window: '30s', cooldown: '30s', half_open_probes: 1, shared: true },
+    least_latency: { decay: 0.3, explore: 0.05 },
+    cost: { completion_tokens: 256 },
   });
 });
 
@@ -72,9 +74,10 @@ t.test('models: targets get default weight, strategy and aliases', async (t) => 
 t.test('models: rejects a model without targets, an unknown strategy and a negative weight', async (t) => {
   t.same(check(gatewaySchema, withModels({ m: {} }), []), ["models.m: missing required field 'targets'"]);
   t.same(check(gatewaySchema, withModels({ m: { targets: [] } }), []), ['models.m.targets: must NOT have fewer than 1 items']);
-  t.same(check(gatewaySchema, withModels({ m: { targets: [{ provider: 'a' }], strategy: 'random' } }), []), ['models.m.strategy: must be one of: fallback, weighted']);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [{ provider: 'a' }], strategy: 'random' } }), []), ['models.m.strategy: must be one of: single, fallback, weighted, least-busy, least-latency, cost']);
   t.same(check(gatewaySchema, withModels({ m: { targets: [{ provider: 'a', weight: -1 }] } }), []), ['models.m.targets[0].weight: must be >= 0']);
-  t.same(check(gatewaySchema, withModels({ m: { targets: [{ model: 'x' }] } }), []), ["models.m.targets[0]: missing required field 'provider'"]);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [{ weight: 2 }] } }), []), ["models.m.targets[0]: missing required field 'provider'", "models.m.targets[0]: missing required field 'model'"]);
+  t.same(check(gatewaySchema, withModels({ m: { targets: [{ model: 'other' }] } }), []), [], 'a target without provider names another model');
   t.same(check(gatewaySchema, withModels({ m: { targets: [{ provider: 'a', region: 'eu' }] } }), []), ["models.m.targets[0].region: unknown field 'region'"]);
 });
 
@@ -113,6 +116,25 @@ pipeline:
         chat: missing
 `);
   t.match(message, /gateway\.yaml:9:\d+: pipeline\[0\]\.route\.defaults\.chat: default model 'missing' is not served by `models:`/);
+});
+
+t.test('a target naming an unknown model, a glob, or a cycle of models is a load error at its line; so is `single` with two targets', async (t) => {
+  const message = await loadError(`version: 1
+providers:
+  a: { adapter: mock }
+models:
+  "a/*": { targets: [{ provider: a }] }
+  smart: { targets: [{ provider: a, model: s }, { model: fsat }] }
+  fast: { targets: [{ provider: a, model: f }, { model: loop }] }
+  loop: { targets: [{ model: fast }] }
+  globbed: { targets: [{ model: "a/*" }] }
+  one: { strategy: single, targets: [{ provider: a }, { provider: a, model: x }] }
+`);
+  t.match(message, /gateway\.yaml:6:\d+: models\.smart\.targets\[1\]\.model: no model 'fsat' in `models:`.*did you mean 'fast'/);
+  t.match(message, /gateway\.yaml:\d+:\d+: models\.(loop|fast)\.targets\[\d\]\.model: models may not name each other in a cycle: (loop → fast → loop|fast → loop → fast)/);
+  t.match(message, /gateway\.yaml:9:\d+: models\.globbed\.targets\[0\]\.model: 'a\/\*' is a glob/);
+  t.match(message, /gateway\.yaml:10:\d+: models\.one\.strategy: `single` takes exactly one target/);
+  t.equal(message.split('\n').filter((l) => l.includes("'fsat'")).length, 1, 'each problem once, though two keys compile it');
 });
 
 t.test('an unknown adapter is a load error that lists the available ones', async (t) => {

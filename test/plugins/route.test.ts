@@ -1,6 +1,6 @@
 /**
  * Model resolution (`ModelTable`, plugins/route/resolve.ts): exact ids, aliases, globs,
- * `provider/model` ids and the weighted strategy. Model configs go through the gateway schema first,
+ * `provider/model` ids and targets that name other models (the strategies: route.strategies.test.ts). Model configs go through the gateway schema first,
  * so they carry the same defaults as a loaded config.
  */
 import t from 'tap';
@@ -138,30 +138,16 @@ t.test('an unknown id resolves to undefined', async (t) => {
   t.equal(models.resolve('toString'), undefined);
 });
 
-t.test('weighted: the first target follows the weights, the rest keep their order for fallback', async (t) => {
+t.test('a target without provider stands for another model: its targets join the list, each target once, in the order written', async (t) => {
   const models = table({
-    mix: { strategy: 'weighted', targets: [{ provider: 'a', weight: 3 }, { provider: 'b', weight: 1 }, { provider: 'c', weight: 0 }] },
+    fast: { strategy: 'weighted', targets: [{ provider: 'a', model: 'fa', weight: 3 }, { provider: 'b', model: 'fb' }] },
+    smart: { aliases: ['clever'], targets: [{ provider: 'c', model: 'big' }, { model: 'fast' }, { provider: 'a', model: 'fa' }] },
+    plain: { targets: [{ provider: 'a' }, { model: 'fast' }] },
   });
-  const draws = 2000;
-  const first: Record<string, number> = { a: 0, b: 0, c: 0 };
-  const orders = new Set<string>();
-  for (let i = 0; i < draws; i++) {
-    const order = models.resolve('mix')!.targets.map((x) => x.provider.name);
-    first[order[0]!]!++;
-    orders.add(order.join());
-  }
-  t.same([...orders].sort(), ['a,b,c', 'b,a,c'], 'every target is tried once; after the pick, config order');
-  // Expected 1500 / 500; one standard deviation is about 19, so ±150 never fails by chance.
-  t.ok(Math.abs(first['a']! - 1500) < 150, `a first ${first['a']} of ${draws}`);
-  t.ok(Math.abs(first['b']! - 500) < 150, `b first ${first['b']} of ${draws}`);
-  t.equal(first['c'], 0, 'weight 0 is never picked first');
-});
-
-t.test('weighted with equal default weights spreads evenly; fallback keeps config order', async (t) => {
-  const weighted = table({ even: { strategy: 'weighted', targets: [{ provider: 'a' }, { provider: 'b' }] } });
-  let a = 0;
-  for (let i = 0; i < 2000; i++) if (weighted.resolve('even')!.targets[0]!.provider.name === 'a') a++;
-  t.ok(Math.abs(a - 1000) < 150, `a first ${a} of 2000`);
-  const fallback = table({ ordered: { targets: [{ provider: 'a', weight: 1 }, { provider: 'b', weight: 100 }] } });
-  for (let i = 0; i < 50; i++) t.same(targets(fallback.resolve('ordered')), ['a:ordered', 'b:ordered']);
+  t.same(targets(models.resolve('smart')), ['c:big', 'a:fa', 'b:fb'], 'fast expanded in place; a:fa listed once');
+  t.same(targets(models.resolve('clever')), ['c:big', 'a:fa', 'b:fb']);
+  t.same(targets(models.resolve('plain')), ['a:plain', 'a:fa', 'b:fb'], "a target's default model is its own key's id");
+  const tree = models.trees().find((x) => x.key === 'smart')!.tree;
+  t.match(tree, { kind: 'group', key: 'smart', strategy: 'fallback', members: [{ kind: 'leaf', index: 0 }, { kind: 'group', key: 'fast', strategy: 'weighted', members: [{ index: 1, weight: 3 }, { index: 2, weight: 1 }] }, { kind: 'leaf', index: 1 }] });
+  t.equal(models.resolve('smart')!.targets, models.resolve('smart')!.targets, "an exact key's targets are built once, not per request");
 });

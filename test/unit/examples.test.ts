@@ -10,7 +10,7 @@ import { parseDuration } from '../../core/config/units.js';
 import { builtinPlugins } from '../../plugins/index.js';
 
 const examplesDir = fileURLToPath(new URL('../../examples/', import.meta.url));
-const notGatewayConfigs = new Set(['docker-compose.yaml', 'kubernetes.yaml']);
+const notGatewayConfigs = new Set(['docker-compose.yaml', 'kubernetes.yaml', 'kubernetes-scaled.yaml']);
 const gatewayConfigs = readdirSync(examplesDir)
   .filter((f) => f.endsWith('.yaml') && !notGatewayConfigs.has(f))
   .sort();

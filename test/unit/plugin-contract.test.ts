@@ -4,6 +4,7 @@
  * beside the built-ins gets its table, its `/admin` route and its command without the core naming it.
  */
 import t from 'tap';
+import { PLUGIN_MIGRATIONS } from '../stores/sql-suite.js';
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { packageRoot } from '../../core/config/schema.js';
@@ -41,7 +42,8 @@ t.test("a registered plugin's migration runs and its admin route is served", asy
   t.same(await (await call('GET')).json(), { object: 'list', data: ['Ada'] }, 'the row went into the table its migration created');
   const sql = await gw.gateway.stores.sql();
   const { rows } = await sql.query<{ owner: string }>(`SELECT owner FROM schema_migrations WHERE id = 1`);
-  t.same(rows.map((r) => r.owner).sort(), ['auth', 'billing', 'core', 'guestbook'], 'recorded under its own name, beside the core and the built-in plugins');
+  t.ok(rows.some((r) => r.owner === 'guestbook'), 'recorded under its own name');
+  t.same(rows.map((r) => r.owner).sort(), ['core', 'guestbook', ...PLUGIN_MIGRATIONS.map((o) => o.owner)].sort(), 'beside the core and the built-in plugins, each under its own');
   const doc = (await (await fetch(`${gw.url}/admin/openapi.json`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { paths: Record<string, object> };
   t.ok(doc.paths['/admin/guestbook'], 'and documented in the OpenAPI document');
 });

@@ -9,6 +9,7 @@ import { errors } from '../../../core/errors.js';
 import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation, type StreamTranslator } from '../adapter.js';
 import { providerError, headerValue, tryParseJson, redactSecret, rawErrorMessage, streamEventJson, streamTruncated } from '../upstream-errors.js';
 import { postJson, setHeaders } from '../upstream-request.js';
+import { openaiModelLister } from './openai-models.js';
 import type { OpenAIConfig } from '../../../schemas/types/providers/openai.js';
 
 /** Provider settings; see `schemas/providers/openai.schema.json` for each field. */
@@ -68,6 +69,8 @@ export default defineAdapter<OpenAIConfig>({
     return {
       kind: 'http',
       timeouts: env.timeouts,
+      // Azure lists resources' deployments through its management API, not this one.
+      ...(config.azure ? {} : { models: openaiModelLister(`${base}/models${search}`, fixedHeaders, env.provider) }),
       supports: () => true,
       buildRequest(op: Operation) {
         let body: Record<string, unknown> = { ...op.body, model: op.model };

@@ -8,7 +8,7 @@
 export type CurrencyCode = string;
 
 /**
- * Prices every model request and records its usage. The cost of a request is computed from the final usage of the attempt that served it, at the price of that attempt's provider and model (not the alias the client asked for): prices come from the model catalog (`config/catalog/*.yaml`, USD per 1M tokens) unless `models` or `providers` here override them. Costs are integer micro-units of `currency` (1 USD = 1,000,000). A non-streamed answer carries its cost in the `x-switchyard-cost` header; every model request (streamed or not, refused or failed) gets one row in the `billing_usage` table, written in batches by a bounded queue. See docs/billing.md.
+ * Prices every model request and records its usage. The cost of a request is computed from the final usage of the attempt that served it, at the price of that attempt's provider and model (not the alias the client asked for): prices come from the model catalog (`config/catalog/*.yaml`, USD per 1M tokens) unless `models` or `providers` here override them. Costs are integer micro-units of `currency` (1 USD = 1,000,000). A non-streamed answer carries its cost in the `x-switchyard-cost` header; every model request (streamed or not, refused or failed) gets one row in the `billing_usage` table, written in batches by a bounded queue. With `credits.enabled`, every request of an organization reserves its worst-case cost from the organization's balance before the upstream call (refused with 402 `insufficient_quota` when short) and settles to the actual cost after; with `budgets.enabled`, per-key and per-organization daily and monthly budgets (UTC) are enforced the same way. See docs/billing.md.
  */
 export interface BillingConfig {
   /**
@@ -58,6 +58,40 @@ export interface BillingConfig {
      */
     max_queued: number;
   };
+  /**
+   * Prepaid credits: each organization has a balance (top-ups and adjustments through `/admin/credits` or `switchyard credits`, recorded in an append-only ledger). Each model request reserves its worst-case cost before the upstream call — atomically in SQL, so concurrent requests on any number of replicas never overspend — and settles to the actual cost after the final usage, however the request ended. Needs `auth` (or another plugin that names the organization) earlier in the pipeline.
+   */
+  credits: {
+    /**
+     * Reserve and charge credits. Off: balances are not touched (costs are still computed and recorded).
+     */
+    enabled: boolean;
+    /**
+     * A ceiling on one request's reservation, in micro-units: the worst case is clamped to it. A request that then costs more is charged in full at settlement (the balance may dip below zero by the difference, counted in `switchyard_billing_overruns_total`). Default: no ceiling.
+     */
+    max_reserve_micros?: number;
+    /**
+     * How the prompt's size is bounded before a tokenizer has seen it: its characters divided by this. 1 (the default) is a true upper bound for text; 4 is the typical English ratio, reserving less but risking overruns.
+     */
+    prompt_chars_per_token: number;
+    /**
+     * How long a reservation lives before it counts as abandoned (a gateway that crashed between reserve and settle); expired reservations are released at start and every minute after, and logged. Default: twice `upstream.total_timeout` plus one minute.
+     */
+    reservation_ttl?: string | number;
+  };
+  /**
+   * Spending limits per organization (`/admin/credits/{org}/budgets`: daily and monthly) and per key (`limits.daily_budget_micros` / `limits.monthly_budget_micros` of the key, else of its plan), per calendar day and month in UTC. Counted atomically with the reservation, so concurrent requests cannot run past a limit; the hard limit refuses with 402 `budget_exceeded`, the soft limit adds `x-switchyard-budget-warning`.
+   */
+  budgets: {
+    /**
+     * Enforce budgets (and count spend per organization and key per day and month).
+     */
+    enabled: boolean;
+    /**
+     * A request that brings a budget to this share of its limit or beyond gets `x-switchyard-budget-warning`.
+     */
+    soft_limit_percent: number;
+  };
 }
 /**
  * A price that replaces the catalog's as a whole (fields are not merged with it). A field the usage needs but the price lacks makes the cost unknown (recorded as null), except `cached_input_per_1m`, which falls back to `input_per_1m`.
@@ -90,4 +124,8 @@ export interface Price {
    * Per generated image (`/v1/images/generations`: the request's `n`, default 1).
    */
   per_image?: number;
+  /**
+   * Charged after the fact and never reserved: requests to it are not refused for want of credit, and the balance may go below zero by what they cost. For models whose cost cannot be bounded in advance (no output limit) that you still want to serve to organizations with credits.
+   */
+  post_paid?: boolean;
 }

@@ -2,7 +2,7 @@
 // Source: schemas/plugins/route.schema.json. Defaults applied: a property with a `default` is always present.
 
 /**
- * The terminal plugin of the model pipeline: resolves the requested model id through `models:` to provider targets, calls the provider's adapter, retries and falls back within one attempt budget and one deadline per request, keeps a circuit breaker per target, and serves `GET /v1/models`.
+ * The terminal plugin of the model pipeline: resolves the requested model id through `models:` to provider targets, orders them by the model's strategy, calls the provider's adapter, retries and falls back within one attempt budget and one deadline per request, keeps a circuit breaker per target (shared by every replica through a Redis key-value store), and serves `GET /v1/models`.
  */
 export interface RouteConfig {
   /**
@@ -68,7 +68,7 @@ export interface RouteConfig {
    */
   retry_after_cap: string | number;
   /**
-   * A circuit breaker per target (provider and upstream model), kept in the gateway process across config reloads (not shared between replicas). It opens after `failures` consecutive failed calls, or when at least `min_requests` calls in `window` failed at `failure_rate` or more; an open target is skipped for `cooldown`, then up to `half_open_probes` calls probe it at once: a success closes the breaker, a failure opens it again. A failure is a connection failure, timeout, 429, 5xx or overload; a client's own 4xx is not. When every target of a model is open the request fails at once with a 503 `all_targets_unavailable` and `Retry-After`.
+   * A circuit breaker per target (provider and upstream model), kept in the gateway process across config reloads and, with `shared` and a Redis key-value store (`stores.kv: { redis: … }`), shared by every replica. It opens after `failures` consecutive failed calls, or when at least `min_requests` calls in `window` failed at `failure_rate` or more; an open target is skipped for `cooldown`, then up to `half_open_probes` calls probe it at once: a success closes the breaker, a failure opens it again. A failure is a connection failure, timeout, 429, 5xx or overload; a client's own 4xx is not. When every target of a model is open the request fails at once with a 503 `all_targets_unavailable` and `Retry-After`.
    */
   breaker: {
     /**
@@ -99,5 +99,31 @@ export interface RouteConfig {
      * Calls let through at once to probe a target whose cooldown is over.
      */
     half_open_probes: number;
+    /**
+     * With a Redis key-value store: a breaker that opens in one replica opens in every replica at once (Redis pub/sub; within milliseconds), one that closes closes everywhere, and `half_open_probes` bounds the probes of all replicas together. No effect with the memory store.
+     */
+    shared: boolean;
+  };
+  /**
+   * Settings of `strategy: least-latency`: a moving average (EWMA) of each target's time to first byte — to the first chunk for streams — kept per gateway process across reloads.
+   */
+  least_latency: {
+    /**
+     * Weight of the newest measurement in the average (0–1): higher follows changes faster, lower smooths noise.
+     */
+    decay: number;
+    /**
+     * Share of requests (deterministically, one in 1/explore) sent first to the target measured least recently rather than the fastest, so a target that recovered, or was never tried, is noticed. `0`: never.
+     */
+    explore: number;
+  };
+  /**
+   * Settings of `strategy: cost`: targets are ordered by the catalog's prices (`pricing.input_per_1m`, `output_per_1m` of the target's provider catalog) for the request's estimated tokens.
+   */
+  cost: {
+    /**
+     * Completion tokens assumed when a request sets no `max_tokens` / `max_completion_tokens`. The prompt is estimated as a quarter of its characters.
+     */
+    completion_tokens: number;
   };
 }

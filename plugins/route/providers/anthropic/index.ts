@@ -9,6 +9,7 @@ import { logDropped, postJson, setHeaders } from '../../upstream-request.js';
 import { buildMessagesBody, jsonToolFor } from './request.js';
 import { parseHttpError, translateMessage } from './response.js';
 import { anthropicStreamTranslator } from './stream.js';
+import { anthropicModelLister } from './models.js';
 import type { AnthropicConfig } from '../../../../schemas/types/providers/anthropic.js';
 
 /** Provider settings; see `schemas/providers/anthropic.schema.json` for each field. */
@@ -18,7 +19,8 @@ export default defineAdapter<AnthropicConfig>({
   name: 'anthropic',
   schema: readSchema('providers/anthropic'),
   create(config, env): HttpAdapter {
-    const url = `${config.base_url.replace(/\/+$/, '')}/v1/messages`;
+    const base = config.base_url.replace(/\/+$/, '');
+    const url = `${base}/v1/messages`;
     const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'anthropic-version': config.anthropic_version };
     if (config.beta.length) fixedHeaders['anthropic-beta'] = config.beta.join(',');
     setHeaders(fixedHeaders, config.headers);
@@ -28,6 +30,7 @@ export default defineAdapter<AnthropicConfig>({
     return {
       kind: 'http',
       timeouts: env.timeouts,
+      models: anthropicModelLister(base, fixedHeaders, env.provider),
       supports: (endpoint) => endpoint === 'chat.completions',
       buildRequest(op: Operation) {
         const { body, dropped } = buildMessagesBody(op.body, op.model, op.stream, requestOptions);

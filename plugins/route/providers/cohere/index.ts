@@ -12,6 +12,7 @@ import { translateChat } from './chat-response.js';
 import { cohereStreamTranslator } from './chat-stream.js';
 import { buildEmbedBody, translateEmbed } from './embeddings.js';
 import { parseCohereError } from './errors.js';
+import { cohereModelLister } from './models.js';
 import type { CohereConfig } from '../../../../schemas/types/providers/cohere.js';
 
 /** Provider settings; see `schemas/providers/cohere.schema.json` for each field. */
@@ -37,6 +38,7 @@ export default defineAdapter<CohereConfig>({
     return {
       kind: 'http',
       timeouts: env.timeouts,
+      models: cohereModelLister(base, fixedHeaders, provider),
       supports: (endpoint) => SERVED.has(endpoint),
       buildRequest(op) {
         const { path, body, dropped } = translate(op);

@@ -14,6 +14,7 @@ import { geminiStreamTranslator } from './chat-stream.js';
 import { buildEmbeddingRequest, parseEmbeddingResponse } from './embeddings.js';
 import { parseGeminiError } from './errors.js';
 import { buildImageRequest, parseImageResponse } from './images.js';
+import { geminiModelLister } from './models.js';
 import type { GeminiConfig } from '../../../../schemas/types/providers/gemini.js';
 
 /** Provider settings, as `schemas/providers/gemini.schema.json` describes (defaults applied). */
@@ -55,6 +56,7 @@ export default defineAdapter<GeminiConfig>({
     return {
       kind: 'http',
       timeouts: env.timeouts,
+      models: geminiModelLister(base, fixedHeaders, provider),
       supports: (endpoint) => SERVED.has(endpoint),
       buildRequest(op) {
         const { url, body, dropped } = translate(op);

@@ -18,6 +18,7 @@ import { buildEmbeddingsBody, translateEmbeddings } from './embeddings.js';
 import { buildChatBody } from './request.js';
 import { gigachatError, translateCompletion } from './response.js';
 import { gigachatStreamTranslator } from './stream.js';
+import { gigachatModelLister } from './models.js';
 import type { GigaChatConfig } from '../../../../schemas/types/providers/gigachat.js';
 
 /** Provider settings; see `schemas/providers/gigachat.schema.json` for each field. */
@@ -56,6 +57,7 @@ export default defineAdapter<GigaChatConfig>({
     return {
       kind: 'http',
       timeouts: env.timeouts,
+      models: gigachatModelLister(base, fixedHeaders, () => tokens.get(), provider),
       supports: (endpoint) => SERVED.has(endpoint),
       async buildRequest(op) {
         // Translate first: a request GigaChat cannot take is answered 400 without fetching a token.

@@ -8,7 +8,8 @@
  * call. Models are addressed by URI (`gpt://<folder_id>/<model>/<branch>`), built from `folder_id`
  * unless the client sent one. Auth is an API key (`Authorization: Api-Key …`) or an IAM token
  * (`Authorization: Bearer …`), with the folder in `x-folder-id`. Legacy `completions` and images are
- * not served.
+ * not served. The API has no endpoint that lists models, so this adapter has no `models` lister
+ * (`discover:` on a Yandex provider is a load error).
  */
 import { ConfigError, readSchema } from '../../../../core/config/schema.js';
 import { defineAdapter, streamContext, type HttpAdapter, type ModelEndpoint, type Operation } from '../../adapter.js';

@@ -1,0 +1,127 @@
+/**
+ * `switchyard credits …`: balances, top-ups, adjustments, the ledger and organization budgets from a
+ * terminal, through a running gateway's admin API (like `switchyard keys`: the same routes,
+ * validation and errors; it never opens the database itself). A top-up or adjustment without
+ * `--idempotency-key` gets a fresh one, printed to stderr: run the same command again with it to
+ * retry safely.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { AdminClient, type AdminCall } from '../../core/admin/client.js';
+import { argumentProblem } from '../../core/commands.js';
+import type { CliCommands } from '../../core/plugin.js';
+
+export const CREDITS_USAGE = `  switchyard credits balance ORG                                      balance, reserved, budgets, spend today and this month
+  switchyard credits top-up ORG --amount-micros N [--idempotency-key K] [--note TEXT]
+  switchyard credits adjust ORG --amount-micros=-N [--idempotency-key K] [--note TEXT]   signed; refused below zero
+  switchyard credits ledger ORG [--limit N] [--before ENTRY_ID]
+  switchyard credits budget ORG [--daily-micros N|none] [--monthly-micros N|none]
+    amounts are micro-units of the gateway currency (1 USD = 1000000); ORG is an organization id or slug
+    common: --url URL (default $SWITCHYARD_URL or http://127.0.0.1:8080), --admin-key KEY (default $SWITCHYARD_ADMIN_KEY)`;
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const defaultIo: CliIo = { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' }, url: { type: 'string' }, 'admin-key': { type: 'string' },
+  'amount-micros': { type: 'string' }, 'idempotency-key': { type: 'string' }, note: { type: 'string' },
+  limit: { type: 'string' }, before: { type: 'string' }, 'daily-micros': { type: 'string' }, 'monthly-micros': { type: 'string' },
+} as const;
+
+class UsageError extends Error {}
+
+export const billingCommands: CliCommands = {
+  names: ['credits'],
+  usage: CREDITS_USAGE,
+  run: (_command, args) => runCreditsCli(args),
+};
+
+/** Runs `switchyard credits …`; resolves to the exit code (0 ok, 1 failed, 2 usage). */
+export async function runCreditsCli(args: string[], io: CliIo = defaultIo): Promise<number> {
+  let call: AdminCall;
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+  try {
+    let positionals: string[];
+    try {
+      ({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }));
+    } catch (err) {
+      throw new UsageError(argumentProblem(err));
+    }
+    if (values.help) {
+      io.out(`Usage:\n${CREDITS_USAGE}\n`);
+      return 0;
+    }
+    call = buildCall(positionals, values, io);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`switchyard credits: ${err.message} (see \`switchyard credits --help\`)\n`);
+    return 2;
+  }
+  const client = new AdminClient({ command: 'credits', url: values.url, adminKey: values['admin-key'] }, io);
+  if (!client.hasCredential()) return 2;
+  const answer = await client.request(call);
+  if (!answer.ok) return 1;
+  const body = answer.body;
+  io.out(`${JSON.stringify(body, null, 2)}\n`);
+  if (body['replayed'] === true) io.err('note: this idempotency key was used before; nothing changed (the earlier entry is shown).\n');
+  return 0;
+}
+
+function buildCall(positionals: string[], v: Record<string, string | boolean | undefined>, io: CliIo): AdminCall {
+  const [action, org, ...extra] = positionals;
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  if (!action) throw new UsageError('missing action');
+  if (!org) throw new UsageError(`credits ${action} needs an organization id or slug`);
+  const base = `/admin/credits/${encodeURIComponent(org)}`;
+  switch (action) {
+    case 'balance':
+      return { method: 'GET', path: base };
+    case 'top-up':
+    case 'adjust': {
+      const amount = whole(v['amount-micros'] as string | undefined, 'amount-micros', action === 'adjust');
+      if (amount === undefined) throw new UsageError(`credits ${action} needs --amount-micros`);
+      let key = v['idempotency-key'] as string | undefined;
+      if (key === undefined) {
+        key = randomUUID();
+        io.err(`idempotency key: ${key} (pass --idempotency-key ${key} to retry this exact change safely)\n`);
+      }
+      const body: Record<string, unknown> = { amount_micros: amount, idempotency_key: key };
+      if (typeof v['note'] === 'string') body['note'] = v['note'];
+      return { method: 'POST', path: `${base}/${action === 'top-up' ? 'top-ups' : 'adjustments'}`, body };
+    }
+    case 'ledger': {
+      const q = new URLSearchParams();
+      if (typeof v['limit'] === 'string') q.set('limit', v['limit']);
+      if (typeof v['before'] === 'string') q.set('before', v['before']);
+      const qs = q.toString();
+      return { method: 'GET', path: `${base}/ledger${qs ? `?${qs}` : ''}` };
+    }
+    case 'budget': {
+      const limit = (flag: 'daily-micros' | 'monthly-micros') => {
+        const text = v[flag] as string | undefined;
+        return text === 'none' ? null : whole(text, flag, false);
+      };
+      const body: Record<string, unknown> = {};
+      const daily = limit('daily-micros');
+      const monthly = limit('monthly-micros');
+      if (daily !== undefined) body['daily_budget_micros'] = daily;
+      if (monthly !== undefined) body['monthly_budget_micros'] = monthly;
+      if (Object.keys(body).length === 0) return { method: 'GET', path: base };
+      return { method: 'PATCH', path: `${base}/budgets`, body };
+    }
+  }
+  throw new UsageError(`unknown action '${action}'`);
+}
+
+function whole(text: string | undefined, flag: string, signed: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  if (!(signed ? /^-?\d{1,18}$/ : /^\d{1,18}$/).test(text)) throw new UsageError(`--${flag} must be a whole number${signed ? ' (negative: --' + flag + '=-N)' : ''}`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--${flag} is too large`);
+  return n;
+}
