@@ -51,6 +51,26 @@ export function sse(res: ServerResponse, value: unknown): void {
   res.write(`data: ${typeof value === 'string' ? value : JSON.stringify(value)}\n\n`);
 }
 
+/**
+ * A chat handler that answers "hello" (as "hel" + "lo" when streamed) with the given usage, sending
+ * the usage chunk only when the request asked for it (`stream_options.include_usage`), as OpenAI does.
+ */
+export function helloWithUsage(usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number }): Handler {
+  return (_req, res, body) => {
+    const model = String(body?.['model']);
+    if (body?.['stream'] !== true) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(chatCompletion(model, 'hello', usage)));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    sse(res, chunk(model, { role: 'assistant', content: 'hel' }));
+    sse(res, chunk(model, { content: 'lo' }, 'stop'));
+    if ((body['stream_options'] as { include_usage?: boolean } | undefined)?.include_usage) sse(res, { ...chunk(model, {}), choices: [], usage });
+    sse(res, '[DONE]');
+    res.end();
+  };
+}
+
 export function sendError(res: ServerResponse, status: number, message: string, type = 'invalid_request_error', code: string | null = null, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ error: { message, type, param: null, code } }));
 }

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { chatCompletion, chunk, sse, startMockOpenAI, type MockOpenAI } from '../helpers/mock-openai.js';
+import { startMockOpenAI, type MockOpenAI, helloWithUsage } from '../helpers/mock-openai.js';
 import type { RequestRecord } from '../../core/record.js';
 
 const USAGE = { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500, prompt_tokens_details: { cached_tokens: 200 } };
@@ -18,19 +18,7 @@ let upstream: MockOpenAI;
 let gw: TestGateway;
 t.before(async () => {
   upstream = await startMockOpenAI();
-  upstream.on('/v1/chat/completions', (_req, res, body) => {
-    const model = String(body?.['model']);
-    if (body?.['stream'] !== true) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(chatCompletion(model, 'hello', USAGE)));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    sse(res, chunk(model, { role: 'assistant', content: 'hel' }));
-    sse(res, chunk(model, { content: 'lo' }, 'stop'));
-    if ((body['stream_options'] as { include_usage?: boolean } | undefined)?.include_usage) sse(res, { ...chunk(model, {}), choices: [], usage: USAGE });
-    sse(res, '[DONE]');
-    res.end();
-  });
+  upstream.on('/v1/chat/completions', helloWithUsage(USAGE));
   gw = await startGateway(
     `version: 1
 server: { drain_delay: 0s }

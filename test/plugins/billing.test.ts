@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { chatCompletion, chunk, sse, startMockOpenAI, type MockOpenAI } from '../helpers/mock-openai.js';
+import { chunk, startMockOpenAI, type MockOpenAI, helloWithUsage } from '../helpers/mock-openai.js';
 import { openSqlStore } from '../../core/stores/open-sql.js';
 import { PLUGIN_MIGRATIONS, silentLog } from '../stores/sql-suite.js';
 
@@ -46,19 +46,7 @@ t.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'switchyard-billing-'));
   await writeFile(join(dir, 'fake-auth.mjs'), FAKE_AUTH);
   upstream = await startMockOpenAI();
-  upstream.on('/v1/chat/completions', (_req, res, body) => {
-    const model = String(body?.['model']);
-    if (body?.['stream'] !== true) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(chatCompletion(model, 'hello', USAGE)));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    sse(res, chunk(model, { role: 'assistant', content: 'hel' }));
-    sse(res, chunk(model, { content: 'lo' }, 'stop'));
-    if ((body['stream_options'] as { include_usage?: boolean } | undefined)?.include_usage) sse(res, { ...chunk(model, {}), choices: [], usage: USAGE });
-    sse(res, '[DONE]');
-    res.end();
-  });
+  upstream.on('/v1/chat/completions', helloWithUsage(USAGE));
 });
 t.teardown(async () => {
   await upstream.close();
