@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from './log.js';
 import type { RouteKind } from './plugin.js';
 import type { GatewayError } from './errors.js';
+import type { Inbound } from './api/dialects/dialect.js';
 
 /** The OpenAI-compatible operations the gateway serves. */
 export type Endpoint =
@@ -21,10 +22,27 @@ export type Endpoint =
   | 'embeddings'
   | 'images.generations'
   | 'models.list'
-  | 'models.retrieve';
+  | 'models.retrieve'
+  /** Anthropic's `POST /v1/messages/count_tokens`: names a model, generates nothing. */
+  | 'messages.count_tokens'
+  /** A client endpoint a plugin serves (`PluginDefinition.endpoints`): see `ctx.pluginRoute`. */
+  | 'plugin';
 
-/** The operations that name a model in their body. */
-export type ModelEndpoint = Exclude<Endpoint, 'models.list' | 'models.retrieve'>;
+/** The operations a provider serves (they name a model in their body). */
+export type ModelEndpoint = Exclude<Endpoint, 'models.list' | 'models.retrieve' | 'plugin' | 'messages.count_tokens'>;
+
+/** The operations that name a model in their body, served by a provider or not. */
+export type NamedModelEndpoint = ModelEndpoint | 'messages.count_tokens';
+
+/** Which plugin endpoint a request is for (`ctx.endpoint === 'plugin'`). */
+export interface PluginRoute {
+  /** The plugin that serves it (its YAML name). */
+  readonly plugin: string;
+  /** The endpoint's name within the plugin, e.g. `responses.retrieve`. */
+  readonly name: string;
+  /** The `{id}` path segment, decoded, when the endpoint's path has one. */
+  readonly param: string | undefined;
+}
 
 /** Token usage of one request or attempt, as reported by the provider (or estimated: see `estimated`). */
 export interface Usage {
@@ -32,6 +50,8 @@ export interface Usage {
   completion_tokens: number;
   total_tokens: number;
   cached_tokens?: number;
+  /** Prompt tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`; a part of `prompt_tokens`). */
+  cache_write_tokens?: number;
   reasoning_tokens?: number;
   /** True when some of these counts were not reported by the provider but counted by the gateway. */
   estimated?: boolean;
@@ -63,7 +83,7 @@ export interface ModelResolver {
    * The model `requested` (the body's `model`, possibly absent) resolves to, for `endpoint`.
    * Throws the GatewayError the client gets (400 `missing_model`, 404 `model_not_found`).
    */
-  resolve(endpoint: ModelEndpoint, requested: unknown, ctx: Context): ResolvedModel;
+  resolve(endpoint: NamedModelEndpoint, requested: unknown, ctx: Context): ResolvedModel;
 }
 
 /** One call to one upstream target. */
@@ -97,6 +117,10 @@ export interface Outcome {
   readonly error: GatewayError | undefined;
   /** The attempt that answered, if any. */
   readonly attempt: Attempt | undefined;
+  /** Bytes of the request body read from the client (a raw proxy route's: as forwarded). */
+  readonly bytesIn?: number;
+  /** Bytes written to the client for the response, headers included (what a raw proxy route's response cost in egress). */
+  readonly bytesOut?: number;
 }
 
 /** Work to run once the response is final; the core tracks it (shutdown and reloads wait for it). */
@@ -204,6 +228,20 @@ export class ChunkStream {
   }
 
   /**
+   * For the core, when it translates chunks into another API's events: each chunk's object,
+   * observers called on the way (like `payloads`).
+   */
+  async *values(): AsyncGenerator<unknown> {
+    this.touched = true;
+    for await (const item of this.items) {
+      const value = chunkValue(item);
+      if (this.observers) for (const fn of this.observers) fn(value);
+      yield value;
+    }
+    if (this.ends) for (const fn of this.ends) fn();
+  }
+
+  /**
    * For the core: each chunk as its SSE payload text (a raw chunk's own text, else its JSON),
    * observers called on the way.
    */
@@ -240,8 +278,16 @@ export interface Context extends ContextState {
   readonly endpoint: Endpoint | undefined;
   /** Path parameter of `/v1/models/{id}`. */
   readonly modelParam: string | undefined;
+  /** Set on a plugin's client endpoint (`endpoint === 'plugin'`): the plugin that answers it. */
+  readonly pluginRoute: PluginRoute | undefined;
   /** Parsed JSON request body (model endpoints with a body). Plugins may rewrite it before `route`. */
   body: Record<string, unknown> | undefined;
+  /**
+   * Set when the client spoke another API (Anthropic Messages, OpenAI Responses): `body` is then
+   * its translation into a chat-completions request, and this keeps the original (see
+   * core/api/dialects/dialect.ts).
+   */
+  readonly inbound: Inbound | undefined;
   /**
    * The model this request is for, resolved on first read against the serving config version;
    * resolved again (and every `guardModel` check run again) when a plugin changed `body.model`.

@@ -23,6 +23,7 @@ import type { PluginRegistry } from './plugin.js';
 import { Stores } from './stores/index.js';
 import { pluginMigrations } from './stores/migrations.js';
 import { AdminRouter } from './admin/router.js';
+import { PluginEndpoints } from './api/endpoints.js';
 import { Tracing } from './telemetry/index.js';
 import type { AdminServices } from './admin/contract.js';
 
@@ -78,6 +79,8 @@ export class Gateway implements ServerHost {
   readonly listenAddress: string;
   /** The `/admin` API; set once start-up finished. */
   admin!: AdminRouter;
+  /** The client endpoints the registered plugins serve. */
+  readonly endpoints: PluginEndpoints;
   private version: ConfigVersion;
   private server: Server | undefined;
   private watcher: ConfigWatcher | undefined;
@@ -102,6 +105,7 @@ export class Gateway implements ServerHost {
     this.metrics = first.services.metrics;
     this.log = first.services.log;
     this.tracing = new Tracing(this.log);
+    this.endpoints = new PluginEndpoints(options.plugins);
   }
 
   get records(): RecordBus {

@@ -8,6 +8,7 @@ import type { Context, ModelResolver } from './context.js';
 import type { GatewayEnv } from './env.js';
 import type { AdminModule } from './admin/contract.js';
 import type { Migration } from './stores/migrate.js';
+import type { DialectName } from './api/dialects/dialect.js';
 
 export type Next = () => Promise<void>;
 
@@ -62,12 +63,34 @@ export interface PluginDefinition<Config = unknown, State = undefined> {
    * name. Every registered plugin's run when the SQL store opens: after the core's, in registry order.
    */
   migrations?: readonly Migration[];
+  /**
+   * Client endpoints it serves (`GET /v1/usage`, `GET /v1/responses/{id}` …). The core matches them,
+   * reads a POST's JSON body, and runs the pipeline with `ctx.endpoint === 'plugin'` and
+   * `ctx.pluginRoute` naming the endpoint, so `auth`, `ip-allowlist`, `rate-limit` and `audit` apply
+   * as to any model request; the plugin answers in `handle` (setting `ctx.response`) instead of
+   * calling `next()`. When the pipeline does not run the plugin, the request gets a 404 saying so.
+   */
+  endpoints?: readonly PluginEndpoint[];
   /** Its `/admin/...` routes; created once per gateway for every registered plugin. */
   admin?: AdminModule;
   /** Commands it adds to `switchyard` (listed in `--help`). */
   commands?: CliCommands;
   /** Runs once per config version: compile, connect, precompute. */
   create(config: Config, env: GatewayEnv, state: State): PluginInstance | Promise<PluginInstance>;
+}
+
+/** A client endpoint a plugin serves (see `PluginDefinition.endpoints`). */
+export interface PluginEndpoint {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /**
+   * A `/v1/...` path (served under `/api/v1/...` too). A last segment `{id}` matches the rest of
+   * the path, percent-decoded, as `ctx.pluginRoute.param`.
+   */
+  readonly path: string;
+  /** `ctx.pluginRoute.name`, e.g. `responses.retrieve`. */
+  readonly name: string;
+  /** The client API whose error shape its errors take (default OpenAI's). */
+  readonly dialect?: DialectName;
 }
 
 /** Commands a plugin adds to the CLI (`switchyard keys …`); the plugin owns them, the core only dispatches. */

@@ -11,12 +11,14 @@ import type {
   Context,
   Endpoint,
   GatewayResponse,
-  ModelEndpoint,
+  NamedModelEndpoint,
   ModelResolver,
+  PluginRoute,
   RequestReport,
   ResolvedModel,
   Usage,
 } from './context.js';
+import type { Inbound } from './api/dialects/dialect.js';
 
 /** What the edge knows about a request when it builds its context. */
 export interface RequestInit {
@@ -29,7 +31,9 @@ export interface RequestInit {
   kind: RouteKind;
   endpoint: Endpoint | undefined;
   modelParam: string | undefined;
+  pluginRoute?: PluginRoute | undefined;
   body: Record<string, unknown> | undefined;
+  inbound?: Inbound | undefined;
   signal: AbortSignal;
   log: Logger;
   startedAt: number;
@@ -49,7 +53,9 @@ export class RequestContext implements Context {
   readonly kind: RouteKind;
   readonly endpoint: Endpoint | undefined;
   readonly modelParam: string | undefined;
+  readonly pluginRoute: PluginRoute | undefined;
   body: Record<string, unknown> | undefined;
+  readonly inbound: Inbound | undefined;
   response: GatewayResponse | undefined = undefined;
   readonly upstreamHeaders: Record<string, string | null> = {};
   readonly attempts: Attempt[] = [];
@@ -77,7 +83,9 @@ export class RequestContext implements Context {
     this.kind = init.kind;
     this.endpoint = init.endpoint;
     this.modelParam = init.modelParam;
+    this.pluginRoute = init.pluginRoute;
     this.body = init.body;
+    this.inbound = init.inbound;
     this.signal = init.signal;
     this.log = init.log;
     this.startedAt = init.startedAt;
@@ -86,11 +94,11 @@ export class RequestContext implements Context {
 
   get model(): ResolvedModel | undefined {
     const body = this.body;
-    if (this.models === undefined || body === undefined || this.endpoint === 'models.list' || this.endpoint === 'models.retrieve') return undefined;
+    if (this.models === undefined || body === undefined || this.endpoint === 'models.list' || this.endpoint === 'models.retrieve' || this.endpoint === 'plugin') return undefined;
     const requested = body['model'];
     if (requested === this.resolvedFrom) return this.resolved;
     const again = this.resolvedFrom !== NOT_RESOLVED;
-    const model = this.models.resolve(this.endpoint as ModelEndpoint, requested, this);
+    const model = this.models.resolve(this.endpoint as NamedModelEndpoint, requested, this);
     this.resolved = model;
     this.resolvedFrom = requested;
     if (again && this.guards) for (const check of this.guards) check(model);

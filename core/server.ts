@@ -8,13 +8,15 @@ import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { GatewayError, errors } from './errors.js';
 import { readBody, parseJsonBody, tooLarge } from './http/body.js';
-import { sseData } from './http/sse.js';
+import { sseData, sseEvents } from './http/sse.js';
 import { ClientGoneError } from './http/upstream.js';
-import { JSON_TYPE, writeError, writeJson, writeResponse } from './http/respond.js';
-import { matchEndpoint, normalisePath, checkRequestBody } from './api/endpoints.js';
+import { JSON_TYPE, writeError, writeJson, writeResponse, writeDialectResponse, writeText } from './http/respond.js';
+import { matchEndpoint, normalisePath, checkRequestBody, type PluginEndpoints } from './api/endpoints.js';
+import { DIALECTS, dialectHeaders } from './api/dialects/index.js';
+import type { Dialect, Inbound } from './api/dialects/dialect.js';
 import type { RawProxy } from './http/proxy.js';
 import type { AdminRouter } from './admin/router.js';
-import type { Attempt, Context, Endpoint, Outcome } from './context.js';
+import type { Attempt, Context, Outcome } from './context.js';
 import { RequestContext } from './request.js';
 import type { RecordBus, RequestRecord } from './record.js';
 import type { Tracing } from './telemetry/index.js';
@@ -38,6 +40,8 @@ export interface ServerHost {
   requestEnded(cut: CutRequest): void;
   /** The `/admin` API. */
   readonly admin: AdminRouter;
+  /** The client endpoints plugins serve. */
+  readonly endpoints: PluginEndpoints;
   /** Why the gateway is not ready (unreachable stores); empty when ready. */
   checkReady(): Promise<string[]>;
   /** Degraded but ready: what plugins report for `/ready`'s `details` (never a reason for 503). */
@@ -102,7 +106,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
 
   const controller = new AbortController();
   let ctx: RequestContext | undefined;
-  const cut: CutRequest = (error) => cutAtShutdown(host, res, base, id, ctx, controller, error);
+  const cut: CutRequest = (error) => cutAtShutdown(host, res, base, id, ctx, controller, error, dialect);
   host.requestStarted(cut);
   const closed = new Promise<void>((resolve) =>
     res.once('close', () => {
@@ -123,6 +127,8 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   let bytesIn = 0;
   let error: GatewayError | undefined;
   let adminErrorCode: string | undefined;
+  /** The client API of the route (its errors take that API's shape); undefined for OpenAI's. */
+  let dialect: Dialect | undefined;
 
   try {
     if (method === 'GET' && (path === '/health' || path === '/ready' || path === '/metrics')) {
@@ -143,21 +149,39 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
         },
       });
       if (answer.status >= 400) adminErrorCode = errorCodeOf(answer.body);
-      writeJson(res, base, { status: answer.status, headers: { 'cache-control': 'no-store' }, body: answer.body });
+      if (answer.contentType !== undefined && typeof answer.body === 'string') writeText(res, base, answer.status, { 'cache-control': 'no-store' }, answer.contentType, answer.body);
+      else writeJson(res, base, { status: answer.status, headers: { 'cache-control': 'no-store' }, body: answer.body });
     } else {
-      const match = matchEndpoint(method, path);
+      const match = matchEndpoint(method, path) ?? host.endpoints.match(method, path);
       if (match instanceof GatewayError) throw match;
+      if (match?.dialect) dialect = DIALECTS[match.dialect];
       const proxyRoute = match ? undefined : version.proxyRoutes.find((r) => r.matches(path));
       if (!match && !proxyRoute) {
         throw errors.notFound('unknown_url', `Unknown request URL: ${method} ${rawPath.slice(0, 200)}. See GET /v1/models for models, and the README for the endpoints this gateway serves.`);
       }
       template = match ? match.template : proxyRoute!.path;
       let body: Record<string, unknown> | undefined;
+      let inbound: Inbound | undefined;
       if (match && method === 'POST') {
         const raw = await readBody(req, limit);
         bytesIn = raw.length;
-        body = parseJsonBody(req.headers['content-type'], raw);
-        checkRequestBody(match.endpoint, body);
+        // A plugin's endpoint may take no body; a model endpoint must have one.
+        if (raw.length > 0 || !match.pluginRoute) {
+          body = parseJsonBody(req.headers['content-type'], raw);
+          checkRequestBody(match.template, body);
+        }
+        if (dialect && match.operation && body) {
+          const translated = dialect.toChat(body, match.operation);
+          inbound = {
+            dialect: dialect.name,
+            body,
+            operation: match.operation,
+            messagesText: JSON.stringify(translated.chat['messages']),
+            headers: dialectHeaders(req.headers),
+            ...(translated.extra ? { extra: translated.extra } : {}),
+          };
+          body = translated.chat;
+        }
       } else if (proxyRoute && Number(req.headers['content-length'] ?? 0) > limit) {
         throw tooLarge(limit);
       }
@@ -169,9 +193,11 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
         headers: req.headers,
         clientIp: version.settings.clientIp(socket.remoteAddress, req.headers['x-forwarded-for']),
         kind: match ? 'model' : 'proxy',
-        endpoint: match?.endpoint as Endpoint | undefined,
+        endpoint: match?.endpoint,
         modelParam: match?.modelParam,
+        pluginRoute: match?.pluginRoute,
         body,
+        inbound,
         signal: controller.signal,
         log: host.log,
         startedAt,
@@ -182,7 +208,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
         await version.modelChain(ctx, noTerminal);
         if (!ctx.response) throw errors.internal('The pipeline produced no response.');
         trace?.responding(ctx.response);
-        error = await writeResponse(host.log, ctx, res, base, ctx.response);
+        error = dialect && ctx.inbound ? await writeDialectResponse(host.log, ctx, res, base, ctx.response, dialect) : await writeResponse(host.log, ctx, res, base, ctx.response);
       } else {
         const proxyCtx = ctx;
         const route = proxyRoute!;
@@ -203,7 +229,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
       if (!res.headersSent && !res.destroyed) res.destroy();
       if (err instanceof GatewayError && !(err instanceof ClientGoneError)) error = err;
     } else {
-      error = writeError(host.log, res, base, id, err);
+      error = writeError(host.log, res, base, id, err, dialect);
     }
   }
   // The body is final once the response is written out or the client is gone.
@@ -213,7 +239,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   const status = aborted ? 499 : res.statusCode;
   error ??= ctx?.report.streamError;
   const attempt = ctx && lastAnswered(ctx.attempts);
-  const outcome: Outcome = { status, body: aborted ? 'aborted' : error ? 'failed' : 'completed', usage: ctx?.usage, error, attempt };
+  const outcome: Outcome = { status, body: aborted ? 'aborted' : error ? 'failed' : 'completed', usage: ctx?.usage, error, attempt, bytesIn, bytesOut: socket.bytesWritten - writtenBefore };
   if (ctx?.work) await runAfterResponse(host.log, ctx, outcome);
   version.release();
   host.requestEnded(cut);
@@ -281,15 +307,15 @@ async function runAfterResponse(log: Logger, ctx: RequestContext, outcome: Outco
  * `[DONE]`); a raw-proxied response, whose bytes are the upstream's, is cut with its connection.
  * Then the request's work (upstream calls, plugins) is aborted.
  */
-function cutAtShutdown(host: ServerHost, res: ServerResponse, base: readonly string[], id: string, ctx: RequestContext | undefined, controller: AbortController, error: GatewayError): void {
+function cutAtShutdown(host: ServerHost, res: ServerResponse, base: readonly string[], id: string, ctx: RequestContext | undefined, controller: AbortController, error: GatewayError, dialect: Dialect | undefined): void {
   if (!res.writableEnded && !res.destroyed) {
     if (proxied.has(res)) {
       res.destroy();
     } else if (!res.headersSent) {
-      writeError(host.log, res, base, id, error);
+      writeError(host.log, res, base, id, error, dialect);
     } else if (ctx?.response?.stream !== undefined) {
       ctx.report.streamError = error;
-      res.end(sseData(error.toEnvelope(id)));
+      res.end(dialect && ctx.inbound ? sseEvents(dialect.stream(ctx.inbound, id).error(error, id)) : sseData(error.toEnvelope(id)));
     }
   }
   controller.abort(error);

@@ -5,7 +5,9 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { readSchema } from '../config/schema.js';
 import { errors, GatewayError } from '../errors.js';
-import type { Endpoint } from '../context.js';
+import type { Endpoint, PluginRoute } from '../context.js';
+import type { PluginRegistry } from '../plugin.js';
+import type { DialectName } from './dialects/dialect.js';
 
 export interface EndpointMatch {
   endpoint: Endpoint;
@@ -13,7 +15,20 @@ export interface EndpointMatch {
   modelParam?: string;
   /** Route template for metrics labels. */
   template: string;
+  /** The client API spoken on this route, when it is not OpenAI's chat family (its body is translated). */
+  dialect?: DialectName;
+  /** The dialect's operation (`create`, `count_tokens`). */
+  operation?: string;
+  /** A plugin's client endpoint. */
+  pluginRoute?: PluginRoute;
 }
+
+/** Routes of other client APIs, served through the chat pipeline (core/api/dialects/). */
+const DIALECT_ENDPOINTS: Record<string, Required<Pick<EndpointMatch, 'endpoint' | 'dialect' | 'operation'>>> = {
+  '/v1/messages': { endpoint: 'chat.completions', dialect: 'anthropic', operation: 'create' },
+  '/v1/messages/count_tokens': { endpoint: 'messages.count_tokens', dialect: 'anthropic', operation: 'count_tokens' },
+  '/v1/responses': { endpoint: 'chat.completions', dialect: 'responses', operation: 'create' },
+};
 
 const POST_ENDPOINTS: Record<string, Endpoint> = {
   '/v1/chat/completions': 'chat.completions',
@@ -31,6 +46,8 @@ export function normalisePath(path: string): string {
 export function matchEndpoint(method: string, path: string): EndpointMatch | GatewayError | undefined {
   const post = POST_ENDPOINTS[path];
   if (post) return method === 'POST' ? { endpoint: post, template: path } : methodNotAllowed(method, path, 'POST');
+  const dialect = DIALECT_ENDPOINTS[path];
+  if (dialect) return method === 'POST' ? { ...dialect, template: path } : methodNotAllowed(method, path, 'POST');
   if (path === '/v1/models') return method === 'GET' ? { endpoint: 'models.list', template: path } : methodNotAllowed(method, path, 'GET');
   if (path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) {
     if (method !== 'GET') return methodNotAllowed(method, path, 'GET');
@@ -45,6 +62,72 @@ export function matchEndpoint(method: string, path: string): EndpointMatch | Gat
   return undefined;
 }
 
+interface PluginEndpointEntry {
+  readonly method: string;
+  readonly template: string;
+  readonly plugin: string;
+  readonly name: string;
+  readonly dialect: DialectName | undefined;
+}
+
+/**
+ * The client endpoints plugins serve (`PluginDefinition.endpoints`), compiled once per gateway:
+ * exact paths in a map, `…/{id}` paths by prefix.
+ */
+export class PluginEndpoints {
+  private readonly exact = new Map<string, PluginEndpointEntry[]>();
+  private readonly prefixed: { prefix: string; entries: PluginEndpointEntry[] }[] = [];
+
+  constructor(plugins: PluginRegistry) {
+    for (const plugin of plugins.values()) {
+      for (const e of plugin.endpoints ?? []) {
+        const entry: PluginEndpointEntry = { method: e.method, template: e.path, plugin: plugin.name, name: e.name, dialect: e.dialect };
+        if (e.path.endsWith('/{id}')) {
+          const prefix = e.path.slice(0, -'{id}'.length);
+          const group = this.prefixed.find((p) => p.prefix === prefix);
+          if (group) group.entries.push(entry);
+          else this.prefixed.push({ prefix, entries: [entry] });
+        } else {
+          const list = this.exact.get(e.path);
+          if (list) list.push(entry);
+          else this.exact.set(e.path, [entry]);
+        }
+      }
+    }
+    // Longest prefix first, so `/v1/a/b/{id}` wins over `/v1/a/{id}`.
+    this.prefixed.sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  /** The plugin endpoint for a normalised path, a 405 for a known path with the wrong method, or undefined. */
+  match(method: string, path: string): EndpointMatch | GatewayError | undefined {
+    const exact = this.exact.get(path);
+    if (exact) return this.pick(exact, method, path, undefined);
+    for (const group of this.prefixed) {
+      if (path.length > group.prefix.length && path.startsWith(group.prefix)) {
+        let param: string;
+        try {
+          param = decodeURIComponent(path.slice(group.prefix.length));
+        } catch {
+          return errors.badRequest('invalid_path', 'The id in the URL is not valid percent-encoding.', null);
+        }
+        return this.pick(group.entries, method, path, param);
+      }
+    }
+    return undefined;
+  }
+
+  private pick(entries: readonly PluginEndpointEntry[], method: string, path: string, param: string | undefined): EndpointMatch | GatewayError {
+    const entry = entries.find((e) => e.method === method);
+    if (!entry) return methodNotAllowed(method, path, entries.map((e) => e.method).join(', '));
+    return {
+      endpoint: 'plugin',
+      template: entry.template,
+      ...(entry.dialect ? { dialect: entry.dialect } : {}),
+      pluginRoute: { plugin: entry.plugin, name: entry.name, param },
+    };
+  }
+}
+
 function methodNotAllowed(method: string, path: string, allowed: string): GatewayError {
   return new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `${method} is not allowed on ${path}; use ${allowed}.`, null, { allow: allowed });
 }
@@ -55,16 +138,19 @@ function methodNotAllowed(method: string, path: string, allowed: string): Gatewa
  * only) so the message can say why.
  */
 const strictAjv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true, strictNumbers: true, verbose: true });
-const validators: Partial<Record<Endpoint, ValidateFunction>> = {
-  'chat.completions': strictAjv.compile(readSchema('api/chat.completions')),
-  completions: strictAjv.compile(readSchema('api/completions')),
-  embeddings: strictAjv.compile(readSchema('api/embeddings')),
-  'images.generations': strictAjv.compile(readSchema('api/images.generations')),
+const validators: Partial<Record<string, ValidateFunction>> = {
+  '/v1/chat/completions': strictAjv.compile(readSchema('api/chat.completions')),
+  '/v1/completions': strictAjv.compile(readSchema('api/completions')),
+  '/v1/embeddings': strictAjv.compile(readSchema('api/embeddings')),
+  '/v1/images/generations': strictAjv.compile(readSchema('api/images.generations')),
+  '/v1/messages': strictAjv.compile(readSchema('api/messages')),
+  '/v1/messages/count_tokens': strictAjv.compile(readSchema('api/messages.count_tokens')),
+  '/v1/responses': strictAjv.compile(readSchema('api/responses')),
 };
 
-/** Throws a 400 naming the field at fault when a request body breaks the endpoint's checks. */
-export function checkRequestBody(endpoint: Endpoint, body: Record<string, unknown>): void {
-  const validate = validators[endpoint];
+/** Throws a 400 naming the field at fault when a request body breaks the route's checks (`template`: the matched route). */
+export function checkRequestBody(template: string, body: Record<string, unknown>): void {
+  const validate = validators[template];
   if (!validate || validate(body)) return;
   throw invalidBody(validate.errors![0]!);
 }

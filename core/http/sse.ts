@@ -45,4 +45,11 @@ export function sseData(value: unknown): string {
   return `data: ${JSON.stringify(value)}\n\n`;
 }
 
+/** Named events (`event:` + JSON `data:`), as the Anthropic and Responses APIs stream them. */
+export function sseEvents(events: readonly { event?: string; data: unknown }[]): string {
+  let text = '';
+  for (const e of events) text += e.event === undefined ? `data: ${JSON.stringify(e.data)}\n\n` : `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
+  return text;
+}
+
 export const SSE_DONE = 'data: [DONE]\n\n';

@@ -14,7 +14,7 @@
 import { definePlugin } from '../../core/plugin.js';
 import { readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
-import { BatchQueue, type BatchQueueSettings } from '../../core/stores/batch-queue.js';
+import { BatchQueue, spillDirectory, type BatchQueueSettings } from '../../core/stores/batch-queue.js';
 import { ChunkStream, type Attempt, type Context } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import type { Logger } from '../../core/log.js';
@@ -57,8 +57,13 @@ function openProcess(env: GatewayEnv): AuditProcess {
   const events = env.metrics.counter('switchyard_audit_events_total', 'Audit events by what became of them: written to audit_log, or dropped (queue full, or unwritten at shutdown).', ['result']);
   const failures = env.metrics.counter('switchyard_audit_write_failures_total', 'Failed audit_log appends (each is retried).');
   let key: Buffer | undefined;
+  const spillDir = spillDirectory(env.config, env.configDir, env.processEnv);
   const queue = new BatchQueue<AuditEntry>({
+    name: 'audit',
     label: 'audit: events',
+    metrics: env.metrics,
+    // Entries are plain JSON; appending one twice (a replay after a crash) adds nothing (chain.ts).
+    spill: spillDir === undefined ? undefined : { dir: spillDir, encode: (entry) => entry, decode: (value) => value as AuditEntry },
     log: env.log,
     settings: { intervalMs: 1000, batchRows: 200, maxQueued: 20_000 },
     counters: { written: (n) => events.inc({ result: 'written' }, n), dropped: (n) => events.inc({ result: 'dropped' }, n), failedWrite: () => failures.inc() },
@@ -119,7 +124,9 @@ export default definePlugin<AuditConfig, AuditProcess>({
         if (!redact) return next();
         const bodies: CapturedBodies = {};
         state.bodies.set(ctx.attempts, bodies);
-        if (ctx.body !== undefined) bodies.request = bounded(redact(ctx.body), maxBytes);
+        // The client's own body: on another API's route (`/v1/messages`) what it sent, not the translation.
+        const sent = ctx.inbound?.body ?? ctx.body;
+        if (sent !== undefined) bodies.request = bounded(redact(sent), maxBytes);
         await next();
         captureResponse(ctx, bodies, redact, maxBytes);
       },

@@ -12,6 +12,7 @@ import type { EventSourceMessage } from '../../core/http/sse.js';
 import type { UpstreamClient, UpstreamRequest, UpstreamTimeouts } from '../../core/http/upstream.js';
 import type { Catalog } from '../../core/config/catalog.js';
 import type { Logger } from '../../core/log.js';
+import type { Inbound } from '../../core/api/dialects/dialect.js';
 
 /** The operations a provider can serve (the model-listing endpoints are answered by `route` itself). */
 export type { ModelEndpoint };
@@ -32,6 +33,12 @@ export interface Operation {
   readonly requestId: string;
   /** Headers to add (string) or remove (null) on the upstream request, from plugins such as `transform`. */
   readonly headers: Readonly<Record<string, string | null>>;
+  /**
+   * The client's original request when it spoke another API (`/v1/messages`, `/v1/responses`):
+   * an adapter whose provider speaks that API natively may send it instead of translating `body`
+   * (see core/api/dialects/dialect.ts for when that is allowed).
+   */
+  readonly inbound?: Inbound;
 }
 
 /** A complete OpenAI-shaped answer. */
@@ -91,6 +98,18 @@ export interface HttpAdapter {
   parseError(status: number, bodyText: string, headers: Record<string, string | string[] | undefined>): GatewayError;
   /** How to list the provider's upstream models (`discover:`); absent when the provider has no list endpoint. */
   readonly models?: ModelLister;
+  /** The provider's own prompt token count (Anthropic's `count_tokens`); absent: the gateway estimates. */
+  readonly countTokens?: TokenCountEndpoint;
+}
+
+/**
+ * A provider endpoint that counts a prompt's tokens: `request` builds the call for `op` (the chat
+ * form of the prompt, and the client's own body in `op.inbound`), `parse` reads a 200 body into the
+ * count (throws when the body is not the provider's answer). Errors go through `parseError`.
+ */
+export interface TokenCountEndpoint {
+  request(op: Operation): UpstreamRequest | Promise<UpstreamRequest>;
+  parse(body: unknown): number;
 }
 
 /** One model a provider's list endpoint named. */

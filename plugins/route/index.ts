@@ -9,13 +9,15 @@
 import { definePlugin } from '../../core/plugin.js';
 import { ConfigError, readSchema, validateAt, type ConfigIssue } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
-import { errors } from '../../core/errors.js';
-import type { UpstreamTimeouts } from '../../core/http/upstream.js';
-import type { Context, Endpoint, ModelEndpoint, ModelResolver } from '../../core/context.js';
+import { errors, type GatewayError } from '../../core/errors.js';
+import { ClientGoneError, type UpstreamClient, type UpstreamTimeouts } from '../../core/http/upstream.js';
+import type { Context, Endpoint, NamedModelEndpoint, ModelResolver } from '../../core/context.js';
 import { adapters } from './providers/index.js';
 import { ModelTable, type Provider, type Resolution, type Target } from './resolve.js';
 import { buildModelList, modelCard, type ModelCard } from './models.js';
-import { TokenCounter } from './final-usage.js';
+import { TokenCounter, promptText } from './final-usage.js';
+import { providerTokenCount, tokenCounting } from './count-tokens.js';
+import type { Operation } from './adapter.js';
 import { breakerSettings } from './breaker.js';
 import { BreakerSync } from './breaker-sync.js';
 import { GroupRegistry, TargetRegistry } from './targets.js';
@@ -47,11 +49,12 @@ declare module '../../core/context.js' {
   }
 }
 
-const DEFAULT_KEY: Record<ModelEndpoint, keyof RouteConfig['defaults']> = {
+const DEFAULT_KEY: Record<NamedModelEndpoint, keyof RouteConfig['defaults']> = {
   'chat.completions': 'chat',
   completions: 'completions',
   embeddings: 'embeddings',
   'images.generations': 'images',
+  'messages.count_tokens': 'chat',
 };
 
 /** What `route` keeps for the life of the process, across config versions. */
@@ -195,11 +198,51 @@ export default definePlugin<RouteConfig, RouteProcess>({
         const endpoint = ctx.endpoint as Endpoint;
         if (endpoint === 'models.list') ctx.response = { status: 200, headers: {}, body: JSON.parse(live.json()) as unknown };
         else if (endpoint === 'models.retrieve') retrieve(ctx);
-        else await invoke(ctx, endpoint);
+        else if (endpoint === 'plugin') throw pluginNotRun(ctx);
+        else if (endpoint === 'messages.count_tokens') ctx.response = await countTokens(ctx, state.counter, providers, upstream);
+        else {
+          // A Responses chain needs the `responses` plugin, which puts the stored conversation first (`ctx.responses`).
+          if (ctx.inbound?.extra?.['previous_response_id'] !== undefined && ctx.responses === undefined) {
+            throw errors.badRequest('previous_response_unsupported', "'previous_response_id' needs stored responses: add the `responses` plugin to the pipeline (after `auth`).", 'previous_response_id');
+          }
+          await invoke(ctx, endpoint);
+        }
       },
       close: () => discovered.detach(),
     };
   },
 });
+
+/** A plugin's client endpoint reached the end of a pipeline that does not run that plugin. */
+function pluginNotRun(ctx: Context): GatewayError {
+  const { plugin } = ctx.pluginRoute!;
+  return errors.notFound('endpoint_not_enabled', `${ctx.method} ${ctx.path} is served by the \`${plugin}\` plugin, which this pipeline does not run; add \`${plugin}\` to the pipeline to enable it.`);
+}
+
+/**
+ * `POST /v1/messages/count_tokens`: the prompt's tokens (messages, system, tool definitions), after
+ * the model is resolved — so an unknown or forbidden model is refused as on `/v1/messages`. When the
+ * model's first target can count itself (Anthropic), its provider is asked; otherwise, or when that
+ * call fails, the gateway's tokenizer (o200k) estimates. `x-switchyard-token-count` says which
+ * (`provider`, `estimate`).
+ */
+async function countTokens(ctx: Context, counter: TokenCounter, providers: ReadonlyMap<string, Provider>, upstream: UpstreamClient): Promise<{ status: number; headers: Record<string, string>; body: unknown }> {
+  const target = ctx.model?.targets[0];
+  const provider = target && providers.get(target.provider);
+  const adapter = tokenCounting(provider);
+  if (provider && adapter) {
+    try {
+      const tokens = await providerTokenCount(ctx, provider, adapter, target.model, upstream);
+      return { status: 200, headers: { 'x-switchyard-token-count': 'provider' }, body: { input_tokens: tokens } };
+    } catch (err) {
+      if (err instanceof ClientGoneError || ctx.signal.aborted) throw err;
+      ctx.log.warn({ err, request_id: ctx.id, provider: provider.name }, 'count_tokens: the provider did not count; estimating');
+    }
+  }
+  const body = ctx.body ?? {};
+  const tools = Array.isArray(body['tools']) ? JSON.stringify(body['tools']) : '';
+  const [prompt = 0, toolTokens = 0] = await counter.count([promptText({ body } as Pick<Operation, 'body'> as Operation), tools]);
+  return { status: 200, headers: { 'x-switchyard-token-count': 'estimate' }, body: { input_tokens: prompt + toolTokens } };
+}
 
 export type { Target };

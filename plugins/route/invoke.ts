@@ -187,6 +187,7 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
               clientWantsUsage: streamOptions?.include_usage === true,
               requestId: ctx.id,
               headers: ctx.upstreamHeaders,
+              ...(ctx.inbound ? { inbound: ctx.inbound } : {}),
             };
             const answer = await callTarget(ctx, { provider, model: target.model }, op, setup);
             if (answer.kind === 'stream') {

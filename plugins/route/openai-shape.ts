@@ -20,6 +20,8 @@ export type ChunkDelta = ChatCompletionChunk.Choice.Delta;
 export function openAIUsage(usage: Usage): CompletionUsage {
   const out: CompletionUsage = { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens };
   if (usage.cached_tokens !== undefined) out.prompt_tokens_details = { cached_tokens: usage.cached_tokens };
+  // Not in OpenAI's schema (OpenRouter's name): cache writes, which the Anthropic dialect reports back.
+  if (usage.cache_write_tokens) out.prompt_tokens_details = { ...out.prompt_tokens_details, cache_write_tokens: usage.cache_write_tokens } as CompletionUsage.PromptTokensDetails;
   if (usage.reasoning_tokens !== undefined) out.completion_tokens_details = { reasoning_tokens: usage.reasoning_tokens };
   return out;
 }

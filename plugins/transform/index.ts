@@ -28,7 +28,7 @@ function compileMatch(match: TransformRule['match']): (ctx: Context) => boolean 
   if (!match) return () => true;
   const models = match.models?.map(globToRegExp);
   const paths = match.paths?.map(globToRegExp);
-  const endpoints = match.endpoints ? new Set(match.endpoints) : undefined;
+  const endpoints = match.endpoints ? new Set<string>(match.endpoints) : undefined;
   return (ctx) => {
     if (endpoints && (!ctx.endpoint || !endpoints.has(ctx.endpoint))) return false;
     if (paths && !paths.some((p) => p.test(ctx.path))) return false;

@@ -33,8 +33,8 @@ t.test('tool_use blocks become tool_calls; cache writes and reads count as promp
     { id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
     { id: 'toolu_01B19q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
   ]);
-  t.same(usage, { prompt_tokens: 2572, completion_tokens: 91, total_tokens: 2663, cached_tokens: 2000, reasoning_tokens: 40 });
-  t.match(body.usage, { prompt_tokens_details: { cached_tokens: 2000 }, completion_tokens_details: { reasoning_tokens: 40 } });
+  t.same(usage, { prompt_tokens: 2572, completion_tokens: 91, total_tokens: 2663, cached_tokens: 2000, cache_write_tokens: 100, reasoning_tokens: 40 });
+  t.match(body.usage, { prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 40 } });
 });
 
 t.test('stop reasons map to OpenAI finish reasons', async (t) => {

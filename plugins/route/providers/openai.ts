@@ -10,6 +10,7 @@ import { defineAdapter, type HttpAdapter, type ModelEndpoint, type Operation, ty
 import { providerError, headerValue, tryParseJson, redactSecret, rawErrorMessage, streamEventJson, streamTruncated } from '../upstream-errors.js';
 import { postJson, setHeaders } from '../upstream-request.js';
 import { openaiModelLister } from './openai-models.js';
+import { isNativeResponses, nativeResponsesBody, nativeResponsesStream, parseNativeResponse } from './openai-responses.js';
 import type { OpenAIConfig } from '../../../schemas/types/providers/openai.js';
 
 /** Provider settings; see `schemas/providers/openai.schema.json` for each field. */
@@ -61,6 +62,8 @@ export default defineAdapter<OpenAIConfig>({
     const query = new URLSearchParams(config.query);
     if (config.azure) query.set('api-version', config.azure.api_version);
     const search = query.size ? `?${query.toString()}` : '';
+    // `/v1/responses` requests go to the upstream's own `/responses` when it has one (not Azure's deployment paths).
+    const native = (op: Operation): boolean => config.responses_api === true && !config.azure && isNativeResponses(op);
     const urlFor = (endpoint: ModelEndpoint, model: string): string =>
       config.azure
         ? `${base}/openai/deployments/${encodeURIComponent(config.azure.deployments[model] ?? model)}${PATHS[endpoint]}${search}`
@@ -73,6 +76,11 @@ export default defineAdapter<OpenAIConfig>({
       ...(config.azure ? {} : { models: openaiModelLister(`${base}/models${search}`, fixedHeaders, env.provider) }),
       supports: () => true,
       buildRequest(op: Operation) {
+        if (native(op)) {
+          const headers: Record<string, string> = { ...fixedHeaders, 'x-request-id': op.requestId };
+          if (op.stream) headers['accept'] = 'text/event-stream';
+          return postJson(`${base}/responses${search}`, headers, op, nativeResponsesBody(op));
+        }
         let body: Record<string, unknown> = { ...op.body, model: op.model };
         if (op.stream && config.stream_usage && (op.endpoint === 'chat.completions' || op.endpoint === 'completions')) {
           body = { ...body, stream_options: { ...(op.body['stream_options'] as object | undefined), include_usage: true } };
@@ -81,11 +89,13 @@ export default defineAdapter<OpenAIConfig>({
         if (op.stream) headers['accept'] = 'text/event-stream';
         return postJson(urlFor(op.endpoint, op.model), headers, op, body);
       },
-      parseResponse(_op, body) {
+      parseResponse(op, body) {
         if (!body || typeof body !== 'object') throw errors.badGateway('upstream_invalid_response', `${env.provider}: the response is not a JSON object.`);
+        if (native(op)) return parseNativeResponse(op, body);
         return { body, usage: readOpenAIUsage((body as Record<string, unknown>)['usage']) };
       },
       streamTranslator(op): StreamTranslator {
+        if (native(op)) return nativeResponsesStream(op, env.provider);
         let usage: Usage | undefined;
         let finished = false;
         return {

@@ -1,6 +1,7 @@
 /**
  * OpenAI chat request → Anthropic Messages request body
- * (https://platform.claude.com/docs/en/api/messages): sampling parameters, tools and `tool_choice`,
+ * (https://platform.claude.com/docs/en/api/messages): sampling parameters (`top_k` too, which an
+ * Anthropic Messages client may send), tools and `tool_choice`,
  * `response_format`, `max_tokens` (required by Anthropic), `user` → `metadata.user_id`. Fields the
  * API has no counterpart for are dropped or rejected per `unsupported_params`.
  */
@@ -24,7 +25,7 @@ export interface RequestOptions {
 export const JSON_TOOL = 'json_response';
 
 /** The request fields this adapter translates; anything else is unsupported. */
-const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'stop', 'parallel_tool_calls', 'user', 'reasoning_effort']);
+const SUPPORTED: ReadonlySet<string> = new Set([...CHAT_BASE_PARAMS, 'top_p', 'top_k', 'stop', 'parallel_tool_calls', 'user', 'reasoning_effort']);
 
 /** The message fields this adapter translates (a participant `name` has no counterpart). */
 const MESSAGE_FIELDS: ReadonlySet<string> = new Set(MESSAGE_BASE_FIELDS);
@@ -101,7 +102,7 @@ export function buildMessagesBody(body: Readonly<Record<string, unknown>>, model
   const out: Record<string, unknown> = { model, max_tokens: maxTokens, messages };
   if (system.length) out['system'] = system;
   if (stream) out['stream'] = true;
-  for (const key of ['temperature', 'top_p'] as const) if (typeof body[key] === 'number') out[key] = body[key];
+  for (const key of ['temperature', 'top_p', 'top_k'] as const) if (typeof body[key] === 'number') out[key] = body[key];
   const stop = stopSequences(body['stop']);
   if (stop) out['stop_sequences'] = stop;
   if (typeof body['user'] === 'string') out['metadata'] = { user_id: body['user'] };

@@ -48,13 +48,15 @@ export function mergeUsage(previous: AnthropicUsage | undefined, raw: unknown): 
   };
 }
 
-/** Prompt tokens include cache writes and reads (Anthropic counts them apart from `input_tokens`). */
+/** Prompt tokens include cache writes and reads (Anthropic counts them apart from `input_tokens`); writes are also `cache_write_tokens`. */
 export function toUsage(u: AnthropicUsage | undefined): Usage | undefined {
   if (!u) return undefined;
   const extra: { cached?: number; reasoning?: number } = {};
   if (u.cacheRead !== undefined) extra.cached = u.cacheRead;
   if (u.thinking !== undefined) extra.reasoning = u.thinking;
-  return makeUsage(u.input + u.cacheCreation + (u.cacheRead ?? 0), u.output, extra);
+  const usage = makeUsage(u.input + u.cacheCreation + (u.cacheRead ?? 0), u.output, extra);
+  if (u.cacheCreation > 0) usage.cache_write_tokens = u.cacheCreation;
+  return usage;
 }
 
 /** Translates a complete Message. `jsonTool` names the synthetic tool whose input is the answer text. */
