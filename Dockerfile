@@ -54,4 +54,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
 # Node runs as PID 1 and handles SIGTERM itself (drains in-flight requests for
 # server.shutdown_timeout); give `docker stop -t` / the orchestrator's grace period more than that.
-CMD ["node", "bin/switchyard.js", "start"]
+CMD ["node", "--max-semi-space-size=8", "bin/switchyard.js", "start"]

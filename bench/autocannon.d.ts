@@ -10,6 +10,8 @@ declare module 'autocannon' {
     connections?: number;
     /** Seconds. */
     duration?: number;
+    /** Total requests to send (instead of a duration). */
+    amount?: number;
     pipelining?: number;
     /** Seconds. */
     timeout?: number;

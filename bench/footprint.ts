@@ -36,14 +36,25 @@ export interface FootprintRow {
   settledMb?: number;
   /** VmHWM at the end. */
   peakMb: number;
+  /** Requests of the load answered 2xx, and how long the load took. */
   loadRequests?: number;
+  loadSeconds?: number;
   startMs: number;
+}
+
+/**
+ * The load: a fixed number of requests, each with a new prompt, at a fixed concurrency. A count,
+ * not a duration: what the cache holds afterwards (and so the memory) is then the same on a fast
+ * and a slow machine, and between runtimes.
+ */
+export interface FootprintLoad {
+  requests: number;
+  connections: number;
 }
 
 export interface FootprintResults {
   rows: FootprintRow[];
-  loadSeconds: number;
-  connections: number;
+  load: FootprintLoad;
 }
 
 const mb = (kb: number) => Math.round(kb / 1024);
@@ -80,11 +91,23 @@ interface Running {
   stop(): Promise<void>;
 }
 
+const ENTRY = join(ROOT, 'bin', 'switchyard.js');
+
+/**
+ * The runtime's arguments before the entry point, as a user's command passes them: for Node the
+ * flags on bin/switchyard.js's `#!` line (which `npm start` and the Dockerfile repeat), for Deno
+ * those of `deno task start` (deno.json).
+ */
+async function runtimeArgs(runtime: 'node' | 'deno'): Promise<string[]> {
+  if (runtime === 'node') return (await readFile(ENTRY, 'utf8')).split('\n', 1)[0]!.split(/\s+/).filter((word) => word.startsWith('--'));
+  const task = (JSON.parse(await readFile(join(ROOT, 'deno.json'), 'utf8')) as { tasks: { start: string } }).tasks.start.split(/\s+/);
+  return task.slice(task.indexOf('run'), task.indexOf('bin/switchyard.js'));
+}
+
 async function start(runtime: 'node' | 'deno', config: string, env: NodeJS.ProcessEnv): Promise<Running> {
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
-  const entry = join(ROOT, 'bin', 'switchyard.js');
-  const args = runtime === 'node' ? [entry, 'start', '--config', config, '--listen', listen] : ['run', '-A', '--v8-flags=--liftoff-only', entry, 'start', '--config', config, '--listen', listen];
+  const args = [...(await runtimeArgs(runtime)), ENTRY, 'start', '--config', config, '--listen', listen];
   const started = performance.now();
   const proc = spawn(runtime === 'node' ? process.execPath : DENO, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -110,7 +133,7 @@ async function start(runtime: 'node' | 'deno', config: string, env: NodeJS.Proce
   };
 }
 
-async function measure(runtime: 'node' | 'deno', scenario: string, config: string, env: NodeJS.ProcessEnv, load: { seconds: number; connections: number } | undefined): Promise<FootprintRow> {
+async function measure(runtime: 'node' | 'deno', scenario: string, config: string, env: NodeJS.ProcessEnv, load: FootprintLoad | undefined): Promise<FootprintRow> {
   const gw = await start(runtime, config, env);
   try {
     const first = await chat(gw.url, 'hello');
@@ -128,8 +151,9 @@ async function measure(runtime: 'node' | 'deno', scenario: string, config: strin
         // A new prompt per request: every one is a cache miss, so the cache fills as it would.
         requests: [{ method: 'POST', setupRequest: (req: { body?: string }) => ({ ...req, body: JSON.stringify({ model: 'demo', temperature: 0, messages: [{ role: 'user', content: `request ${n++} ${'x'.repeat(200)}` }] }) }) }],
         connections: load.connections,
-        duration: load.seconds,
+        amount: load.requests,
       });
+      row.loadSeconds = Math.round(r.duration * 10) / 10;
       if (r.non2xx > r['2xx'] / 100) throw new Error(`${scenario}: ${r.non2xx} of ${r['2xx'] + r.non2xx} answers were not 2xx`);
       row.loadRequests = r['2xx'];
       row.afterLoadMb = mb((await status(gw.proc.pid!)).rss);
@@ -166,10 +190,10 @@ function postgresAnswers(url: string): Promise<boolean> {
   });
 }
 
-export async function benchFootprint(options: { loadSeconds: number; connections: number; log: (line: string) => void }): Promise<FootprintResults> {
+export async function benchFootprint(options: FootprintLoad & { log: (line: string) => void }): Promise<FootprintResults> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-footprint-'));
   const rows: FootprintRow[] = [];
-  const load = { seconds: options.loadSeconds, connections: options.connections };
+  const load: FootprintLoad = { requests: options.requests, connections: options.connections };
   try {
     const runtimes: ('node' | 'deno')[] = existsSync(DENO) ? ['node', 'deno'] : ['node'];
     for (const runtime of runtimes) {
@@ -192,18 +216,18 @@ export async function benchFootprint(options: { loadSeconds: number; connections
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return { rows, loadSeconds: options.loadSeconds, connections: options.connections };
+  return { rows, load };
 }
 
 export function renderFootprintMarkdown(results: FootprintResults): string {
   const lines = [
-    `Resident memory (MB) of the gateway process; load: ${results.loadSeconds} s closed-loop at ${results.connections} connections, a new prompt per request. Targets: embedded ≤ 200 MB idle, ≤ 300 MB peak on the very first start, ≤ 250 MB after load; PostgreSQL ≤ 150 MB.`,
+    `Resident memory (MB) of the gateway process; load: ${results.load.requests} requests closed-loop at ${results.load.connections} connections, a new prompt per request (every one a cache miss and a new cache entry). Targets: embedded ≤ 200 MB idle, ≤ 300 MB peak on the very first start, ≤ 250 MB after load; PostgreSQL ≤ 150 MB.`,
     '',
-    '| runtime | scenario | start (ms) | start peak | idle | after load | 3 s later | peak | requests |',
+    '| runtime | scenario | start (ms) | start peak | idle | after load | 3 s later | peak | load (s) |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of results.rows) {
-    lines.push(`| ${r.runtime} | ${r.scenario} | ${r.startMs} | ${r.startPeakMb} | ${r.idleMb} | ${r.afterLoadMb ?? '–'} | ${r.settledMb ?? '–'} | ${r.peakMb} | ${r.loadRequests ?? '–'} |`);
+    lines.push(`| ${r.runtime} | ${r.scenario} | ${r.startMs} | ${r.startPeakMb} | ${r.idleMb} | ${r.afterLoadMb ?? '–'} | ${r.settledMb ?? '–'} | ${r.peakMb} | ${r.loadSeconds ?? '–'} |`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -78,10 +78,10 @@ export interface ProductionResults {
   accessLog: { lines: number; bytes: number; requests: number };
 }
 
-/** Closed-loop load with a new body per request (`body()`), the bench key attached unless `headers` says otherwise. */
-export async function saturate(child: Child, body: () => string, connections: number, warmupS: number, durationS: number, headers: Record<string, string> = AUTH): Promise<Load> {
+/** Closed-loop load with a new body per request (`body()`), the bench key attached unless `headers` says otherwise; `path`: the endpoint. */
+export async function saturate(child: Child, body: () => string, connections: number, warmupS: number, durationS: number, headers: Record<string, string> = AUTH, path = CHAT_PATH): Promise<Load> {
   const options = {
-    url: `${child.url}${CHAT_PATH}`,
+    url: `${child.url}${path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     requests: [{ method: 'POST', setupRequest: (req: { body?: string }) => ({ ...req, body: body() }) }],

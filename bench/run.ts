@@ -31,6 +31,8 @@
  *                        (no tracing config vs `enabled: false` vs on; bench/tracing.ts; only when named),
  *                        or routing (3 weighted targets with a fallback chain vs one target, g;
  *                        bench/routing.ts; rounds default 3)
+ *                        or inbound (/v1/chat/completions vs /v1/messages vs /v1/responses through the
+ *                        production pipeline, h; bench/inbound.ts; rounds default 3; only when named)
  *                        or footprint (resident memory of the quickstart config: first start, idle, after
  *                        load, restart, PostgreSQL; bench/footprint.ts)
  *   --profile            instead of the comparison: run the gateway and the raw proxy under
@@ -73,6 +75,7 @@ import { benchCaches, renderCachesMarkdown } from './caches.js';
 import { benchFootprint, renderFootprintMarkdown } from './footprint.js';
 import { benchTracing, renderTracingMarkdown } from './tracing.js';
 import { benchRouting, renderRoutingMarkdown } from './routing.js';
+import { benchInbound, renderInboundMarkdown } from './inbound.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -468,7 +471,7 @@ async function routing(runtime: Runtime): Promise<void> {
 
 /** `--only=footprint` (bench/footprint.ts): resident memory of the quickstart config, first start, idle, after load; writes footprint-latest.md. */
 async function footprint(): Promise<void> {
-  const results = await benchFootprint({ loadSeconds: quick ? 3 : 10, connections: params.connections, log });
+  const results = await benchFootprint({ requests: quick ? 10_000 : 50_000, connections: params.connections, log });
   const markdown = `# Switchyard benchmark: memory footprint${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · \`node bin/switchyard.js start\` (dist/)\n\n${renderFootprintMarkdown(results)}`;
   process.stdout.write(`\n${markdown}`);
   if (!flags['dry-run'] && (!quick || flags.write)) {
@@ -478,7 +481,22 @@ async function footprint(): Promise<void> {
   }
 }
 
-const SECTIONS = ['all', 'core', 'plugins', 'production', 'caches', 'tracing', 'routing', 'footprint'];
+/** `--only=inbound` (bench/inbound.ts): the production pipeline through each inbound API; writes inbound-latest.md. Not part of `all`. */
+async function inbound(runtime: Runtime): Promise<void> {
+  const { connections, warmup, duration } = params;
+  const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
+  const results = await benchInbound(runtime, ROOT, { connections, warmup, duration, rounds }, log, loadavg);
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  const markdown = `# Switchyard benchmark: inbound dialects${quick ? ' (quick smoke run — indicative only)' : ''}\n\nCommit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtimeLabel(runtime)}\` · \`${command}\`\n\n${renderInboundMarkdown(results)}`;
+  process.stdout.write(`\n${markdown}`);
+  if (!flags['dry-run'] && (!quick || flags.write)) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'inbound-latest.md'), markdown);
+    log('\nwrote bench/results/inbound-latest.md');
+  }
+}
+
+const SECTIONS = ['all', 'core', 'plugins', 'production', 'caches', 'tracing', 'routing', 'footprint', 'inbound'];
 if (!SECTIONS.includes(flags.only!)) throw new Error(`--only must be one of ${SECTIONS.slice(1).join(', ')}, not '${flags.only}'`);
 const only = (section: string) => flags.only === 'all' || flags.only === section;
 if (flags.profile && !['all', 'core', 'production'].includes(flags.only!)) throw new Error('--profile runs with --only=core (the default) or --only=production');
@@ -496,6 +514,7 @@ else {
   if (only('plugins')) await plugins(runtime);
   if (only('caches')) await caches(runtime);
   if (flags.only === 'tracing') await tracing(runtime);
+  if (flags.only === 'inbound') await inbound(runtime);
   if (only('routing')) await routing(runtime);
   if (only('footprint')) await footprint();
 }

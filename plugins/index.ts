@@ -10,6 +10,7 @@ import billing from './billing/index.js';
 import cache from './cache/index.js';
 import ipAllowlist from './ip-allowlist/index.js';
 import rateLimit from './rate-limit/index.js';
+import responses from './responses/index.js';
 import route from './route/index.js';
 import transform from './transform/index.js';
 
@@ -20,6 +21,7 @@ const definitions: PluginDefinition<never, unknown>[] = [
   cache as PluginDefinition<never, unknown>,
   ipAllowlist as PluginDefinition<never, unknown>,
   rateLimit as PluginDefinition<never, unknown>,
+  responses as PluginDefinition<never, unknown>,
   route as PluginDefinition<never, unknown>,
   transform as PluginDefinition<never, unknown>,
 ];

@@ -44,6 +44,8 @@ export interface AdminRequest {
 export interface AdminResponse {
   status: number;
   body: unknown;
+  /** When set, `body` is a string sent as it is, with this content type (a CSV export); else JSON. */
+  contentType?: string;
 }
 
 export interface AdminRoute {

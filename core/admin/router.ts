@@ -10,7 +10,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { GatewayError, UNAUTHORIZED, errors } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AdminCaller, AdminMethod, AdminModule, AdminModuleInstance, AdminRoute, AdminServices } from './contract.js';
+import type { AdminCaller, AdminMethod, AdminModule, AdminModuleInstance, AdminResponse, AdminRoute, AdminServices } from './contract.js';
 import { coreAdminRoutes } from './core-routes.js';
 import { buildOpenApi } from './openapi.js';
 import { invalidBody } from '../api/endpoints.js';
@@ -84,7 +84,7 @@ export class AdminRouter {
   }
 
   /** Answers one admin call: `{status, body}` or a thrown GatewayError. */
-  async handle(call: AdminCall): Promise<{ status: number; body: unknown }> {
+  async handle(call: AdminCall): Promise<AdminResponse> {
     // Authenticate before routing, so an unauthenticated caller learns nothing about which routes exist.
     const caller = await this.authenticate(call.headers);
     if (call.path === '/admin/openapi.json' && call.method === 'GET') {
@@ -111,7 +111,7 @@ export class AdminRouter {
     throw errors.notFound('unknown_url', `Unknown admin URL: ${call.method} ${call.path.slice(0, 200)}. GET /admin/openapi.json lists the admin API.`);
   }
 
-  private async run(r: CompiledRoute, call: AdminCall, params: Record<string, string>, caller: AdminCaller, audit: (change: AdminChange) => void): Promise<{ status: number; body: unknown }> {
+  private async run(r: CompiledRoute, call: AdminCall, params: Record<string, string>, caller: AdminCaller, audit: (change: AdminChange) => void): Promise<AdminResponse> {
     let body: unknown;
     if (r.route.method !== 'GET' && r.route.method !== 'DELETE') {
       body = await call.readBody();
@@ -132,7 +132,7 @@ export class AdminRouter {
   }
 
   /** Runs an audited route and emits its `admin.action` event, whether it succeeded or threw. */
-  private async runAudited(events: EventBus, r: CompiledRoute, call: AdminCall, params: Record<string, string>, caller: AdminCaller): Promise<{ status: number; body: unknown }> {
+  private async runAudited(events: EventBus, r: CompiledRoute, call: AdminCall, params: Record<string, string>, caller: AdminCaller): Promise<AdminResponse> {
     const time = Date.now();
     let change: AdminChange | undefined;
     let status = 500;

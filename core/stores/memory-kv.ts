@@ -10,8 +10,26 @@ import { hashKey, ValueTable } from './value-table.js';
 
 /** Default `max_bytes`: 256 MiB of values (keys and bookkeeping included). */
 export const DEFAULT_MEMORY_MAX_BYTES = 256 * 1024 * 1024;
-/** Rough bookkeeping cost of one entry beyond its key and value, so that many tiny values still count. */
-const ENTRY_OVERHEAD_BYTES = 64;
+/**
+ * What an entry costs beyond its value's bytes and its key's: the value's `Buffer` view and the
+ * entry's slots, ~100 bytes live on V8's heap, which V8 lets grow to 1.5–2× what is live before it
+ * collects (bin/switchyard.js), and its row and index slot outside the heap (~90 bytes, with the
+ * table's spare capacity). Measured in test/stores/kv-memory.test.ts and docs/footprint.md. So
+ * `max_bytes` bounds what the store adds to resident memory, not only its payload.
+ */
+export const ENTRY_OVERHEAD_BYTES = 300;
+/** A key is a string on the heap (up to 2 bytes a character, and the heap's growth on top). */
+const KEY_BYTES_PER_CHAR = 4;
+/**
+ * Values up to `SLAB_VALUE_MAX` bytes are copied into the store's own slabs of `SLAB_BYTES`, one
+ * after the other; larger ones get an allocation of their own. Not Node's shared Buffer pool:
+ * there a cached value shared its 8 KiB slab with short-lived buffers of the request, and kept
+ * them resident (measured: 970 bytes outside the heap per ~580-byte value). The store evicts in
+ * about the order it inserts, so a slab is released once its values are gone; a value kept hot
+ * pins its slab until its TTL ends.
+ */
+const SLAB_BYTES = 16 * 1024;
+const SLAB_VALUE_MAX = 2 * 1024;
 /** How often expired values and limit counters are swept (reads also drop expired values on sight). */
 const SWEEP_INTERVAL_MS = 10_000;
 
@@ -29,13 +47,18 @@ export class MemoryKvStore implements KvStore, SyncKvStore {
   private readonly log: Logger | undefined;
   /**
    * Values by key in LRU order: a read moves an entry to the newest end, eviction takes the
-   * oldest. Text is kept as the string it was given (one heap object per value, and a text reader
-   * gets it back without decoding).
+   * oldest. Every value is kept as bytes outside V8's heap (text is encoded once, on `set`): a
+   * string would be a long-lived heap object, and V8 sizes its heap at a multiple of what is
+   * live, so a cache of strings cost 2–3× its size in resident memory; a `Buffer` leaves only a
+   * small view on the heap (docs/footprint.md). Text readers decode on read, which costs less than
+   * the JSON parse that follows it.
    */
-  private readonly table = new ValueTable<Buffer | string>();
+  private readonly table = new ValueTable<Buffer>();
   private readonly channels = new Map<string, Set<(message: string) => void>>();
   private bytes = 0;
   private evictions = 0;
+  private slab = Buffer.allocUnsafeSlow(0);
+  private slabUsed = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: MemoryKvOptions = {}) {
@@ -46,21 +69,16 @@ export class MemoryKvStore implements KvStore, SyncKvStore {
   }
 
   async get(key: string): Promise<Buffer | undefined> {
-    const value = this.read(key);
-    return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    return this.read(key);
   }
 
   async set(key: string, value: Buffer | string, ttlMs: number): Promise<void> {
     this.put(key, value, ttlMs);
   }
 
-  /**
-   * `get` as UTF-8 text, synchronously (`SyncKvStore`): the cache's fast path skips a promise,
-   * and text stored as text comes back without a copy.
-   */
+  /** `get` as UTF-8 text, synchronously (`SyncKvStore`): the cache's fast path skips a promise. */
   getTextSync(key: string): string | undefined {
-    const value = this.read(key);
-    return typeof value === 'string' || value === undefined ? value : value.toString('utf8');
+    return this.read(key)?.toString('utf8');
   }
 
   /** `set`, synchronously; returns whether the value was kept (false: larger than the store, or no TTL). */
@@ -146,7 +164,7 @@ export class MemoryKvStore implements KvStore, SyncKvStore {
     this.limits.sweep(now);
   }
 
-  private read(key: string): Buffer | string | undefined {
+  private read(key: string): Buffer | undefined {
     const entry = this.table.find(key, hashKey(key));
     if (entry === -1) return undefined;
     if (this.table.expiresAt(entry) <= Date.now()) {
@@ -158,9 +176,8 @@ export class MemoryKvStore implements KvStore, SyncKvStore {
   }
 
   private put(key: string, value: Buffer | string, ttlMs: number): boolean {
-    // Measuring a string flattens it in place (a concatenation becomes one string, which the GC
-    // then keeps alone), so what stays in the store is one object per value.
-    const bytes = (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength) + key.length * 2 + ENTRY_OVERHEAD_BYTES;
+    const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength;
+    const bytes = entryBytes(key, length);
     const hash = hashKey(key);
     const old = this.table.find(key, hash);
     if (old !== -1) this.drop(old);
@@ -170,9 +187,26 @@ export class MemoryKvStore implements KvStore, SyncKvStore {
       this.drop(this.table.oldest);
       this.evictions++;
     }
-    this.table.insert(key, hash, value, Date.now() + ttlMs, bytes);
+    this.table.insert(key, hash, this.copy(value, length), Date.now() + ttlMs, bytes);
     this.bytes += bytes;
     return true;
+  }
+
+  /** The value's bytes in memory the store owns (a caller's buffer is copied, so a view never pins a larger one). */
+  private copy(value: Buffer | string, length: number): Buffer {
+    let target: Buffer;
+    if (length > SLAB_VALUE_MAX) target = Buffer.allocUnsafeSlow(length);
+    else {
+      if (this.slabUsed + length > this.slab.length) {
+        this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+        this.slabUsed = 0;
+      }
+      target = this.slab.subarray(this.slabUsed, this.slabUsed + length);
+      this.slabUsed += length;
+    }
+    if (typeof value === 'string') target.write(value, 0, length, 'utf8');
+    else value.copy(target);
+    return target;
   }
 
   private live(key: string, now: number): boolean {
@@ -187,4 +221,9 @@ export class MemoryKvStore implements KvStore, SyncKvStore {
     this.bytes -= this.table.bytes(entry);
     this.table.remove(entry);
   }
+}
+
+/** What one entry counts against `max_bytes`: an estimate of the resident memory it holds (see `ENTRY_OVERHEAD_BYTES`). */
+export function entryBytes(key: string, valueBytes: number): number {
+  return valueBytes + key.length * KEY_BYTES_PER_CHAR + ENTRY_OVERHEAD_BYTES;
 }

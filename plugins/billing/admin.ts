@@ -7,8 +7,11 @@
 import { defineAdminModule, type AdminRoute, type AdminServices } from '../../core/admin/contract.js';
 import { errors } from '../../core/errors.js';
 import type { GatewayConfig } from '../../core/config/types.js';
-import { summarizeUsage, type GroupBy } from './usage-rows.js';
-import { creditRoutes } from './credits-admin.js';
+import { summarizeDaily, summarizeUsage, wholeDays, type GroupBy } from './usage-rows.js';
+import { creditRoutes, resolveOrg } from './credits-admin.js';
+import { usageCsv } from './csv.js';
+import { openAiUsageAdminRoutes } from './queries-openai.js';
+import { timeParam } from './queries-usage.js';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_RANGE_DAYS = 30;
@@ -50,15 +53,6 @@ const summarySchema = {
     },
   },
 };
-
-/** An ISO date (`2026-12-01`, midnight UTC) or date-time; undefined when absent. */
-function timeParam(query: URLSearchParams, name: string): number | undefined {
-  const text = query.get(name);
-  if (text === null || text === '') return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
-  if (Number.isNaN(ms)) throw errors.badRequest('invalid_time', `${name} must be an ISO date (2026-12-01) or date-time, not '${text.slice(0, 40)}'.`, name);
-  return ms;
-}
 
 /** The `currency` of the serving config's `billing` entry (USD when it has none). */
 function currencyOf(config: GatewayConfig): string {
@@ -118,20 +112,27 @@ export default defineAdminModule({
       queryParams: [
         { name: 'org', description: 'Organization id; default every organization.', schema: { type: 'string' } },
         { name: 'key', description: 'API key id; default every key.', schema: { type: 'string' } },
-        { name: 'start', description: 'Start of the range, inclusive: an ISO date (midnight UTC) or date-time. Default 30 days before `end`.', schema: { type: 'string' } },
+        { name: 'start', description: 'Start of the range, inclusive: an ISO date (midnight UTC) or date-time. Default 30 days before `end`. A range of whole UTC days (both ends dates) is answered from the daily sums, which outlive `records.retention`.', schema: { type: 'string' } },
         { name: 'end', description: 'End of the range, exclusive. Default now.', schema: { type: 'string' } },
         { name: 'group_by', description: '`day` (UTC, the default), `model` (the model that served, else the one asked for) or `key`.', schema: { enum: GROUPS } },
+        { name: 'format', description: '`json` (the default) or `csv`: `text/csv`, a header line and one line per group (no totals line).', schema: { enum: ['json', 'csv'] } },
       ],
       responseSchema: summarySchema,
       async handle(req) {
         const groupBy = (req.query.get('group_by') || 'day') as GroupBy;
+        const format = req.query.get('format') || 'json';
+        if (format !== 'json' && format !== 'csv') throw errors.badRequest('invalid_format', 'format must be json or csv.', 'format');
         if (!GROUPS.includes(groupBy)) throw errors.badRequest('invalid_group_by', `group_by must be one of ${GROUPS.join(', ')}.`, 'group_by');
         const end = timeParam(req.query, 'end') ?? Date.now();
         const start = timeParam(req.query, 'start') ?? end - DEFAULT_RANGE_DAYS * DAY_MS;
         if (start >= end) throw errors.badRequest('invalid_time', 'start must be before end.', 'start');
-        const org = req.query.get('org') || undefined;
+        const orgGiven = req.query.get('org') || undefined;
+        const org = orgGiven === undefined ? undefined : await resolveOrg(await services.sql(), orgGiven);
         const key = req.query.get('key') || undefined;
-        const { totals, groups } = await summarizeUsage(await services.sql(), { org, keyId: key, start, end }, groupBy);
+        const filter = { org, keyId: key, start, end };
+        // Whole UTC days: the daily sums (one row per day, org, key and model) give the same answer, faster, and outlive raw retention.
+        const { totals, groups } = await (wholeDays(filter) ? summarizeDaily : summarizeUsage)(await services.sql(), filter, groupBy);
+        if (format === 'csv') return { status: 200, contentType: 'text/csv; charset=utf-8', body: usageCsv(groupBy, groups.map(({ bucket, ...sums }) => ({ [groupBy]: bucket, ...sums }))) };
         return {
           status: 200,
           body: {
@@ -156,6 +157,7 @@ export default defineAdminModule({
     });
     // The budget clock of billing's process state (tests set it), else the wall clock.
     const now = () => (services.processState('billing') as { now?: () => number } | undefined)?.now?.() ?? Date.now();
-    return { routes: [summary, ...creditRoutes(services, () => currencyOf(services.config()), now)], close: () => unsubscribe?.() };
+    const currency = () => currencyOf(services.config());
+    return { routes: [summary, ...openAiUsageAdminRoutes(services, currency), ...creditRoutes(services, currency, now)], close: () => unsubscribe?.() };
   },
 });

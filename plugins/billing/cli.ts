@@ -1,7 +1,8 @@
 /**
- * `switchyard credits …`: balances, top-ups, adjustments, the ledger and organization budgets from a
- * terminal, through a running gateway's admin API (like `switchyard keys`: the same routes,
- * validation and errors; it never opens the database itself). A top-up or adjustment without
+ * `switchyard credits …` (balances, top-ups, adjustments, the ledger and organization budgets) and
+ * `switchyard usage …` (the usage summary, as JSON or CSV) from a terminal, through a running
+ * gateway's admin API (like `switchyard keys`: the same routes, validation and errors; it never
+ * opens the database itself). A top-up or adjustment without
  * `--idempotency-key` gets a fresh one, printed to stderr: run the same command again with it to
  * retry safely.
  */
@@ -10,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { AdminClient, type AdminCall } from '../../core/admin/client.js';
 import { argumentProblem } from '../../core/commands.js';
 import type { CliCommands } from '../../core/plugin.js';
+import { usageCsv } from './csv.js';
 
 export const CREDITS_USAGE = `  switchyard credits balance ORG                                      balance, reserved, budgets, spend today and this month
   switchyard credits top-up ORG --amount-micros N [--idempotency-key K] [--note TEXT]
@@ -35,11 +37,66 @@ const OPTIONS = {
 
 class UsageError extends Error {}
 
+export const USAGE_USAGE = `  switchyard usage [--org ORG] [--key KEY_ID] [--since DATE] [--until DATE] [--by day|model|key] [--csv]
+    usage and cost summed by UTC day (default), model or key; DATE: 2026-12-01 (midnight UTC) or an ISO date-time;
+    --since defaults to 30 days before --until (default now); --csv prints a header line and one line per group`;
+
 export const billingCommands: CliCommands = {
-  names: ['credits'],
-  usage: CREDITS_USAGE,
-  run: (_command, args) => runCreditsCli(args),
+  names: ['credits', 'usage'],
+  usage: `${CREDITS_USAGE}\n${USAGE_USAGE}`,
+  run: (command, args) => (command === 'usage' ? runUsageCli(args) : runCreditsCli(args)),
 };
+
+const USAGE_OPTIONS = {
+  help: { type: 'boolean', short: 'h' }, url: { type: 'string' }, 'admin-key': { type: 'string' },
+  org: { type: 'string' }, key: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' }, csv: { type: 'boolean' },
+} as const;
+
+/**
+ * Runs `switchyard usage …` through `GET /admin/usage` (the same sums, validation and errors);
+ * `--csv` prints the summary's groups as `GET /admin/usage?format=csv` does. Resolves to the exit
+ * code (0 ok, 1 failed, 2 usage).
+ */
+export async function runUsageCli(args: string[], io: CliIo = defaultIo): Promise<number> {
+  let values: ReturnType<typeof parseArgs<{ options: typeof USAGE_OPTIONS; allowPositionals: true }>>['values'];
+  try {
+    let positionals: string[];
+    try {
+      ({ values, positionals } = parseArgs({ args, options: USAGE_OPTIONS, allowPositionals: true, strict: true }));
+    } catch (err) {
+      throw new UsageError(argumentProblem(err));
+    }
+    if (values.help) {
+      io.out(`Usage:\n${USAGE_USAGE}\n`);
+      return 0;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (values.by !== undefined && !['day', 'model', 'key'].includes(values.by)) throw new UsageError('--by must be day, model or key');
+    for (const flag of ['since', 'until'] as const) {
+      const text = values[flag];
+      if (text !== undefined && !/^\d{4}-\d{2}-\d{2}(T.+)?$/.test(text)) throw new UsageError(`--${flag} must be a date (2026-12-01) or an ISO date-time`);
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`switchyard usage: ${err.message} (see \`switchyard usage --help\`)\n`);
+    return 2;
+  }
+  const q = new URLSearchParams();
+  if (values.org !== undefined) q.set('org', values.org);
+  if (values.key !== undefined) q.set('key', values.key);
+  if (values.since !== undefined) q.set('start', values.since);
+  if (values.until !== undefined) q.set('end', values.until);
+  if (values.by !== undefined) q.set('group_by', values.by);
+  const client = new AdminClient({ command: 'usage', url: values.url, adminKey: values['admin-key'] }, io);
+  if (!client.hasCredential()) return 2;
+  const qs = q.toString();
+  const answer = await client.request({ method: 'GET', path: `/admin/usage${qs ? `?${qs}` : ''}` });
+  if (!answer.ok) return 1;
+  const body = answer.body;
+  if (values.csv) io.out(usageCsv(String(body['group_by']), (body['data'] ?? []) as Record<string, unknown>[]));
+  else io.out(`${JSON.stringify(body, null, 2)}\n`);
+  return 0;
+}
 
 /** Runs `switchyard credits …`; resolves to the exit code (0 ok, 1 failed, 2 usage). */
 export async function runCreditsCli(args: string[], io: CliIo = defaultIo): Promise<number> {

@@ -77,7 +77,7 @@ const balanceSchema = {
 };
 
 /** The organization `given` names: an `organizations` id or slug, else `given` itself. */
-async function resolveOrg(sql: SqlExecutor, given: string): Promise<string> {
+export async function resolveOrg(sql: SqlExecutor, given: string): Promise<string> {
   try {
     const { rows } = await sql.query<{ id: string }>('SELECT id FROM organizations WHERE id = $1 OR slug = $1 LIMIT 1', [given]);
     return rows[0]?.id ?? given;

@@ -178,3 +178,24 @@ export function periodsOf(ms: number): { day: string; month: string } {
   const day = new Date(ms).toISOString().slice(0, 10);
   return { day, month: `${day.slice(0, 8)}01` };
 }
+
+/** The idempotency key of an organization's plan grant for a month (`month`: `YYYY-MM-01`). */
+export function planGrantKey(org: string, month: string): string {
+  return `plan-grant:${org}:${month.slice(0, 7)}`;
+}
+
+/**
+ * Grants a plan's monthly credit to `org` once per calendar month, through the ledger's idempotency
+ * key, so concurrent calls on any number of replicas grant it once. Resolves to true when this call
+ * granted it, false when the month's grant existed (also when it was made for another amount: the
+ * plan changed mid-month, and the month's grant stands).
+ */
+export async function grantPlanCredits(sql: SqlExecutor, org: string, plan: string, amount: bigint, month: string): Promise<boolean> {
+  try {
+    const entry = await credit(sql, org, 'grant', amount, planGrantKey(org, month), `plan:${plan}`, `monthly credit of plan ${plan} for ${month.slice(0, 7)}`);
+    return entry.replayed !== true;
+  } catch (err) {
+    if (err instanceof BillingRefusal && err.reason === 'idempotency_conflict') return false;
+    throw err;
+  }
+}

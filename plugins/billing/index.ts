@@ -8,32 +8,44 @@
  * `usage` object the provider sent is not touched.
  *
  * Per process: one subscription to the request records feeds a bounded batching queue that writes
- * one `billing_usage` row per model request (core/stores/batch-queue.ts), flushed at shutdown.
+ * one `billing_usage` row per model request (core/stores/batch-queue.ts), flushed at shutdown and
+ * spilled to `<data dir>/spill/usage.jsonl` when full; the table is partitioned by UTC day, with
+ * daily sums and retention (retention.ts).
  *
  * Credits and budgets (`credits.enabled`, `budgets.enabled`): before `next()` the request's worst
  * case (worst-case.ts) is reserved in ONE SQL statement (credits.ts: the balance and every budget
  * with a limit, or a 402); post-response work settles it to the actual cost — success, upstream
  * error, client abort and timeout alike, since post-response work runs for every request that got
  * this far. Reservations expire; expired ones are released at start and every minute.
+ *
+ * Raw proxy routes (`routes:`) are priced in `routes` (proxy-routes.ts) and billed by a `billing`
+ * entry in the route's own pipeline, which runs with this entry's settings: flat + per byte of
+ * response, reserved before forwarding and settled to the bytes sent. Cache hits cost
+ * `cache_hit_rate` × what their usage would have cost. Plans in `plans` grant monthly credit on an
+ * organization's first priced request of the month (once, by the ledger's idempotency key).
  */
 import { randomUUID } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
 import { errors } from '../../core/errors.js';
 import { ConfigError, readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
-import type { Attempt, Context, Endpoint, ModelTarget } from '../../core/context.js';
+import type { Attempt, Context, Endpoint, ModelTarget, Usage } from '../../core/context.js';
 import type { GatewayEnv } from '../../core/env.js';
 import type { RequestRecord } from '../../core/record.js';
 import type { BillingConfig } from '../../schemas/types/plugins/billing.js';
 import { BILLING_MIGRATIONS } from './migrations.js';
-import { Pricer } from './prices.js';
-import { BatchQueue, type BatchQueueSettings } from '../../core/stores/batch-queue.js';
-import { insertUsageRows, RECORDED_ROUTES, usageRow, type UsageRow } from './usage-rows.js';
+import { millionths, Pricer } from './prices.js';
+import { RoutePrices, routeCost, routeWorstCase, type RoutePrice } from './proxy-routes.js';
+import type { PluginInstance } from '../../core/plugin.js';
+import { BatchQueue, spillDirectory, type BatchQueueSettings } from '../../core/stores/batch-queue.js';
+import { decodeUsageRow, encodeUsageRow, RECORDED_ROUTES, usageRow, type UsageRow } from './usage-rows.js';
+import { retentionDays, UsageTable } from './retention.js';
 import usageAdmin from './admin.js';
 import { billingCommands } from './cli.js';
-import { BillingRefusal, periodsOf, reserve, settle, type BudgetUse } from './credits.js';
+import { BillingRefusal, grantPlanCredits, planGrantKey, periodsOf, reserve, settle, type BudgetUse } from './credits.js';
 import { WorstCaseEstimator } from './worst-case.js';
 import { Reconciler } from './reconcile.js';
+import { answerUsageQuery, keyRpmOf, USAGE_ENDPOINTS, type UsageQueryDeps } from './queries.js';
 
 export type { BillingConfig };
 
@@ -49,13 +61,15 @@ const PRICED_ENDPOINTS: ReadonlySet<Endpoint | undefined> = new Set<Endpoint>(['
 /** What outlives config versions: the record subscription, the queue, and the costs waiting for their records. */
 interface BillingProcess {
   queue: BatchQueue<UsageRow>;
+  /** Writes batches into the day-partitioned table; partitions ahead and retention (retention.ts). */
+  usage: UsageTable;
   unsubscribe: () => void;
   /**
    * Cost of a request, by its attempts array (the record carries `ctx.attempts` itself): set by the
    * post-response work, read when the request's record arrives (for the usage row when `row`, and
    * for the cost metrics always). Weak, so nothing lingers.
    */
-  costs: WeakMap<readonly Attempt[], { cost: bigint | null; row: boolean }>;
+  costs: WeakMap<readonly Attempt[], { cost: bigint | null; row: boolean; route?: boolean }>;
   /** Live instances that record (a config without `billing`, or with `records.enabled: false`, records nothing). */
   recording: number;
   /** The clock budget periods (UTC day and month) are read from; tests set it. */
@@ -63,6 +77,13 @@ interface BillingProcess {
   /** Releases expired reservations (at start, then every minute) once a version enforces credits or budgets. */
   reconciler: Reconciler | undefined;
   metrics: BillingMetrics;
+  /** Plan grants known made (`plan-grant:<org>:<YYYY-MM>`), so a month's later requests skip the SQL call. */
+  granted: Set<string>;
+  /**
+   * The model pipeline's instance of each config version (by its config object): a `billing` entry
+   * in a raw proxy route's pipeline, created after it, runs as that instance.
+   */
+  instances: WeakMap<object, PluginInstance>;
 }
 
 export interface BillingMetrics {
@@ -106,9 +127,14 @@ function imagesAsked(ctx: Context): number {
 function openProcess(env: GatewayEnv): BillingProcess {
   const rows = env.metrics.counter('switchyard_usage_records_total', 'Usage records by what became of them: written to SQL, or dropped (queue full, or unwritten at shutdown).', ['result']);
   const failures = env.metrics.counter('switchyard_usage_record_write_failures_total', 'Failed usage-record batch writes (each is retried).');
-  const write = async (batch: UsageRow[]) => insertUsageRows(await env.sql(), batch);
+  const usage = new UsageTable(env);
+  const write = (batch: UsageRow[]) => usage.write(batch);
+  const spillDir = spillDirectory(env.config, env.configDir, env.processEnv);
   const queue = new BatchQueue<UsageRow>({
+    name: 'usage',
     label: 'billing: usage records',
+    metrics: env.metrics,
+    spill: spillDir === undefined ? undefined : { dir: spillDir, encode: encodeUsageRow, decode: decodeUsageRow },
     write,
     log: env.log,
     counters: { written: (n) => rows.inc({ result: 'written' }, n), dropped: (n) => rows.inc({ result: 'dropped' }, n), failedWrite: () => failures.inc() },
@@ -129,10 +155,15 @@ function openProcess(env: GatewayEnv): BillingProcess {
     ),
     unpriced: env.metrics.counter('switchyard_cost_unpriced_requests_total', 'Model requests served that no price covered (their cost is unknown and not in switchyard_cost_micros_total), by models: key.', ['model']),
   };
-  const state: BillingProcess = { queue, costs: new WeakMap(), recording: 0, unsubscribe: () => {}, now: Date.now, reconciler: undefined, metrics };
+  const state: BillingProcess = { queue, usage, costs: new WeakMap(), recording: 0, unsubscribe: () => {}, now: Date.now, reconciler: undefined, metrics, granted: new Set(), instances: new WeakMap() };
   state.unsubscribe = env.records.subscribe((record: RequestRecord) => {
-    if (!RECORDED_ROUTES.has(record.route)) return;
     const seen = state.costs.get(record.attempts);
+    // A raw proxy route's request gets a row when billing priced it (the route is its "model").
+    if (seen?.route === true) {
+      if (seen.row) queue.push({ ...usageRow(record, seen.cost), modelRequested: record.route });
+      return;
+    }
+    if (!RECORDED_ROUTES.has(record.route)) return;
     if (seen !== undefined) countCost(state.metrics, record, seen.cost);
     // A request billing did not see (refused earlier in the pipeline) spent nothing — unless it has usage.
     if (seen?.row === true || state.recording > 0) queue.push(usageRow(record, seen !== undefined ? seen.cost : record.usage ? null : 0n));
@@ -145,9 +176,10 @@ export default definePlugin<BillingConfig, BillingProcess>({
   schema: readSchema('plugins/billing'),
   // Records name the key and organization: with `auth` in the pipeline, it runs first.
   after: ['auth'],
-  kinds: ['model'],
+  kinds: ['model', 'proxy'],
   migrations: BILLING_MIGRATIONS,
   admin: usageAdmin,
+  endpoints: USAGE_ENDPOINTS,
   commands: billingCommands,
   process: {
     create: openProcess,
@@ -155,14 +187,28 @@ export default definePlugin<BillingConfig, BillingProcess>({
       state.unsubscribe();
       await state.reconciler?.close();
       await state.queue.close();
+      await state.usage.close();
     },
   },
   create(config, env, state) {
+    // A `billing` entry in a raw proxy route's pipeline: the model pipeline's, created just before.
+    const main = state.instances.get(env.config);
+    if (main) return { handle: main.handle };
     const pricer = new Pricer(config, env.catalog, env.config.providers);
     const records = config.records.enabled;
     const credits = config.credits.enabled;
     const budgets = config.budgets.enabled;
     const enforcing = credits || budgets;
+    const routePrices = new RoutePrices(config, env.config.routes, enforcing, credits);
+    const hitRate = millionths(config.cache_hit_rate);
+    if (hitRate > 0n) {
+      const names = env.config.pipeline.map((entry) => (typeof entry === 'string' ? entry : Object.keys(entry)[0]));
+      if (names.includes('cache') && names.indexOf('cache') < names.indexOf('billing')) {
+        throw ConfigError.at(['cache_hit_rate'], 'cache hits are charged only when `billing` comes before `cache` in the pipeline (a hit answered before billing never reaches it): move `billing` up');
+      }
+    }
+    const planGrants = new Map(Object.entries(config.plans).map(([plan, grant]) => [plan, BigInt(grant.monthly_credits_micros)]));
+    if (planGrants.size > 0 && !credits) throw ConfigError.at(['plans'], 'plan credit grants need `credits.enabled: true`');
     let estimator: WorstCaseEstimator | undefined;
     let ceiling: bigint | undefined;
     let ttlMs = 0;
@@ -179,15 +225,21 @@ export default definePlugin<BillingConfig, BillingProcess>({
     const softPercent = BigInt(Math.round(config.budgets.soft_limit_percent * 100));
     if (records) {
       state.queue.configure(queueSettings(config));
+      state.usage.configure({ rawDays: retentionDays(config.records.retention), aggregateDays: retentionDays(config.records.aggregate_retention) });
       state.recording++;
     }
 
-    /** Reserves the request's worst case, or throws the 402 / 400; undefined when there is nothing to hold. */
+    function orgOf(ctx: Context): string {
+      const org = ctx.auth?.orgId ?? ctx.report.org;
+      if (org === undefined) throw errors.paymentRequired('This request names no organization whose credit or budget it could use.');
+      return org;
+    }
+
+    /** Reserves a model request's worst case, or throws the 402 / 400; undefined when there is nothing to hold. */
     async function hold(ctx: Context): Promise<{ hold: Hold; uses: BudgetUse[] } | undefined> {
       const model = ctx.model;
       if (model === undefined) return undefined;
-      const org = ctx.auth?.orgId ?? ctx.report.org;
-      if (org === undefined) throw errors.paymentRequired('This request names no organization whose credit or budget it could use.');
+      const org = orgOf(ctx);
       const worst = estimator!.estimate(ctx, model.targets);
       if (worst.kind === 'unbounded') {
         state.metrics.reservations.inc({ result: 'unbounded' });
@@ -195,12 +247,18 @@ export default definePlugin<BillingConfig, BillingProcess>({
       }
       let amount = worst.micros;
       if (ceiling !== undefined && amount > ceiling) amount = ceiling;
+      return holdAmount(ctx, org, amount, worst.postPaid);
+    }
+
+    /** Reserves `amount` for the request (any route), after the month's plan grant; undefined when free. */
+    async function holdAmount(ctx: Context, org: string, amount: bigint, postPaid: boolean): Promise<{ hold: Hold; uses: BudgetUse[] } | undefined> {
       // Free: nothing to hold or count.
-      if (amount === 0n && !worst.postPaid) return undefined;
+      if (amount === 0n && !postPaid) return undefined;
       const keyId = ctx.auth?.keyId ?? ctx.report.keyId;
       const limits = (ctx.auth?.limits ?? {}) as { daily_budget_micros?: number; monthly_budget_micros?: number };
       const { day, month } = periodsOf(state.now());
-      const h: Hold = { id: randomUUID(), org, keyId, amount, credit: credits && !worst.postPaid, budgets, day, month };
+      const h: Hold = { id: randomUUID(), org, keyId, amount, credit: credits && !postPaid, budgets, day, month };
+      if (h.credit && planGrants.size > 0) await grantMonthly(ctx, org, month);
       try {
         const uses = await reserve(await env.sql(), {
           ...h,
@@ -223,6 +281,28 @@ export default definePlugin<BillingConfig, BillingProcess>({
         }
         state.metrics.reservations.inc({ result: 'insufficient_quota' });
         throw errors.paymentRequired(`Insufficient credit: this request may cost up to ${amount} micro-units of ${config.currency} and the organization's available balance is less. Top up the balance.`);
+      }
+    }
+
+    /** The monthly credit of the caller's plan, granted on the organization's first priced request of the month. */
+    async function grantMonthly(ctx: Context, org: string, month: string): Promise<void> {
+      const plan = ctx.auth?.plan;
+      if (plan === undefined) return;
+      const named = planGrants.has(plan.name) ? plan.name : plan.id;
+      const amount = planGrants.get(named);
+      if (amount === undefined) return;
+      const key = planGrantKey(org, month);
+      if (state.granted.has(key)) return;
+      try {
+        if (await grantPlanCredits(await env.sql(), org, named, amount, month)) {
+          ctx.log.info({ org, plan: named, amount_micros: amount.toString(), month: month.slice(0, 7) }, 'billing: granted a plan\'s monthly credit');
+        }
+        // Bounded: a new month's keys replace the last month's.
+        if (state.granted.size >= 100_000) state.granted.clear();
+        state.granted.add(key);
+      } catch (err) {
+        // Tried again on the organization's next request; this one is reserved against the balance as it is.
+        ctx.log.error({ err: (err as Error).message, org, plan: named }, 'billing: granting a plan\'s monthly credit failed');
       }
     }
 
@@ -250,14 +330,50 @@ export default definePlugin<BillingConfig, BillingProcess>({
       }
     }
 
-    return {
+    /** A model request's cost: a cache hit (or coalesced request) at `cache_hit_rate`, else its usage at the served target's price. */
+    function costOf(ctx: Context, served: ModelTarget | undefined, usage: Usage | undefined): bigint | null {
+      const cache = ctx.report.cache;
+      if (served === undefined && usage === undefined && (cache === 'HIT' || cache === 'COALESCED')) {
+        return pricer.hitCostOf(ctx.endpoint, ctx.model?.targets[0], ctx.cache?.cachedUsage, imagesAsked(ctx), hitRate);
+      }
+      return pricer.costOf(ctx.endpoint, served, usage, imagesAsked(ctx));
+    }
+
+    /** A raw proxy route's request: reserve the route's worst case, forward, settle to the bytes sent. */
+    async function handleProxy(ctx: Context, next: () => Promise<void>): Promise<void> {
+      const price: RoutePrice | undefined = routePrices.of(ctx.path);
+      if (price === undefined) return next();
+      const attempts = ctx.attempts;
+      let held: { hold: Hold; uses: BudgetUse[] } | undefined;
+      if (enforcing && !price.free) {
+        const org = orgOf(ctx);
+        const worst = routeWorstCase(price);
+        // Refused at load with credits; budgets alone count what it cost after the fact.
+        held = await holdAmount(ctx, org, worst ?? 0n, worst === undefined);
+      }
+      let forwarded = false;
+      ctx.afterResponse(async (outcome) => {
+        // Nothing forwarded (refused after billing, or the upstream never answered) costs nothing.
+        const cost = forwarded && outcome.error === undefined ? routeCost(price, outcome.bytesOut ?? 0) : 0n;
+        state.costs.set(attempts, { cost, row: records, route: true });
+        if (held) await settleHold(ctx, held.hold, cost);
+      });
+      await next();
+      forwarded = ctx.response !== undefined;
+    }
+
+    const queries: UsageQueryDeps = { sql: () => env.sql(), currency: config.currency, now: () => state.now(), budgets, credits, keyRpm: keyRpmOf(env.config) };
+    const instance: PluginInstance = {
       async handle(ctx, next) {
+        if (ctx.kind === 'proxy') return handleProxy(ctx, next);
+        // billing's client endpoints (queries.ts): answered here, after `auth` named the caller.
+        if (ctx.endpoint === 'plugin') return ctx.pluginRoute?.plugin === 'billing' ? answerUsageQuery(ctx, queries) : next();
         const attempts = ctx.attempts;
         const held = enforcing && PRICED_ENDPOINTS.has(ctx.endpoint) ? await hold(ctx) : undefined;
         // Always: the cost metrics count every request billing saw, with or without usage rows.
         ctx.afterResponse(async (outcome) => {
           const served = outcome.attempt ?? (outcome.usage ? attempts[attempts.length - 1] : undefined);
-          const cost = pricer.costOf(ctx.endpoint, served, outcome.usage, imagesAsked(ctx));
+          const cost = costOf(ctx, served, outcome.usage);
           state.costs.set(attempts, { cost, row: records });
           if (held) await settleHold(ctx, held.hold, cost);
         });
@@ -269,13 +385,15 @@ export default definePlugin<BillingConfig, BillingProcess>({
           if (warning) response.headers[BUDGET_WARNING_HEADER] = warning;
         }
         if (!config.cost_header || response.stream !== undefined || response.status >= 400 || !PRICED_ENDPOINTS.has(ctx.endpoint)) return;
-        const cost = pricer.costOf(ctx.endpoint, servedBy(attempts), ctx.usage, imagesAsked(ctx));
+        const cost = costOf(ctx, servedBy(attempts), ctx.usage);
         if (cost !== null) response.headers[COST_HEADER] = cost.toString();
       },
       close() {
         if (records) state.recording--;
       },
     };
+    state.instances.set(env.config, instance);
+    return instance;
   },
 });
 

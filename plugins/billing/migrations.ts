@@ -252,7 +252,108 @@ BEGIN
 END $$;
 `;
 
+/**
+ * `billing_usage` partitioned by UTC day (declarative range partitioning, one partition per day,
+ * `billing_usage_pYYYYMMDD`), so that retention is a DROP of whole partitions, not a DELETE. The
+ * process creates partitions ahead (today, tomorrow) and for the day of any row it writes
+ * (retention.ts); `billing_usage_partition` may be called by several replicas at once. The key
+ * becomes `(row_id, at)` (a partitioned table's key holds the partition key): a row written twice
+ * carries the same `at`, so a replayed batch still adds nothing.
+ *
+ * `billing_usage_daily`: sums per UTC day, organization, key and model (served, else asked for),
+ * upserted by the same statement that inserts a batch (usage-rows.ts), from the rows that statement
+ * really inserted — so a replayed batch does not count twice. A missing org, key or model is `''`
+ * (a unique key over NULLs would need PostgreSQL 15). The existing rows are moved and summed here.
+ */
+const USAGE_PARTITIONED = `
+ALTER TABLE billing_usage RENAME TO billing_usage_unpartitioned;
+DROP INDEX billing_usage_org_at, billing_usage_key_at, billing_usage_at;
+ALTER TABLE billing_usage_unpartitioned RENAME CONSTRAINT billing_usage_pkey TO billing_usage_unpartitioned_pkey;
+CREATE TABLE billing_usage (
+  row_id            uuid NOT NULL,
+  at                timestamptz NOT NULL,
+  request_id        text NOT NULL,
+  org_id            text COLLATE "C",
+  key_id            text COLLATE "C",
+  model_requested   text,
+  model_served      text,
+  provider          text,
+  attempts          smallint NOT NULL,
+  status            smallint NOT NULL,
+  prompt_tokens     integer NOT NULL,
+  completion_tokens integer NOT NULL,
+  cached_tokens     integer NOT NULL,
+  reasoning_tokens  integer NOT NULL,
+  estimated         boolean NOT NULL,
+  cost_micros       bigint,
+  cache             text,
+  latency_ms        integer NOT NULL,
+  ttft_ms           integer,
+  error_code        text,
+  PRIMARY KEY (row_id, at)
+) PARTITION BY RANGE (at);
+CREATE INDEX billing_usage_org_at ON billing_usage (org_id, at);
+CREATE INDEX billing_usage_key_at ON billing_usage (key_id, at);
+CREATE INDEX billing_usage_at ON billing_usage USING brin (at);
+
+-- The partition of one UTC day; nothing when it exists (or another replica creates it meanwhile).
+CREATE FUNCTION billing_usage_partition(p_day date) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF billing_usage FOR VALUES FROM (%L) TO (%L)',
+    'billing_usage_p' || to_char(p_day, 'YYYYMMDD'), p_day::timestamp AT TIME ZONE 'UTC', (p_day + 1)::timestamp AT TIME ZONE 'UTC');
+EXCEPTION WHEN duplicate_table OR unique_violation THEN
+  NULL;
+END $$;
+
+-- Drops the partitions of the days before p_before; returns their names.
+CREATE FUNCTION billing_usage_drop_partitions(p_before date) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.oid::regclass AS rel, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'billing_usage'::regclass AND c.relname ~ '^billing_usage_p[0-9]{8}$' ORDER BY c.relname LOOP
+    IF to_date(substr(r.relname, 16), 'YYYYMMDD') < p_before THEN
+      EXECUTE format('DROP TABLE %s', r.rel);
+      RETURN NEXT r.relname::text;
+    END IF;
+  END LOOP;
+END $$;
+
+DO $$
+DECLARE d date;
+BEGIN
+  FOR d IN SELECT DISTINCT (at AT TIME ZONE 'UTC')::date FROM billing_usage_unpartitioned LOOP
+    PERFORM billing_usage_partition(d);
+  END LOOP;
+END $$;
+INSERT INTO billing_usage SELECT * FROM billing_usage_unpartitioned;
+DROP TABLE billing_usage_unpartitioned;
+
+CREATE TABLE billing_usage_daily (
+  day               date NOT NULL,
+  org_id            text COLLATE "C" NOT NULL,
+  key_id            text COLLATE "C" NOT NULL,
+  model             text NOT NULL,
+  requests          bigint NOT NULL,
+  errors            bigint NOT NULL,
+  prompt_tokens     bigint NOT NULL,
+  completion_tokens bigint NOT NULL,
+  cached_tokens     bigint NOT NULL,
+  reasoning_tokens  bigint NOT NULL,
+  cost_micros       bigint NOT NULL,
+  unpriced_requests bigint NOT NULL,
+  PRIMARY KEY (day, org_id, key_id, model)
+);
+CREATE INDEX billing_usage_daily_org_day ON billing_usage_daily (org_id, day);
+CREATE INDEX billing_usage_daily_key_day ON billing_usage_daily (key_id, day);
+INSERT INTO billing_usage_daily
+SELECT (at AT TIME ZONE 'UTC')::date, coalesce(org_id, ''), coalesce(key_id, ''), coalesce(model_served, model_requested, ''),
+  count(*), count(*) FILTER (WHERE status >= 400), sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(reasoning_tokens),
+  coalesce(sum(cost_micros), 0), count(*) FILTER (WHERE cost_micros IS NULL)
+FROM billing_usage GROUP BY 1, 2, 3, 4;
+`;
+
 export const BILLING_MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'usage records (billing_usage)', sql: USAGE },
   { id: 2, name: 'credits, reservations and budgets', sql: CREDITS },
+  { id: 3, name: 'usage partitioned by day, daily aggregates', sql: USAGE_PARTITIONED },
 ];

@@ -26,6 +26,8 @@ export interface CompiledPrice {
   readonly input?: bigint;
   readonly output?: bigint;
   readonly cachedInput?: bigint;
+  /** Prompt tokens written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`). */
+  readonly cacheWrite?: bigint;
   readonly image?: bigint;
 }
 
@@ -101,15 +103,36 @@ export class Pricer {
     const price = this.priceOf(served);
     return price === undefined ? null : costAt(price, endpoint, usage, images);
   }
+
+  /**
+   * What a cache hit costs: `usage` (the cached answer's) at the price of `target` (the model's
+   * first target, which a miss would have tried first), × `rate` in millionths, rounded halves up.
+   */
+  hitCostOf(endpoint: Endpoint | undefined, target: ModelTarget | undefined, usage: Usage | undefined, images: number, rateMillionths: bigint): bigint | null {
+    if (rateMillionths === 0n) return 0n;
+    const price = target && this.priceOf(target);
+    if (price === undefined) return null;
+    const full = costAt(price, endpoint, usage, images);
+    return full === null ? null : (full * rateMillionths + 500_000n) / 1_000_000n;
+  }
 }
 
-function compiled(price: Price, rate: number): CompiledPrice {
+/** A share (0.5) as an integer number of millionths, once at load. */
+export function millionths(share: number): bigint {
+  return BigInt(Math.round(share * 1_000_000));
+}
+
+/** The catalog's price fields are a subset of an override's. */
+type PriceFields = Pick<Price, 'input_per_1m' | 'output_per_1m' | 'cached_input_per_1m' | 'cache_write_per_1m' | 'per_image' | 'post_paid'>;
+
+function compiled(price: PriceFields, rate: number): CompiledPrice {
   return {
     free: false,
     postPaid: price.post_paid === true,
     input: perToken(price.input_per_1m, rate),
     output: perToken(price.output_per_1m, rate),
     cachedInput: perToken(price.cached_input_per_1m, rate),
+    cacheWrite: perToken(price.cache_write_per_1m, rate),
     image: perUnit(price.per_image, rate),
   };
 }
@@ -121,19 +144,22 @@ function charge(tokens: number, price: bigint | undefined): bigint | undefined {
 }
 
 /**
- * `usage` at `price`. Cached tokens are a part of the prompt tokens (the adapters report them so)
- * and cost the cached rate (the input rate when there is none); reasoning tokens are a part of the
- * completion tokens and cost the output rate. An image generation costs `per_image` × images when
- * the price has one, else its tokens.
+ * `usage` at `price`. Cached tokens (read from the provider's prompt cache) and cache-write tokens
+ * are parts of the prompt tokens (the adapters report them so) and cost the cached and cache-write
+ * rates (the input rate when there is none); reasoning tokens are a part of the completion tokens
+ * and cost the output rate. An image generation costs `per_image` × images when the price has one,
+ * else its tokens.
  */
 export function costAt(price: CompiledPrice, endpoint: Endpoint | undefined, usage: Usage | undefined, images: number): bigint | null {
   if (price.free) return 0n;
   if (endpoint === 'images.generations' && price.image !== undefined) return roundMicros(BigInt(images) * price.image);
   if (usage === undefined) return null;
   const cached = Math.min(Math.max(usage.cached_tokens ?? 0, 0), usage.prompt_tokens);
+  const writes = Math.min(Math.max(usage.cache_write_tokens ?? 0, 0), usage.prompt_tokens - cached);
   const parts = [
-    charge(usage.prompt_tokens - cached, price.input),
+    charge(usage.prompt_tokens - cached - writes, price.input),
     charge(cached, price.cachedInput ?? price.input),
+    charge(writes, price.cacheWrite ?? price.input),
     charge(usage.completion_tokens, price.output),
   ];
   let sum = 0n;

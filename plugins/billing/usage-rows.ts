@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { RequestRecord } from '../../core/record.js';
 import type { SqlExecutor } from '../../core/stores/sql.js';
 
-/** The routes whose requests get a usage row: the model endpoints that name a model. */
-export const RECORDED_ROUTES: ReadonlySet<string> = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/images/generations']);
+/** The routes whose requests get a usage row: the model endpoints that name a model and generate (the other APIs' `/v1/messages` and `/v1/responses` included). */
+export const RECORDED_ROUTES: ReadonlySet<string> = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/images/generations', '/v1/messages', '/v1/responses']);
 
 export interface UsageRow {
   readonly rowId: string;
@@ -65,15 +65,44 @@ export function usageRow(record: RequestRecord, costMicros: bigint | null): Usag
   };
 }
 
-const INSERT = `INSERT INTO billing_usage (row_id, at, request_id, org_id, key_id, model_requested, model_served, provider,
+/**
+ * One statement, so atomic on both drivers: the batch's rows, then the daily sums of the rows it
+ * really inserted (`RETURNING` skips a row already there), upserted in key order (replicas lock
+ * the same sums in the same order).
+ */
+const INSERT = `WITH inserted AS (
+INSERT INTO billing_usage (row_id, at, request_id, org_id, key_id, model_requested, model_served, provider,
   attempts, status, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, estimated, cost_micros, cache,
   latency_ms, ttft_ms, error_code)
 SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
   $9::smallint[], $10::smallint[], $11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::boolean[], $16::bigint[], $17::text[],
   $18::integer[], $19::integer[], $20::text[])
-ON CONFLICT (row_id) DO NOTHING`;
+ON CONFLICT (row_id, at) DO NOTHING
+RETURNING at, org_id, key_id, model_requested, model_served, status, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_micros)
+INSERT INTO billing_usage_daily AS d (day, org_id, key_id, model, requests, errors, prompt_tokens, completion_tokens, cached_tokens,
+  reasoning_tokens, cost_micros, unpriced_requests)
+SELECT (at AT TIME ZONE 'UTC')::date, coalesce(org_id, ''), coalesce(key_id, ''), coalesce(model_served, model_requested, ''),
+  count(*), count(*) FILTER (WHERE status >= 400), sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(reasoning_tokens),
+  coalesce(sum(cost_micros), 0), count(*) FILTER (WHERE cost_micros IS NULL)
+FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+ON CONFLICT (day, org_id, key_id, model) DO UPDATE SET
+  requests = d.requests + excluded.requests, errors = d.errors + excluded.errors,
+  prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, completion_tokens = d.completion_tokens + excluded.completion_tokens,
+  cached_tokens = d.cached_tokens + excluded.cached_tokens, reasoning_tokens = d.reasoning_tokens + excluded.reasoning_tokens,
+  cost_micros = d.cost_micros + excluded.cost_micros, unpriced_requests = d.unpriced_requests + excluded.unpriced_requests`;
 
-/** Writes `rows` in one statement; a batch written twice (a lost acknowledgement, retried) adds nothing. */
+/** A row as a line of the spill file (JSON has no bigint: the cost travels as a string). */
+export function encodeUsageRow(row: UsageRow): unknown {
+  return { ...row, costMicros: row.costMicros === null ? null : row.costMicros.toString() };
+}
+
+export function decodeUsageRow(value: unknown): UsageRow {
+  const v = value as Record<string, unknown>;
+  if (typeof v !== 'object' || v === null || typeof v['rowId'] !== 'string' || typeof v['at'] !== 'number' || typeof v['requestId'] !== 'string') throw new TypeError('not a usage row');
+  return { ...(v as unknown as UsageRow), costMicros: typeof v['costMicros'] === 'string' ? BigInt(v['costMicros']) : null };
+}
+
+/** Writes `rows` and their daily sums in one statement; a batch written twice (a lost acknowledgement, retried) adds nothing. */
 export async function insertUsageRows(sql: SqlExecutor, rows: readonly UsageRow[]): Promise<void> {
   const column = <T>(pick: (row: UsageRow) => T): T[] => rows.map(pick);
   await sql.query(INSERT, [
@@ -133,7 +162,7 @@ const GROUP_COLUMN: Record<GroupBy, string> = {
   key: 'key_id',
 };
 
-const SUMS = `count(*) AS requests,
+export const SUMS = `count(*) AS requests,
   count(*) FILTER (WHERE status >= 400) AS errors,
   coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
   coalesce(sum(completion_tokens), 0) AS completion_tokens,
@@ -142,9 +171,9 @@ const SUMS = `count(*) AS requests,
   coalesce(sum(cost_micros), 0) AS cost_micros,
   count(*) FILTER (WHERE cost_micros IS NULL) AS unpriced_requests`;
 
-type SumRow = Record<keyof UsageTotals, string | number> & { bucket?: string | null };
+export type SumRow = Record<keyof UsageTotals, string | number> & { bucket?: string | null };
 
-function totalsOf(row: SumRow): UsageTotals {
+export function totalsOf(row: SumRow): UsageTotals {
   // Counts and sums come back as strings (bigint / numeric); a bucket's sum stays exact below 2^53.
   const n = (k: keyof UsageTotals) => Number(row[k]);
   return {
@@ -169,6 +198,46 @@ export async function summarizeUsage(sql: SqlExecutor, filter: UsageFilter, grou
   const [totals, groups] = await Promise.all([
     sql.query<SumRow>(`SELECT ${SUMS} FROM billing_usage WHERE ${where}`, params),
     sql.query<SumRow>(`SELECT ${bucket} AS bucket, ${SUMS} FROM billing_usage WHERE ${where} GROUP BY 1 ORDER BY 1 NULLS LAST`, params),
+  ]);
+  return { totals: totalsOf(totals.rows[0]!), groups: groups.rows.map((row) => ({ bucket: row.bucket ?? null, ...totalsOf(row) })) };
+}
+
+const DAY_MS = 86_400_000;
+
+/** Whether `filter` covers whole UTC days, so that the daily sums answer it (summarizeDaily). */
+export function wholeDays(filter: UsageFilter): boolean {
+  return filter.start % DAY_MS === 0 && filter.end % DAY_MS === 0 && filter.start < filter.end;
+}
+
+const DAILY_GROUP_COLUMN: Record<GroupBy, string> = {
+  day: `to_char(day, 'YYYY-MM-DD')`,
+  model: `nullif(model, '')`,
+  key: `nullif(key_id, '')`,
+};
+
+const DAILY_SUMS = `coalesce(sum(requests), 0) AS requests,
+  coalesce(sum(errors), 0) AS errors,
+  coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
+  coalesce(sum(completion_tokens), 0) AS completion_tokens,
+  coalesce(sum(cached_tokens), 0) AS cached_tokens,
+  coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens,
+  coalesce(sum(cost_micros), 0) AS cost_micros,
+  coalesce(sum(unpriced_requests), 0) AS unpriced_requests`;
+
+/**
+ * `summarizeUsage` for whole UTC days (wholeDays()), from `billing_usage_daily`: one row per day,
+ * organization, key and model instead of one per request, and still there after the raw rows'
+ * retention has dropped them. Same answer as `summarizeUsage` over the same rows.
+ */
+export async function summarizeDaily(sql: SqlExecutor, filter: UsageFilter, groupBy: GroupBy): Promise<{ totals: UsageTotals; groups: (UsageTotals & { bucket: string | null })[] }> {
+  const params: unknown[] = [new Date(filter.start).toISOString().slice(0, 10), new Date(filter.end).toISOString().slice(0, 10)];
+  let where = 'day >= $1::date AND day < $2::date';
+  if (filter.org !== undefined) where += ` AND org_id = $${params.push(filter.org)}`;
+  if (filter.keyId !== undefined) where += ` AND key_id = $${params.push(filter.keyId)}`;
+  const bucket = DAILY_GROUP_COLUMN[groupBy];
+  const [totals, groups] = await Promise.all([
+    sql.query<SumRow>(`SELECT ${DAILY_SUMS} FROM billing_usage_daily WHERE ${where}`, params),
+    sql.query<SumRow>(`SELECT ${bucket} AS bucket, ${DAILY_SUMS} FROM billing_usage_daily WHERE ${where} GROUP BY 1 ORDER BY 1 NULLS LAST`, params),
   ]);
   return { totals: totalsOf(totals.rows[0]!), groups: groups.rows.map((row) => ({ bucket: row.bucket ?? null, ...totalsOf(row) })) };
 }

@@ -63,7 +63,7 @@ export class WorstCaseEstimator {
       if (price.image !== undefined) return BigInt(n) * price.image;
       return `${name} has no per_image price`;
     }
-    const input = max(price.input, price.cachedInput);
+    const input = max(max(price.input, price.cachedInput), price.cacheWrite);
     if (input === undefined && promptTokens > 0) return `${name} has no input price`;
     let cost = BigInt(promptTokens) * (input ?? 0n);
     if (ctx.endpoint === 'embeddings') return cost;

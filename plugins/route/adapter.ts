@@ -39,6 +39,12 @@ export interface Operation {
    * (see core/api/dialects/dialect.ts for when that is allowed).
    */
   readonly inbound?: Inbound;
+  /**
+   * With `inbound`: true when no plugin changed the conversation since the core translated it
+   * (the chat body's `messages` serialise as `inbound.messagesText`), so the client's own body may
+   * go upstream without walking around a plugin. Worked out once per request.
+   */
+  readonly inboundIntact?: boolean;
 }
 
 /** A complete OpenAI-shaped answer. */

@@ -128,6 +128,8 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
 
   return async function invoke(ctx, endpoint) {
     const body = ctx.body!;
+    /** Whether the conversation is as the core translated it (see Operation.inboundIntact); asked once. */
+    let intact: boolean | undefined;
     const model = ctx.model!;
     const policy = env.policyOf(model.key);
     const stream = body['stream'] === true && (endpoint === 'chat.completions' || endpoint === 'completions');
@@ -187,7 +189,7 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
               clientWantsUsage: streamOptions?.include_usage === true,
               requestId: ctx.id,
               headers: ctx.upstreamHeaders,
-              ...(ctx.inbound ? { inbound: ctx.inbound } : {}),
+              ...(ctx.inbound ? { inbound: ctx.inbound, inboundIntact: (intact ??= JSON.stringify(body['messages']) === ctx.inbound.messagesText) } : {}),
             };
             const answer = await callTarget(ctx, { provider, model: target.model }, op, setup);
             if (answer.kind === 'stream') {

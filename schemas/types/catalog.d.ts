@@ -71,6 +71,10 @@ export interface CatalogFile {
          */
         cached_input_per_1m?: number;
         /**
+         * Per 1M input tokens written to the prompt cache (Anthropic's 5-minute cache writes); default the input price.
+         */
+        cache_write_per_1m?: number;
+        /**
          * Per generated image (standard quality, smallest size).
          */
         per_image?: number;

@@ -161,7 +161,7 @@ export interface GatewayConfig {
            */
           memory: {
             /**
-             * Most bytes of cached values kept; least recently used values are evicted past it. Rate-limit counters are not evicted.
+             * Most memory the stored values may hold, counted as resident memory (value, key and per-entry overhead; docs/footprint.md); least recently used values are evicted past it. Rate-limit counters are not evicted.
              */
             max_bytes?: string | number;
           };

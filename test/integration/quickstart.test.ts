@@ -1,7 +1,8 @@
 /**
  * The README's quickstart, as a user runs it: the CLI started on the bundled default config (no
- * `--config`), then the README's own `curl` command, copied out of README.md and pointed at the
- * port this run got. Also: the public development key refuses a non-loopback address.
+ * `--config`), then the README's own `curl` commands (a chat completion, then the key's usage),
+ * copied out of README.md and pointed at the port this run got. Also: the public development key
+ * refuses a non-loopback address.
  */
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
@@ -14,7 +15,9 @@ import { packageRoot } from '../../core/config/schema.js';
 const root = packageRoot();
 const readme = await readFile(join(root, 'README.md'), 'utf8');
 const quickstart = readme.slice(readme.indexOf('## Quickstart'), readme.indexOf('### Choosing the config file'));
-const curl = [...quickstart.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.startsWith('curl '));
+const curls = [...quickstart.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((block) => block.startsWith('curl '));
+const curl = curls.find((block) => block.includes('/v1/chat/completions'));
+const usageCurl = curls.find((block) => block.includes('/v1/usage'));
 
 interface Started {
   url?: string;
@@ -66,6 +69,36 @@ t.test("the README's quickstart curl gets an answer from a gateway started on th
   const answer = JSON.parse(stdout) as { object: string; choices: { message: { content: string } }[] };
   t.equal(answer.object, 'chat.completion');
   t.equal(answer.choices[0]!.message.content, 'Hello, Switchyard!', 'the demo model echoed the message');
+
+  // billing meters the default pipeline: a cost header, and the key's usage one curl away.
+  const priced = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-switchyard-dev', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'What does this cost?' }] }),
+  });
+  t.equal(priced.status, 200);
+  const cost = Number(priced.headers.get('x-switchyard-cost'));
+  t.ok(Number.isInteger(cost) && cost > 0, `x-switchyard-cost is a positive number of micro-units (${priced.headers.get('x-switchyard-cost')})`);
+  t.ok(usageCurl, 'the quickstart has a usage curl command');
+  interface Usage {
+    object: string;
+    org_id: string;
+    key_id: string;
+    currency: string;
+    organization: { today: { requests: number; cost_micros: number } };
+    key: { this_month: { requests: number } };
+  }
+  const usageCommand = usageCurl!.replaceAll('http://127.0.0.1:8080', gateway.url!);
+  let usage: Usage | undefined;
+  // Usage rows are written in batches about every second: ask until both requests are in.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    usage = JSON.parse((await promisify(execFile)('sh', ['-c', usageCommand])).stdout) as Usage;
+    if (usage.organization?.today.requests >= 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  t.match(usage, { object: 'usage', org_id: 'dev', key_id: 'dev', currency: 'USD', organization: { today: { requests: 2 } }, key: { this_month: { requests: 2 } } });
+  t.ok(usage!.organization.today.cost_micros >= cost, 'the usage sums the costs');
 
   const without = await fetch(`${gateway.url}/v1/models`);
   t.equal(without.status, 401, 'and a request without the key is refused');

@@ -23,7 +23,7 @@ const providers = {
 } as unknown as GatewayConfig['providers'];
 
 function pricer(config: Partial<BillingConfig> = {}): Pricer {
-  const full: BillingConfig = { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50_000 }, credits: { enabled: false, prompt_chars_per_token: 1 }, budgets: { enabled: false, soft_limit_percent: 80 }, ...config };
+  const full: BillingConfig = { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, cache_hit_rate: 0, routes: {}, plans: {}, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50_000 }, credits: { enabled: false, prompt_chars_per_token: 1 }, budgets: { enabled: false, soft_limit_percent: 80 }, ...config };
   return new Pricer(full, catalog, providers);
 }
 
@@ -94,4 +94,23 @@ t.test('images cost per image when the price has one, else by their tokens', asy
   t.equal(p.costOf('images.generations', { provider: 'up', model: 'img' }, undefined, 3), 120_000n);
   t.equal(p.costOf('images.generations', { provider: 'up', model: 'img-tokens' }, usage(10, 100), 1), 4050n);
   t.equal(p.costOf('images.generations', { provider: 'up', model: 'img-tokens' }, undefined, 1), null, 'no usage and no per-image price');
+});
+
+t.test('prompt-cache writes cost the cache-write rate (catalog or override), else the input rate', async (t) => {
+  // Anthropic reports cache writes apart; the adapter counts them in the prompt tokens and in `cache_write_tokens`.
+  const withWrites = (prompt: number, completion: number, cached: number, writes: number) => ({ ...usage(prompt, completion, cached), cache_write_tokens: writes });
+  const p = pricer({ models: { 'up/no-write-price': { input_per_1m: 2, output_per_1m: 10 } } });
+  // claude-sonnet-5-5: $2 in, $10 out, $0.10 cached, $2.50 cache write per 1M (catalog).
+  t.equal(p.costOf('chat.completions', { provider: 'claude', model: 'claude-sonnet-5-5' }, withWrites(1000, 100, 200, 400), 1), 400n * 2n + (200n * 1n) / 10n + (400n * 25n) / 10n + 100n * 10n, '400 input + 200 cached + 400 written + 100 out');
+  t.equal(p.costOf('chat.completions', { provider: 'up', model: 'no-write-price' }, withWrites(1000, 0, 0, 400), 1), 2000n, 'no cache-write price: the input rate');
+  t.equal(p.costOf('chat.completions', { provider: 'claude', model: 'claude-sonnet-5-5' }, withWrites(100, 0, 0, 500), 1), 250n, 'writes beyond the prompt are capped at it');
+});
+
+t.test('a cache hit costs its cached usage at the first target, times the hit rate', async (t) => {
+  const p = pricer({ models: { 'up/m': { input_per_1m: 1, output_per_1m: 2 } } });
+  const target = { provider: 'up', model: 'm' };
+  t.equal(p.hitCostOf('chat.completions', target, usage(10, 20), 1, 0n), 0n, 'rate 0: free');
+  t.equal(p.hitCostOf('chat.completions', target, usage(10, 20), 1, 500_000n), 25n, 'rate 0.5: half of 50');
+  t.equal(p.hitCostOf('chat.completions', target, usage(1, 0), 1, 500_000n), 1n, 'half a micro-unit rounds up');
+  t.equal(p.hitCostOf('chat.completions', { provider: 'up', model: 'unpriced' }, usage(1, 0), 1, 500_000n), null, 'no price: unknown');
 });

@@ -8,7 +8,7 @@ const check = (config: unknown) => validateAt(schema, config, ['pipeline', 1, 'b
 t.test('an empty config gets the documented defaults', async (t) => {
   const config = {};
   t.same(check(config), []);
-  t.same(config, { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50000 },
+  t.same(config, { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, cache_hit_rate: 0, routes: {}, plans: {}, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50000 },
     credits: { enabled: false, prompt_chars_per_token: 1 },
     budgets: { enabled: false, soft_limit_percent: 80 },
   });
@@ -44,4 +44,21 @@ t.test('rejects unknown fields, bad currency codes, negative prices and a zero r
   t.match(check({ providers: { x: { price: 1 } } })[0], /^pipeline\[1\]\.billing\.providers\.x\.price: unknown field/);
   t.match(check({ records: { flush_interval: 'soon' } })[0], /^pipeline\[1\]\.billing\.records\.flush_interval: /);
   t.match(check({ records: { batch_rows: 0 } })[0], /^pipeline\[1\]\.billing\.records\.batch_rows: /);
+});
+
+t.test('accepts route prices, a cache-hit rate and plan grants; refuses bad ones', async (t) => {
+  t.same(
+    check({
+      routes: { '/search/*': { per_request_micros: 100, per_byte_micros: 0.0001, max_response_bytes: '10mb' }, '/health-check': { free: true } },
+      cache_hit_rate: 0.5,
+      plans: { pro: { monthly_credits_micros: 5_000_000 } },
+      models: { 'claude/x': { input_per_1m: 3, cache_write_per_1m: 3.75 } },
+    }),
+    [],
+  );
+  t.match(check({ cache_hit_rate: 1.5 })[0], /^pipeline\[1\]\.billing\.cache_hit_rate: /);
+  t.match(check({ routes: { '/x': { per_request_micros: -1 } } })[0], /^pipeline\[1\]\.billing\.routes\["\/x"\]\.per_request_micros: must be >= 0/);
+  t.match(check({ routes: { '/x': { max_response_bytes: 'lots' } } })[0], /\.max_response_bytes: must be a size/);
+  t.match(check({ plans: { pro: {} } })[0], /monthly_credits_micros/);
+  t.match(check({ plans: { pro: { monthly_credits_micros: 0 } } })[0], /monthly_credits_micros/);
 });

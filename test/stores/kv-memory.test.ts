@@ -4,7 +4,9 @@
  */
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryKvStore } from '../../core/stores/memory-kv.js';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { entryBytes, ENTRY_OVERHEAD_BYTES, MemoryKvStore } from '../../core/stores/memory-kv.js';
 import { openKvStore } from '../../core/stores/open-kv.js';
 import { createLogger } from '../../core/log.js';
 import { runKvSuite } from './kv-suite.js';
@@ -87,4 +89,66 @@ t.test('openKvStore reads memory and max_bytes, and rejects a bad size', async (
   t.equal(await sized.get('a'), undefined, 'a 1kb store keeps no 2kb value');
   t.throws(() => openKvStore({ memory: { max_bytes: 'lots' } }, log), /max_bytes/);
   await Promise.all([plain.close(), sized.close()]);
+});
+
+t.test('text comes back as it went in, as text and as UTF-8 bytes', async (t) => {
+  const store = new MemoryKvStore();
+  t.teardown(() => store.close());
+  const text = '{"content":"héllo ✓ 𝄞"}';
+  t.ok(store.setSync('t', text, 60_000));
+  t.equal(store.getTextSync('t'), text);
+  t.same(await store.get('t'), Buffer.from(text, 'utf8'));
+  await store.set('b', Buffer.from([0, 255, 1]), 60_000);
+  t.same(await store.get('b'), Buffer.from([0, 255, 1]), 'binary values are kept byte for byte');
+});
+
+t.test('max_bytes counts what an entry holds in memory, not only its value', async (t) => {
+  const store = new MemoryKvStore();
+  t.teardown(() => store.close());
+  const value = 'v'.repeat(500);
+  for (let i = 0; i < 100; i++) store.setSync(`cache:org:model:${i}`, value, 60_000);
+  let expected = 0;
+  for (let i = 0; i < 100; i++) expected += entryBytes(`cache:org:model:${i}`, 500);
+  t.equal(store.stats().bytes, expected);
+  t.ok(entryBytes('k', 500) >= 500 + ENTRY_OVERHEAD_BYTES, 'the overhead is counted');
+  // A bound of 10 such entries keeps 10, whatever the share of their values in it.
+  const bounded = new MemoryKvStore({ maxBytes: 10 * entryBytes('cache:org:model:00', 500) });
+  t.teardown(() => bounded.close());
+  for (let i = 0; i < 100; i++) bounded.setSync(`cache:org:model:${String(i).padStart(2, '0')}`, value, 60_000);
+  t.equal(bounded.stats().entries, 10);
+});
+
+t.test('text values are kept off V8 heap: a full cache adds little to the heap', async (t) => {
+  // A collection on demand, without starting the test process with --expose-gc.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const store = new MemoryKvStore();
+  t.teardown(() => store.close());
+  const entries = 20_000;
+  // ~480 bytes of JSON text per entry, as the cache stores (each a new string, built per request).
+  const text = (i: number): string => `{"at":1764770000000}\n{"id":"chatcmpl-${i}","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"request ${i} ${'x'.repeat(300)}"}}]}`;
+  gc();
+  const before = process.memoryUsage();
+  let valueBytes = 0;
+  let transient = 0;
+  for (let i = 0; i < entries; i++) {
+    valueBytes += Buffer.byteLength(text(i));
+    store.setSync(`cache:dev:demo:${i}`, text(i), 60_000);
+    // Short-lived buffers in between, as a request makes: they must not stay resident with the values.
+    transient += Buffer.from(`request ${i} ${'y'.repeat(300)}`).length;
+  }
+  gc();
+  gc();
+  const after = process.memoryUsage();
+  const perEntry = (after.heapUsed - before.heapUsed) / entries;
+  t.equal(store.stats().entries, entries);
+  t.ok(transient > 0);
+  // A string value alone would take its ~480 bytes on the heap; what stays is the key, the
+  // Buffer view and the table's row (~150 bytes, measured).
+  t.ok(perEntry < 300, `heap per entry ${Math.round(perEntry)} bytes`);
+  // Outside the heap: the values' bytes and the table's rows and index (~90 bytes an entry at this
+  // size), not the transient buffers allocated between them (with Node's shared Buffer pool: ~500).
+  const beyondValues = (after.arrayBuffers - before.arrayBuffers - valueBytes) / entries;
+  t.ok(beyondValues < 150, `${Math.round(beyondValues)} bytes outside the heap per entry beyond its ${Math.round(valueBytes / entries)}-byte value`);
+  t.equal(store.getTextSync('cache:dev:demo:7'), text(7));
 });

@@ -87,7 +87,7 @@ export function sqlStoreSuite(t: Test, store: () => SqlDriver): void {
     t.same(await recordedMigrations(db), ALL_MIGRATION_KEYS);
     t.ok(ALL_MIGRATION_KEYS.includes('core/1') && ALL_MIGRATION_KEYS.includes('auth/1'), 'the core and auth own migrations');
     const tables = await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`);
-    t.same(tables.rows.map((r) => r.table_name).sort(), ['api_keys', 'audit_chain_head', 'audit_log', 'billing_accounts', 'billing_ledger', 'billing_reservations', 'billing_spend', 'billing_usage', 'gateway_settings', 'organizations', 'plans', 'schema_migrations'], 'the core\'s table and the built-in plugins\', nothing else');
+    t.same(tables.rows.map((r) => r.table_name).sort(), ['api_keys', 'audit_chain_head', 'audit_log', 'billing_accounts', 'billing_ledger', 'billing_reservations', 'billing_spend', 'billing_usage', 'billing_usage_daily', 'gateway_settings', 'organizations', 'plans', 'responses_stored', 'schema_migrations'], 'the core\'s table and the built-in plugins\', nothing else');
   });
 
   t.test('migrating an up-to-date database applies nothing', async (t) => {

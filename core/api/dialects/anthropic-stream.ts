@@ -32,8 +32,9 @@ export function translateChatStream(inbound: Inbound, requestId: string): Dialec
   let usage: ChatUsage | undefined;
   let refused = false;
 
-  function start(chunk: Json | undefined): SseEvent[] {
-    if (started) return [];
+  // Each helper appends its events to `out`: one array per chunk, none per block or delta.
+  function start(out: SseEvent[], chunk: Json | undefined): void {
+    if (started) return;
     started = true;
     const message = {
       id: messageId(chunk?.['id'], requestId),
@@ -45,80 +46,75 @@ export function translateChatStream(inbound: Inbound, requestId: string): Dialec
       stop_sequence: null,
       usage: anthropicUsage(usage),
     };
-    return [event({ type: 'message_start', message }), event({ type: 'ping' })];
+    out.push(event({ type: 'message_start', message }), event({ type: 'ping' }));
   }
 
-  function close(): SseEvent[] {
-    if (!open) return [];
+  function close(out: SseEvent[]): void {
+    if (!open) return;
     open = undefined;
-    return [event({ type: 'content_block_stop', index: nextIndex - 1 })];
+    out.push(event({ type: 'content_block_stop', index: nextIndex - 1 }));
   }
 
-  function openBlock(block: OpenBlock, contentBlock: Json): SseEvent[] {
-    const out = close();
+  function openBlock(out: SseEvent[], block: OpenBlock, contentBlock: Json): void {
+    close(out);
     open = block;
     out.push(event({ type: 'content_block_start', index: nextIndex++, content_block: contentBlock }));
-    return out;
   }
 
   const current = (): number => nextIndex - 1;
 
-  function thinking(text: string): SseEvent[] {
-    const out = open?.kind === 'thinking' ? [] : openBlock({ kind: 'thinking' }, { type: 'thinking', thinking: '', signature: '' });
+  function thinking(out: SseEvent[], text: string): void {
+    if (open?.kind !== 'thinking') openBlock(out, { kind: 'thinking' }, { type: 'thinking', thinking: '', signature: '' });
     out.push(event({ type: 'content_block_delta', index: current(), delta: { type: 'thinking_delta', thinking: text } }));
-    return out;
   }
 
-  function text(value: string): SseEvent[] {
-    const out = open?.kind === 'text' ? [] : openBlock({ kind: 'text' }, { type: 'text', text: '' });
+  function text(out: SseEvent[], value: string): void {
+    if (open?.kind !== 'text') openBlock(out, { kind: 'text' }, { type: 'text', text: '' });
     out.push(event({ type: 'content_block_delta', index: current(), delta: { type: 'text_delta', text: value } }));
-    return out;
   }
 
-  function toolCall(call: ToolDelta): SseEvent[] {
+  function toolCall(out: SseEvent[], call: ToolDelta): void {
     const tool = call.index ?? 0;
-    const out: SseEvent[] = [];
     if (!(open?.kind === 'tool' && open.tool === tool) || call.id !== undefined) {
       const id = call.id ?? `toolu_${requestId}_${tool}`;
-      out.push(...openBlock({ kind: 'tool', tool }, { type: 'tool_use', id, name: call.function?.name ?? '', input: {} }));
+      openBlock(out, { kind: 'tool', tool }, { type: 'tool_use', id, name: call.function?.name ?? '', input: {} });
     }
     const partial = call.function?.arguments;
     if (typeof partial === 'string' && partial !== '') out.push(event({ type: 'content_block_delta', index: current(), delta: { type: 'input_json_delta', partial_json: partial } }));
-    return out;
   }
 
-  function delta(d: Json): SseEvent[] {
-    const out: SseEvent[] = [];
+  function delta(out: SseEvent[], d: Json): void {
     const reasoning = d['reasoning_content'] ?? d['reasoning'];
-    if (typeof reasoning === 'string' && reasoning !== '') out.push(...thinking(reasoning));
-    if (typeof d['content'] === 'string' && d['content'] !== '') out.push(...text(d['content']));
+    if (typeof reasoning === 'string' && reasoning !== '') thinking(out, reasoning);
+    if (typeof d['content'] === 'string' && d['content'] !== '') text(out, d['content']);
     if (typeof d['refusal'] === 'string' && d['refusal'] !== '') {
       refused = true;
-      out.push(...text(d['refusal']));
+      text(out, d['refusal']);
     }
-    if (Array.isArray(d['tool_calls'])) for (const call of d['tool_calls'] as ToolDelta[]) out.push(...toolCall(call ?? {}));
-    return out;
+    if (Array.isArray(d['tool_calls'])) for (const call of d['tool_calls'] as ToolDelta[]) toolCall(out, call ?? {});
   }
 
   return {
     chunk(raw) {
       const chunk = (raw ?? {}) as Json;
       if (chunk['usage'] && typeof chunk['usage'] === 'object') usage = chunk['usage'] as ChatUsage;
-      const choice = (Array.isArray(chunk['choices']) ? chunk['choices'] : []).find((c) => ((c ?? {}) as Json)['index'] === 0 || ((c ?? {}) as Json)['index'] === undefined) as Json | undefined;
+      const choice = firstChoice(chunk['choices']);
       // A chunk with no choice is the usage chunk (kept above) or a native carrier: nothing to write.
       if (!choice) return [];
-      const out = start(chunk);
-      out.push(...delta((choice['delta'] ?? {}) as Json));
+      const out: SseEvent[] = [];
+      start(out, chunk);
+      delta(out, (choice['delta'] ?? {}) as Json);
       if (choice['finish_reason'] !== null && choice['finish_reason'] !== undefined) {
         finish = String(choice['finish_reason']);
         matched = choice['stop_reason'];
-        out.push(...close());
+        close(out);
       }
       return out;
     },
     end() {
-      const out = start(undefined);
-      out.push(...close());
+      const out: SseEvent[] = [];
+      start(out, undefined);
+      close(out);
       const { reason, sequence } = stopReason(refused ? 'content_filter' : (finish ?? null), matched, extra.stopSequences ?? []);
       out.push(event({ type: 'message_delta', delta: { stop_reason: reason, stop_sequence: sequence }, usage: anthropicUsage(usage) }));
       out.push(event({ type: 'message_stop' }));
@@ -128,4 +124,14 @@ export function translateChatStream(inbound: Inbound, requestId: string): Dialec
       return [{ event: 'error', data: anthropicError(error, id).body }];
     },
   };
+}
+
+/** The choice with index 0 (or none given): a loop, not a closure per chunk. */
+function firstChoice(choices: unknown): Json | undefined {
+  if (!Array.isArray(choices)) return undefined;
+  for (const c of choices) {
+    const index = ((c ?? {}) as Json)['index'];
+    if (index === 0 || index === undefined) return c as Json;
+  }
+  return undefined;
 }

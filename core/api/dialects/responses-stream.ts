@@ -67,7 +67,8 @@ export class ResponsesStreamTranslator implements DialectStream {
       this.start(out);
     }
     if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices?.find((c) => c.index === 0) ?? chunk.choices?.[0];
+    const choices = chunk.choices;
+    const choice = choices === undefined || choices === null ? undefined : choices.length === 1 && choices[0]!.index === 0 ? choices[0] : (choices.find((c) => c.index === 0) ?? choices[0]);
     if (choice) {
       const delta = (choice.delta ?? {}) as Delta;
       if (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '') this.textDelta(out, 'reasoning', delta.reasoning_content);
@@ -108,8 +109,10 @@ export class ResponsesStreamTranslator implements DialectStream {
   private start(out: Event[]): void {
     if (this.started) return;
     this.started = true;
-    out.push({ type: 'response.created', response: this.snapshot('in_progress') as never });
-    out.push({ type: 'response.in_progress', response: this.snapshot('in_progress') as never });
+    // Both events carry the same snapshot: it is serialised as it is and never changed after.
+    const response = this.snapshot('in_progress') as never;
+    out.push({ type: 'response.created', response });
+    out.push({ type: 'response.in_progress', response });
   }
 
   private snapshot(status: ResponseStatus): ResponseBody {
@@ -151,10 +154,10 @@ export class ResponsesStreamTranslator implements DialectStream {
     }
     const item = this.current;
     item.text += delta;
-    const at = { item_id: item.id, output_index: item.outputIndex, content_index: 0, delta };
-    if (kind === 'message') out.push({ type: 'response.output_text.delta', ...at, logprobs: [] });
-    else if (kind === 'refusal') out.push({ type: 'response.refusal.delta', ...at });
-    else out.push({ type: 'response.reasoning_text.delta', ...at });
+    const { id, outputIndex } = item;
+    if (kind === 'message') out.push({ type: 'response.output_text.delta', item_id: id, output_index: outputIndex, content_index: 0, delta, logprobs: [] });
+    else if (kind === 'refusal') out.push({ type: 'response.refusal.delta', item_id: id, output_index: outputIndex, content_index: 0, delta });
+    else out.push({ type: 'response.reasoning_text.delta', item_id: id, output_index: outputIndex, content_index: 0, delta });
   }
 
   private callDelta(out: Event[], call: ChatCompletionChunk.Choice.Delta.ToolCall): void {
@@ -195,8 +198,15 @@ export class ResponsesStreamTranslator implements DialectStream {
     out.push({ type: 'response.output_item.done', output_index: item.outputIndex, item: this.itemOf(item, status) });
   }
 
+  /** Stamps each event (built here, owned by nobody else) in place: `sequence_number` is its last field. */
   private number(events: Event[]): SseEvent[] {
-    return events.map((e) => ({ event: e.type, data: { ...e, sequence_number: this.sequence++ } }));
+    const numbered: SseEvent[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      (e as Event & { sequence_number: number }).sequence_number = this.sequence++;
+      numbered[i] = { event: e.type, data: e };
+    }
+    return numbered;
   }
 }
 

@@ -23,8 +23,6 @@ import { providerError, streamEventJson, streamTruncated } from '../upstream-err
 type Json = Record<string, unknown>;
 
 /** Per operation, so the conversation is serialised once, not per duty. */
-const decided = new WeakMap<Operation, boolean>();
-
 /**
  * True when `op` may go upstream as the client's own Responses body: a `responses` request whose
  * conversation no plugin changed, that continues no stored response.
@@ -32,12 +30,7 @@ const decided = new WeakMap<Operation, boolean>();
 export function isNativeResponses(op: Operation): boolean {
   const inbound = op.inbound;
   if (inbound?.dialect !== 'responses' || inbound.operation !== 'create' || op.endpoint !== 'chat.completions') return false;
-  let native = decided.get(op);
-  if (native === undefined) {
-    native = inbound.body['previous_response_id'] == null && JSON.stringify(op.body['messages']) === inbound.messagesText;
-    decided.set(op, native);
-  }
-  return native;
+  return op.inboundIntact === true && inbound.body['previous_response_id'] == null;
 }
 
 /**

@@ -38,6 +38,27 @@ export interface BillingConfig {
    */
   cost_header: boolean;
   /**
+   * Share of the cost a cache hit (and a coalesced request, which rode on another's upstream call) is charged: the usage of the cached answer at the price of the model's first target, × this rate. 0 (the default) makes hits free; 0.5 charges half. Hits are recorded with `cache` = `HIT` / `COALESCED` either way. Above 0, `billing` must come before `cache` in the pipeline, or hits would never reach it.
+   */
+  cache_hit_rate: number;
+  /**
+   * Prices of raw proxy routes, by the route's `path` as written in `routes:` (`/internal/search/*`). Such a route is billed when its own pipeline lists `billing` (after `auth`); that entry takes no settings of its own — prices, credits and budgets are this entry's. With `credits.enabled` or `budgets.enabled`, every route must be priced here (or `{ free: true }`) and every priced route must list `billing`, else the config does not load: no route can walk around a budget.
+   */
+  routes: {
+    [k: string]: RoutePrice;
+  };
+  /**
+   * Monthly credit grants by plan (the plan's name or id, as `auth` stores it: `/admin/plans`). Needs `credits.enabled`. Unused credit is not taken back; a grant adds to the balance.
+   */
+  plans: {
+    [k: string]: {
+      /**
+       * Credit granted to each organization on the plan once per calendar month (UTC): a ledger `grant` with idempotency key `plan-grant:<org>:<YYYY-MM>`, made on the organization's first priced request of the month, so any number of replicas grant it once.
+       */
+      monthly_credits_micros: number;
+    };
+  };
+  /**
    * The usage records (`billing_usage` in the SQL store): one row per model request, queued in memory and written in batches.
    */
   records: {
@@ -54,9 +75,17 @@ export interface BillingConfig {
      */
     batch_rows: number;
     /**
-     * Rows held in memory while the database is slow or down (about 300 bytes each). Beyond it new rows are dropped, counted in `switchyard_usage_records_total{result="dropped"}` and logged as errors.
+     * Rows held in memory while the database is slow or down (about 300 bytes each). When the queue is full its rows move to the spill file `<data dir>/spill/usage.jsonl` (the data directory is `stores.sql.pglite`, else `SWITCHYARD_DATA_DIR`): appended and fsync'd in batches, replayed in order once the database answers again, and at the next start after a crash. Without a data directory, or when the file cannot be written, new rows are dropped, counted in `switchyard_records_dropped_total{queue="usage"}` and logged as errors.
      */
     max_queued: number;
+    /**
+     * How long usage rows are kept, in whole days (`90d`: today and the 89 days before). The table is partitioned by UTC day, so older rows go by dropping their day's partition, hourly. Default: forever.
+     */
+    retention?: string;
+    /**
+     * How long the daily sums per organization, key and model (`billing_usage_daily`, which `GET /admin/usage` reads for whole days) are kept, in whole days; usually longer than `retention`. Default: forever.
+     */
+    aggregate_retention?: string;
   };
   /**
    * Prepaid credits: each organization has a balance (top-ups and adjustments through `/admin/credits` or `switchyard credits`, recorded in an append-only ledger). Each model request reserves its worst-case cost before the upstream call — atomically in SQL, so concurrent requests on any number of replicas never overspend — and settles to the actual cost after the final usage, however the request ended. Needs `auth` (or another plugin that names the organization) earlier in the pipeline.
@@ -121,6 +150,10 @@ export interface Price {
    */
   cached_input_per_1m?: number;
   /**
+   * Per 1M input tokens written to the provider's prompt cache (Anthropic's `cache_creation_input_tokens`; a part of the prompt tokens). Default `input_per_1m`.
+   */
+  cache_write_per_1m?: number;
+  /**
    * Per generated image (`/v1/images/generations`: the request's `n`, default 1).
    */
   per_image?: number;
@@ -128,4 +161,28 @@ export interface Price {
    * Charged after the fact and never reserved: requests to it are not refused for want of credit, and the balance may go below zero by what they cost. For models whose cost cannot be bounded in advance (no output limit) that you still want to serve to organizations with credits.
    */
   post_paid?: boolean;
+}
+/**
+ * The price of one request to a raw proxy route (`routes:`): a flat part and a part per byte sent back to the client (headers included). With `credits.enabled`, the worst case — `per_request_micros` + `per_byte_micros` × `max_response_bytes` — is reserved before the request is forwarded and settled to the actual bytes after; a response larger than `max_response_bytes` is charged in full (counted in `switchyard_billing_overruns_total`). A request the upstream never answered costs nothing.
+ *
+ * This interface was referenced by `BillingConfig`'s JSON-Schema
+ * via the `definition` "routePrice".
+ */
+export interface RoutePrice {
+  /**
+   * Costs nothing: requests to the route are neither reserved nor charged (they still get a usage row when the route's pipeline has `billing`).
+   */
+  free?: boolean;
+  /**
+   * Flat price of each request answered by the upstream, in micro-units of the gateway currency.
+   */
+  per_request_micros: number;
+  /**
+   * Price per byte of response sent to the client, in micro-units (fractions allowed, to a millionth: 0.0001 is 100 micro-units per MB).
+   */
+  per_byte_micros: number;
+  /**
+   * The response size reserved for (`10mb`, or a number of bytes). Required with `per_byte_micros` when `credits.enabled`: without it a request's cost has no bound.
+   */
+  max_response_bytes?: string | number;
 }

@@ -14,16 +14,11 @@ import { errors } from '../../../../core/errors.js';
 
 type Json = Record<string, unknown>;
 
-/** Per operation, so the conversation (images included) is serialised once, not per duty. */
-const decided = new WeakMap<Operation, boolean>();
-
 /** True when `op` may be sent as the client's own Messages body. */
 export function isNative(op: Operation): boolean {
   const inbound = op.inbound;
   if (inbound?.dialect !== 'anthropic' || inbound.operation === 'count_tokens') return false;
-  let native = decided.get(op);
-  if (native === undefined) decided.set(op, (native = JSON.stringify(op.body['messages']) === inbound.messagesText));
-  return native;
+  return op.inboundIntact === true;
 }
 
 const SAMPLING = ['temperature', 'top_p', 'top_k'] as const;
