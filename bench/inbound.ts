@@ -15,6 +15,9 @@
  * responses/chat. A benchmark, not a test: nothing is asserted.
  */
 import { freePort, startChild, type Child, type Runtime } from './procs.js';
+import { DIALECTS } from '../core/api/dialects/index.js';
+import type { Inbound } from '../core/api/dialects/dialect.js';
+import { sseEvents } from '../core/http/sse.js';
 import { CHAT_PATH, median } from './load.js';
 import { BENCH_KEY } from './plugins.js';
 import { saturate, startProductionGateway, type Load } from './production.js';
@@ -48,12 +51,71 @@ export interface InboundRound {
   streaming: Record<InboundEndpoint, Load>;
 }
 
+/** In-process cost of one dialect's translation alone, CPU µs (the least disturbed of 5 batches). */
+export interface TranslationCost {
+  /** Request: `toChat` and the JSON of its messages (`Inbound.messagesText`). */
+  request: number;
+  /** Non-streamed answer: `fromChat` and its JSON. */
+  answer: number;
+  /** Streamed answer: the bench upstream's 20 chunks + usage chunk (already parsed) → the dialect's SSE text. */
+  stream: number;
+}
+
 export interface InboundResults {
   date: string;
   params: InboundParams;
   loadavgBefore: number[];
   loadavgAfter: number[];
   rounds: InboundRound[];
+  translation: Record<'anthropic' | 'responses', TranslationCost>;
+}
+
+/**
+ * The translation alone, in this process, on the answers bench/upstream.ts gives: what a dialect
+ * adds to a request before the gateway's other work (and the machine's noise) is counted.
+ */
+export function measureTranslation(): Record<'anthropic' | 'responses', TranslationCost> {
+  const created = 1_700_000_000;
+  const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created, model: 'gpt-4o-mini', system_fingerprint: 'fp_bench' };
+  const chunks: unknown[] = Array.from({ length: 20 }, (_, i) => ({
+    ...base,
+    choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: '' } : i === 19 ? {} : { content: `tok${i} ` }, logprobs: null, finish_reason: i === 19 ? 'stop' : null }],
+  }));
+  const usage = { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 };
+  chunks.push({ ...base, choices: [], usage });
+  const completion = { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?', refusal: null }, logprobs: null, finish_reason: 'stop' }], usage };
+  const requestId = '0b6f4c1e-7d1a-4c52-9a51-2f0d8c3e9b10';
+  let sink = 0;
+  const cpuUs = (fn: () => void): number => {
+    const n = 5000;
+    for (let i = 0; i < n; i++) fn();
+    let best = Infinity;
+    for (let batch = 0; batch < 5; batch++) {
+      const before = process.cpuUsage();
+      for (let i = 0; i < n; i++) fn();
+      const used = process.cpuUsage(before);
+      best = Math.min(best, (used.user + used.system) / n);
+    }
+    return best;
+  };
+  const measure = (name: 'anthropic' | 'responses', endpoint: InboundEndpoint): TranslationCost => {
+    const dialect = DIALECTS[name];
+    const body = JSON.parse(INBOUND_BODIES[endpoint](true)) as Record<string, unknown>;
+    const { chat, extra } = dialect.toChat(body, 'create');
+    const inbound: Inbound = { dialect: name, body, operation: 'create', messagesText: JSON.stringify(chat['messages']), headers: {}, ...(extra ? { extra } : {}) };
+    return {
+      request: cpuUs(() => (sink += JSON.stringify(dialect.toChat(body, 'create').chat['messages']).length)),
+      answer: cpuUs(() => (sink += JSON.stringify(dialect.fromChat(completion, inbound, requestId)).length)),
+      stream: cpuUs(() => {
+        const translator = dialect.stream(inbound, requestId);
+        for (const chunk of chunks) sink += sseEvents(translator.chunk(chunk)).length;
+        sink += sseEvents(translator.end()).length;
+      }),
+    };
+  };
+  const result = { anthropic: measure('anthropic', 'messages'), responses: measure('responses', 'responses') };
+  if (sink === 0) throw new Error('translation produced nothing');
+  return result;
 }
 
 const post = (base: string, endpoint: InboundEndpoint, stream: boolean) =>
@@ -88,6 +150,8 @@ async function sanityCheck(base: string, endpoint: InboundEndpoint): Promise<voi
 
 export async function benchInbound(runtime: Runtime, root: string, params: InboundParams, log: (line: string) => void, loadavg: () => number[]): Promise<InboundResults> {
   const loadavgBefore = loadavg();
+  const translation = measureTranslation();
+  log(`h) translation alone (µs CPU): ${JSON.stringify(translation, (_, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))}`);
   const upstreamPort = await freePort();
   const upstream = await startChild('upstream', `http://127.0.0.1:${upstreamPort}`, ['--import', 'tsx', 'bench/upstream.ts', String(upstreamPort)], {}, root);
   let gateway: Child | undefined;
@@ -110,7 +174,7 @@ export async function benchInbound(runtime: Runtime, root: string, params: Inbou
       }
       all.push(result);
     }
-    return { date: new Date().toISOString(), params, loadavgBefore, loadavgAfter: loadavg(), rounds: all };
+    return { date: new Date().toISOString(), params, loadavgBefore, loadavgAfter: loadavg(), rounds: all, translation };
   } finally {
     await Promise.all([gateway?.stop(), upstream.stop()]);
   }
@@ -166,6 +230,16 @@ export function renderInboundMarkdown(r: InboundResults): string {
   row('non-streamed CPU µs/request', s.cpu.nonStreaming);
   row('streamed req/s (20 chunks + usage)', s.rps.streaming);
   row('streamed CPU µs/request', s.cpu.streaming);
+  const t = r.translation;
+  lines.push(
+    '',
+    'The translation alone, in-process (`measureTranslation`: CPU µs, least disturbed of 5 batches, on the bench upstream\'s answers; chunks already parsed, as the `cache` plugin parses them on every path):',
+    '',
+    '| dialect | request → chat (+ messages JSON) | non-streamed answer → JSON | streamed answer (20 chunks + usage) → SSE text |',
+    '| --- | ---: | ---: | ---: |',
+    `| Messages | ${t.anthropic.request.toFixed(1)} | ${t.anthropic.answer.toFixed(1)} | ${t.anthropic.stream.toFixed(1)} |`,
+    `| Responses | ${t.responses.request.toFixed(1)} | ${t.responses.answer.toFixed(1)} | ${t.responses.stream.toFixed(1)} |`,
+  );
   const problems = r.rounds.flatMap((x, i) =>
     INBOUND_ENDPOINTS.flatMap((e) =>
       (

@@ -12,7 +12,7 @@ import type { EventSourceMessage } from '../../core/http/sse.js';
 import type { UpstreamClient, UpstreamRequest, UpstreamTimeouts } from '../../core/http/upstream.js';
 import type { Catalog } from '../../core/config/catalog.js';
 import type { Logger } from '../../core/log.js';
-import type { Inbound } from '../../core/api/dialects/dialect.js';
+import type { DialectName, Inbound } from '../../core/api/dialects/dialect.js';
 
 /** The operations a provider can serve (the model-listing endpoints are answered by `route` itself). */
 export type { ModelEndpoint };
@@ -87,6 +87,12 @@ export interface StreamTranslator {
 
 export interface HttpAdapter {
   readonly kind: 'http';
+  /**
+   * The client API this adapter's provider speaks natively, when it may pass a request in that
+   * API through untranslated (`Operation.inbound`, `inboundIntact`): `anthropic` for Anthropic,
+   * `responses` for an OpenAI provider with `responses_api`.
+   */
+  readonly native?: DialectName;
   readonly timeouts: UpstreamTimeouts;
   supports(endpoint: ModelEndpoint): boolean;
   /** Wire format of streamed responses: server-sent events (default) or newline-delimited JSON. */

@@ -181,6 +181,11 @@ export function createInvoke(env: InvokeEnv): (ctx: Context, endpoint: ModelEndp
             if (!provider.adapter.supports(endpoint)) {
               throw errors.badRequest('unsupported_endpoint', `Provider '${provider.name}' does not serve ${endpoint}.`, 'model');
             }
+            const inbound = ctx.inbound;
+            const nativeOnly = inbound?.extra?.['nativeOnly'] as readonly string[] | undefined;
+            if (nativeOnly?.length && (provider.adapter.kind !== 'http' || provider.adapter.native !== inbound!.dialect || !(intact ??= JSON.stringify(body['messages']) === inbound!.messagesText))) {
+              throw errors.badRequest('unsupported_for_target', `${nativeOnly[0]} is a server tool only an Anthropic target runs; '${provider.name}' would never see it, so the request is refused rather than sent without it.`, nativeOnly[0]!);
+            }
             const op: Operation = {
               endpoint,
               body,

@@ -132,6 +132,25 @@ models:
       t.ok(refused instanceof Anthropic.NotFoundError, 'an unknown model is refused as on /v1/messages (404, in Anthropic shape)');
     });
 
+    t.test('Anthropic SDK: a server tool reaches Anthropic natively, and is refused (not dropped) elsewhere', async (t) => {
+      mock.respondWith({ kind: 'text', text: 'Searched.', usage });
+      const request = anthropic.messages.create({
+        model: 'test-model',
+        max_tokens: 64,
+        tools: [WEATHER_TOOL, { type: 'web_search_20250305', name: 'web_search', max_uses: 1 }],
+        messages: [{ role: 'user', content: 'Search the weather' }],
+      });
+      if (p.name === 'anthropic') {
+        t.same((await request).content.map((b) => (b.type === 'text' ? b.text : b.type)), ['Searched.']);
+        t.match(JSON.stringify(mock.calls.at(-1)!.body), 'web_search_20250305', 'the server tool went upstream as sent');
+      } else {
+        const error = await request.catch((e: unknown) => e);
+        t.ok(error instanceof Anthropic.BadRequestError, 'a 400 in Anthropic shape');
+        t.match((error as { message?: string }).message, /tools\[1\]/, 'naming the server tool');
+        t.equal(mock.calls.length, 0, 'nothing was sent upstream');
+      }
+    });
+
     t.test('OpenAI SDK: responses.create and responses.stream agree', async (t) => {
       mock.respondWith({ kind: 'text', text: 'Hello there', usage });
       const response = await openai.responses.create({ model: 'test-model', instructions: 'Be brief.', input: 'Hi' });

@@ -214,8 +214,8 @@ t.test("OpenAI's usage API as the caller: its own organization's buckets, which 
   const usage = await get('/v1/usage', keyOf('qa'));
   t.equal(Math.round(lines.reduce((sum, r) => sum + r['amount'].value, 0) * 1_000_000), usage.body['organization'].this_month.cost_micros, 'costs add up to the total');
 
-  const qb = (await get(`/v1/organization/usage/completions?start_time=${start}`, keyOf('qb'))).body as unknown as Page;
-  t.same(qb.data.flatMap((b) => b.results).map((r) => r['num_model_requests']), [1], "qb sees its own request only, not qa's");
+  const qb = (await get(`/v1/organization/usage/completions?start_time=${start}&org=qa`, keyOf('qb'))).body as unknown as Page;
+  t.same(qb.data.flatMap((b) => b.results).map((r) => r['num_model_requests']), [1], "qb sees its own request only, not qa's (a caller's `org` is ignored)");
 });
 
 t.test('OpenAI usage pages: limit and next_page walk the range; bad parameters are 400s', async (t) => {

@@ -19,6 +19,12 @@ export interface AnthropicExtra {
   stopSequences: string[];
   /** The client's `thinking` setting, for a target that can reason (not translated into the chat body). */
   thinking?: unknown;
+  /**
+   * Parameters only an Anthropic target can honour (server tools: `tools[i]` with no
+   * `input_schema`): left out of the chat form, so `route` refuses to send the request to any
+   * other target rather than drop them silently (see `Inbound.extra.nativeOnly`).
+   */
+  nativeOnly?: string[];
 }
 
 /** Assistant blocks with no chat counterpart: model output only Anthropic reads back. */
@@ -145,6 +151,16 @@ function functionTools(tools: unknown): Json[] {
     });
 }
 
+/** The `tools[i]` params of server tools (no `input_schema`, or a typed non-custom tool). */
+function serverToolParams(tools: unknown): string[] {
+  if (!Array.isArray(tools)) return [];
+  const params: string[] = [];
+  (tools as Json[]).forEach((tool, i) => {
+    if (!(tool['input_schema'] !== undefined && (tool['type'] === undefined || tool['type'] === 'custom'))) params.push(`tools[${i}]`);
+  });
+  return params;
+}
+
 /** `tool_choice` → OpenAI's: auto/any/tool/none → auto/required/{function}/none; `disable_parallel_tool_use` → `parallel_tool_calls: false`. */
 function applyToolChoice(chat: Json, choice: unknown): void {
   if (!choice || typeof choice !== 'object') return;
@@ -211,6 +227,8 @@ export function anthropicToChat(body: Readonly<Json>, operation: string): { chat
   const stopSequences = Array.isArray(body['stop_sequences']) ? (body['stop_sequences'] as string[]) : [];
   const extra: AnthropicExtra = { model: String(body['model']), stopSequences };
   if (body['thinking'] !== undefined) extra.thinking = body['thinking'];
+  const serverTools = serverToolParams(body['tools']);
+  if (serverTools.length) extra.nativeOnly = serverTools;
   if (operation === 'count_tokens') return { chat, extra };
 
   if (typeof body['max_tokens'] === 'number') chat['max_tokens'] = body['max_tokens'];

@@ -71,6 +71,7 @@ export default defineAdapter<OpenAIConfig>({
 
     return {
       kind: 'http',
+      ...(config.responses_api === true && !config.azure ? { native: 'responses' as const } : {}),
       timeouts: env.timeouts,
       // Azure lists resources' deployments through its management API, not this one.
       ...(config.azure ? {} : { models: openaiModelLister(`${base}/models${search}`, fixedHeaders, env.provider) }),

@@ -32,6 +32,7 @@ export default defineAdapter<AnthropicConfig>({
 
     return {
       kind: 'http',
+      native: 'anthropic',
       timeouts: env.timeouts,
       models: anthropicModelLister(base, fixedHeaders, env.provider),
       supports: (endpoint) => endpoint === 'chat.completions',
