@@ -4,7 +4,8 @@
  * cache, transform) on a new data directory (the very first start), idle, after the benchmark's
  * load, and restarted on the same directory; the same config with its SQL store on PostgreSQL
  * (when DATABASE_URL or 127.0.0.1:5432 answers); and a config that never opens a database. Under
- * Deno 2 too when the `deno` package is installed (with the flags of `deno task start`). Targets (issue 14): embedded ≤ 200 MB idle,
+ * Deno 2 too when the `deno` package is installed. Each runtime gets the flags a user's command
+ * passes (`runtimeArgs`). The load is a fixed number of requests (`FootprintLoad`). Targets (issue 14): embedded ≤ 200 MB idle,
  * ≤ 300 MB peak on the very first start, ≤ 250 MB after load; PostgreSQL ≤ 150 MB.
  *
  * RSS is read from /proc/<pid>/status (VmRSS now, VmHWM the peak so far) of the gateway process

@@ -14,7 +14,11 @@
  * and the gateway process's CPU µs per request (from /proc), and the ratios messages/chat and
  * responses/chat. A benchmark, not a test: nothing is asserted.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, startChild, type Child, type Runtime } from './procs.js';
+import { summariseProfile } from './profile.js';
 import { DIALECTS } from '../core/api/dialects/index.js';
 import type { Inbound } from '../core/api/dialects/dialect.js';
 import { sseEvents } from '../core/http/sse.js';
@@ -178,6 +182,44 @@ export async function benchInbound(runtime: Runtime, root: string, params: Inbou
   } finally {
     await Promise.all([gateway?.stop(), upstream.stop()]);
   }
+}
+
+/**
+ * `--profile --only=inbound`: the production gateway under `node --cpu-prof`, one process per
+ * endpoint and mode, through a warm-up then the measured saturation load; returns the markdown
+ * summaries (bench/profile.ts), the measured window's samples only.
+ */
+export async function profileInbound(runtime: Runtime, root: string, params: Omit<InboundParams, 'rounds'>, log: (line: string) => void): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-inbound-profile-'));
+  const upstreamPort = await freePort();
+  const upstream = await startChild('upstream', `http://127.0.0.1:${upstreamPort}`, ['--import', 'tsx', 'bench/upstream.ts', String(upstreamPort)], {}, root);
+  const sections: string[] = [];
+  const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+  try {
+    for (const stream of [false, true]) {
+      for (const endpoint of INBOUND_ENDPOINTS) {
+        const name = `${endpoint}-${stream ? 'streamed' : 'non-streamed'}.cpuprofile`;
+        const gateway = await startProductionGateway(runtime, root, upstreamPort, true, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`]);
+        let r: Load;
+        let window: [number, number];
+        try {
+          const body = () => INBOUND_BODIES[endpoint](stream);
+          if (params.warmup > 0) await saturate(gateway, body, params.connections, 0, params.warmup, HEADERS, INBOUND_PATHS[endpoint]);
+          const from = nowUs();
+          r = await saturate(gateway, body, params.connections, 0, params.duration, HEADERS, INBOUND_PATHS[endpoint]);
+          window = [from, nowUs()];
+        } finally {
+          await gateway.stop(15_000);
+        }
+        log(`profile ${INBOUND_PATHS[endpoint]} ${stream ? 'streamed' : 'non-streamed'}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} µs CPU/req under the profiler`);
+        sections.push(summariseProfile(join(dir, name), root, `${INBOUND_PATHS[endpoint]}, ${stream ? 'streamed (20 chunks + usage)' : 'non-streamed'} (${Math.round(r.cpuUsPerRequest)} µs CPU per request under the profiler)`, r.requests, window));
+      }
+    }
+  } finally {
+    await upstream.stop();
+  }
+  log(`raw profiles in ${dir}`);
+  return sections;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,7 +32,11 @@
  *                        or routing (3 weighted targets with a fallback chain vs one target, g;
  *                        bench/routing.ts; rounds default 3)
  *                        or inbound (/v1/chat/completions vs /v1/messages vs /v1/responses through the
- *                        production pipeline, h; bench/inbound.ts; rounds default 3; only when named)
+ *                        production pipeline, h; bench/inbound.ts; rounds default 3; only when named;
+ *                        with --profile: V8 profiles per endpoint and mode, profile-inbound-latest.md)
+ *                        or billing (the production pipeline without billing vs + records vs + credits,
+ *                        on PGlite and PostgreSQL, i; bench/billing.ts; rounds default 3; with --profile:
+ *                        the credits-on PGlite gateway, or --target=<name>, under --cpu-prof)
  *                        or footprint (resident memory of the quickstart config: first start, idle, after
  *                        load, restart, PostgreSQL; bench/footprint.ts)
  *   --profile            instead of the comparison: run the gateway and the raw proxy under
@@ -75,7 +79,8 @@ import { benchCaches, renderCachesMarkdown } from './caches.js';
 import { benchFootprint, renderFootprintMarkdown } from './footprint.js';
 import { benchTracing, renderTracingMarkdown } from './tracing.js';
 import { benchRouting, renderRoutingMarkdown } from './routing.js';
-import { benchInbound, renderInboundMarkdown } from './inbound.js';
+import { benchInbound, profileInbound, renderInboundMarkdown } from './inbound.js';
+import { benchBilling, profileBilling, renderBillingMarkdown, BILLING_TARGETS, type BillingTarget } from './billing.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -97,6 +102,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string', default: 'all' },
     profiler: { type: 'string' },
     part: { type: 'string' },
+    target: { type: 'string' },
   },
 });
 const quick = flags.quick!;
@@ -484,6 +490,22 @@ async function footprint(): Promise<void> {
 /** `--only=inbound` (bench/inbound.ts): the production pipeline through each inbound API; writes inbound-latest.md. Not part of `all`. */
 async function inbound(runtime: Runtime): Promise<void> {
   const { connections, warmup, duration } = params;
+  if (flags.profile) {
+    const sections = await profileInbound(runtime, ROOT, { connections, warmup, duration }, log);
+    const markdown = [
+      `# Switchyard CPU profiles: inbound dialects\n\n${new Date().toISOString()} · commit ${commit()} · gateway from \`${runtimeLabel(runtime)}\` · ${connections} connections, ${warmup} s warm-up + ${duration} s per load · ` +
+        `bench/configs/production.yaml, access log on a pipe · load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n` +
+        'V8 samples wall time on the main thread: time preempted inside a syscall counts as that syscall, which inflates it on a busy machine. Compare shares, not absolute µs.\n',
+      ...sections,
+    ].join('\n');
+    process.stdout.write(markdown);
+    if (!flags['dry-run']) {
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, 'profile-inbound-latest.md'), markdown);
+      log('\nwrote bench/results/profile-inbound-latest.md');
+    }
+    return;
+  }
   const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
   const results = await benchInbound(runtime, ROOT, { connections, warmup, duration, rounds }, log, loadavg);
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
@@ -496,13 +518,43 @@ async function inbound(runtime: Runtime): Promise<void> {
   }
 }
 
-const SECTIONS = ['all', 'core', 'plugins', 'production', 'caches', 'tracing', 'routing', 'footprint', 'inbound'];
+/** `--only=billing` (bench/billing.ts): production vs + billing vs + credits, PGlite and PostgreSQL; writes billing-latest.md. */
+async function billing(runtime: Runtime): Promise<void> {
+  const { connections, warmup, duration } = params;
+  const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  const header = `Commit ${commit()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'} · gateway from \`${runtimeLabel(runtime)}\` · \`${command}\``;
+  if (flags.profile) {
+    const target = (flags.target ?? 'pgliteCredits') as BillingTarget;
+    if (!BILLING_TARGETS.includes(target)) throw new Error(`--target must be one of ${BILLING_TARGETS.join(', ')}, not '${target}'`);
+    const markdown = `# Switchyard CPU profile: billing (${target})\n\n${header}\n\n${await profileBilling(target, runtime, ROOT, { connections, warmup, duration, rounds }, log)}`;
+    process.stdout.write(`\n${markdown}`);
+    if (!flags['dry-run']) {
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, `profile-billing-${target}-latest.md`), markdown);
+      log(`\nwrote bench/results/profile-billing-${target}-latest.md`);
+    }
+    return;
+  }
+  const results = await benchBilling(runtime, ROOT, { connections, warmup, duration, rounds }, log, loadavg);
+  const markdown = `# Switchyard benchmark: billing${quick ? ' (quick smoke run — indicative only)' : ''}\n\n${header}\n\n${renderBillingMarkdown(results)}`;
+  process.stdout.write(`\n${markdown}`);
+  if (!flags['dry-run'] && (!quick || flags.write)) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'billing-latest.md'), markdown);
+    log('\nwrote bench/results/billing-latest.md');
+  }
+}
+
+const SECTIONS = ['all', 'core', 'plugins', 'production', 'caches', 'tracing', 'routing', 'footprint', 'inbound', 'billing'];
 if (!SECTIONS.includes(flags.only!)) throw new Error(`--only must be one of ${SECTIONS.slice(1).join(', ')}, not '${flags.only}'`);
 const only = (section: string) => flags.only === 'all' || flags.only === section;
-if (flags.profile && !['all', 'core', 'production'].includes(flags.only!)) throw new Error('--profile runs with --only=core (the default) or --only=production');
+if (flags.profile && !['all', 'core', 'production', 'billing', 'inbound'].includes(flags.only!)) throw new Error('--profile runs with --only=core (the default), --only=production, --only=billing or --only=inbound');
 const runtime = chooseRuntime();
 log(`gateway runtime: ${runtime}; ${JSON.stringify(params)}`);
-if (flags.profile) {
+if (flags.profile && flags.only === 'billing') await billing(runtime);
+else if (flags.profile && flags.only === 'inbound') await inbound(runtime);
+else if (flags.profile) {
   const profiler = flags.profiler ?? (flags.only === 'production' && perfAvailable() ? 'perf' : 'v8');
   if (profiler !== 'perf' && profiler !== 'v8') throw new Error(`--profiler must be perf or v8, not '${profiler}'`);
   if (profiler === 'perf') await profileWithPerf(runtime);
@@ -516,5 +568,6 @@ else {
   if (flags.only === 'tracing') await tracing(runtime);
   if (flags.only === 'inbound') await inbound(runtime);
   if (only('routing')) await routing(runtime);
+  if (only('billing')) await billing(runtime);
   if (only('footprint')) await footprint();
 }

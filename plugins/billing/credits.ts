@@ -109,6 +109,68 @@ export async function settle(sql: SqlExecutor, s: SettleInput): Promise<bigint |
   return balance === null || balance === undefined ? undefined : BigInt(balance);
 }
 
+/**
+ * Settles several reservations in ONE statement (one round trip, one transaction): all or none.
+ * Sorted by organization and key first, so that batches of concurrent replicas lock the account and
+ * budget rows in the same order.
+ */
+export async function settleMany(sql: SqlExecutor, all: readonly SettleInput[]): Promise<void> {
+  const sorted = [...all].sort((a, b) => compare(a.org, b.org) || compare(a.keyId ?? '', b.keyId ?? ''));
+  const column = (f: (s: SettleInput) => string | null) => sorted.map(f);
+  const flag = (b: boolean) => (b ? 't' : 'f');
+  await sql.query(
+    `SELECT billing_settle(u.id::uuid, u.cost::bigint, u.charge::boolean, u.org, u.key, u.request, u.budgets::boolean, u.day::date, u.month::date)
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(id, cost, charge, org, key, request, budgets, day, month)`,
+    [
+      column((s) => s.id), column((s) => s.cost.toString()), column((s) => flag(s.charge)), column((s) => s.org), column((s) => s.keyId ?? null),
+      column((s) => s.requestId), column((s) => flag(s.budgets)), column((s) => s.day), column((s) => s.month),
+    ],
+  );
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Settlements committed in groups: a settlement that finds none being written goes at once, alone;
+ * those that arrive while a write is under way wait for it and go together as the next one
+ * (`settleMany`, at most `maxBatch` at a time). Under load this turns N statements and N commits
+ * into a few, and costs a lone settlement no delay. A failed group fails each of its settlements
+ * (none of it was applied); the caller retries them one by one.
+ */
+export class SettlementGroups {
+  private waiting: { input: SettleInput; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private writing = false;
+
+  constructor(
+    private readonly sql: () => Promise<SqlExecutor>,
+    private readonly maxBatch = 256,
+  ) {}
+
+  settle(input: SettleInput): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  /** Writes what waits, group after group, until nothing does; never rejects (each settlement's promise carries its outcome). */
+  private async drain(): Promise<void> {
+    this.writing = true;
+    while (this.waiting.length > 0) {
+      const group = this.waiting.splice(0, this.maxBatch);
+      try {
+        const sql = await this.sql();
+        if (group.length === 1) await settle(sql, group[0]!.input);
+        else await settleMany(sql, group.map((g) => g.input));
+        for (const g of group) g.resolve();
+      } catch (err) {
+        for (const g of group) g.reject(err);
+      }
+    }
+    this.writing = false;
+  }
+}
+
 /** Releases the reservations whose expiry passed; resolves to what was released. */
 export async function releaseExpired(sql: SqlExecutor, now: Date): Promise<{ reservation_id: string; org_id: string; request_id: string | null; credit_micros: string }[]> {
   const { rows } = await sql.query<{ reservation_id: string; org_id: string; request_id: string | null; credit_micros: string }>('SELECT * FROM billing_release_expired($1)', [now.toISOString()]);
@@ -173,10 +235,16 @@ export async function ledger(sql: SqlExecutor, org: string, limit: number, befor
   return rows;
 }
 
+const DAY_MS = 86_400_000;
+/** The last UTC day `periodsOf` computed (every request of the day asks for it). */
+let lastDay: { from: number; day: string; month: string } | undefined;
+
 /** `YYYY-MM-DD` of the UTC day of `ms`, and of the first day of its UTC month. */
 export function periodsOf(ms: number): { day: string; month: string } {
+  if (lastDay !== undefined && ms >= lastDay.from && ms < lastDay.from + DAY_MS) return { day: lastDay.day, month: lastDay.month };
   const day = new Date(ms).toISOString().slice(0, 10);
-  return { day, month: `${day.slice(0, 8)}01` };
+  lastDay = { from: ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS), day, month: `${day.slice(0, 8)}01` };
+  return { day, month: lastDay.month };
 }
 
 /** The idempotency key of an organization's plan grant for a month (`month`: `YYYY-MM-01`). */

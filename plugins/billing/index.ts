@@ -42,7 +42,7 @@ import { decodeUsageRow, encodeUsageRow, RECORDED_ROUTES, usageRow, type UsageRo
 import { retentionDays, UsageTable } from './retention.js';
 import usageAdmin from './admin.js';
 import { billingCommands } from './cli.js';
-import { BillingRefusal, grantPlanCredits, planGrantKey, periodsOf, reserve, settle, type BudgetUse } from './credits.js';
+import { BillingRefusal, grantPlanCredits, planGrantKey, periodsOf, reserve, settle, SettlementGroups, type BudgetUse } from './credits.js';
 import { WorstCaseEstimator } from './worst-case.js';
 import { Reconciler } from './reconcile.js';
 import { answerUsageQuery, keyRpmOf, USAGE_ENDPOINTS, type UsageQueryDeps } from './queries.js';
@@ -222,6 +222,7 @@ export default definePlugin<BillingConfig, BillingProcess>({
       ttlMs = ttl ?? 2 * (parseDuration(env.config.upstream.total_timeout) ?? 600_000) + 60_000;
       state.reconciler ??= new Reconciler(env, state.metrics.expired);
     }
+    const settlements = new SettlementGroups(() => env.sql());
     const softPercent = BigInt(Math.round(config.budgets.soft_limit_percent * 100));
     if (records) {
       state.queue.configure(queueSettings(config));
@@ -317,7 +318,9 @@ export default definePlugin<BillingConfig, BillingProcess>({
       const input = { id: h.id, cost: charged, charge: credits, org: h.org, keyId: h.keyId, requestId: ctx.id, budgets: h.budgets, day: h.day, month: h.month };
       for (let attempt = 1; ; attempt++) {
         try {
-          await settle(await env.sql(), input);
+          // First with whatever other settlements are waiting (one statement for them all), then alone.
+          if (attempt === 1) await settlements.settle(input);
+          else await settle(await env.sql(), input);
           return;
         } catch (err) {
           if (attempt >= 3) {

@@ -20,7 +20,9 @@ const { adapter } = makeAnthropic({ beta: ['token-efficient-tools-2025-02-19'] }
 function messagesOp(body: Json, extra: Partial<Operation> = {}, operation = 'create', headers: Record<string, string> = {}): Operation {
   const { chat, extra: facts } = anthropicDialect.toChat(body, operation);
   const inbound: Inbound = { dialect: 'anthropic', body, operation, messagesText: JSON.stringify(chat['messages']), headers, ...(facts ? { extra: facts } : {}) };
-  return chatOp(chat, { inbound, stream: chat['stream'] === true, clientWantsUsage: chat['stream'] === true, ...extra });
+  const op = chatOp(chat, { inbound, stream: chat['stream'] === true, clientWantsUsage: chat['stream'] === true, ...extra });
+  // As route's invoke works it out: whether the conversation is still as translated.
+  return { ...op, inboundIntact: JSON.stringify(op.body['messages']) === inbound.messagesText };
 }
 
 const conversation = (): Json => fixture('inbound-conversation');
@@ -53,11 +55,13 @@ t.test('a rewritten conversation, or count_tokens, is translated instead', async
   const op = messagesOp(conversation());
   const messages = structuredClone(op.body['messages']) as Json[];
   messages[1] = { role: 'user', content: '[REDACTED]' };
-  const sent = sentBody(adapter, { ...op, body: { ...op.body, messages } });
+  // route's invoke finds the conversation changed (inboundIntact false) and the adapter translates.
+  const rewritten = { ...op, body: { ...op.body, messages }, inboundIntact: false };
+  const sent = sentBody(adapter, rewritten);
   t.notOk(JSON.stringify(sent).includes('cache_control'), 'no cache_control: the translation');
   t.match(sent['messages'], [{ role: 'user', content: [{ type: 'text', text: '[REDACTED]' }] }]);
   t.equal(sent['top_k'], 40, 'top_k is translated too');
-  t.same(built(adapter, { ...op, body: { ...op.body, messages } }).headers['anthropic-beta'], 'token-efficient-tools-2025-02-19', 'client beta flags are not forwarded with a translation');
+  t.same(built(adapter, rewritten).headers['anthropic-beta'], 'token-efficient-tools-2025-02-19', 'client beta flags are not forwarded with a translation');
   const count = messagesOp(fixture('inbound-count-tokens'), {}, 'count_tokens');
   t.same(sentBody(adapter, count)['system'], [{ type: 'text', text: 'You are a scientist' }], 'count_tokens is not sent natively (the client sent a string)');
   const plain = sentBody(adapter, chatOp({}));
