@@ -183,6 +183,26 @@ for (const route of ROUTES) {
   });
 }
 
+t.test('ip-allowlist refuses every route alike, each in its own shape', async (t) => {
+  const denied = await startGateway(`version: 1
+providers:
+  up: { adapter: openai, base_url: "${upstream.baseUrl}", api_key: sk-upstream-secret }
+models:
+  gpt-4o-mini: { targets: [{ provider: up }] }
+pipeline:
+  - ip-allowlist: { allow: [10.0.0.0/8] }
+  - route
+`);
+  t.teardown(() => denied.close());
+  const calls = upstream.requests.length;
+  for (const route of ROUTES) {
+    const res = await fetch(`${denied.url}${route.path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...route.headers(keyOf('main')) }, body: JSON.stringify(route.body('gpt-4o-mini', 'hi')) });
+    t.equal(res.status, 403, `${route.name}: 403 from 127.0.0.1`);
+    t.ok(route.errorOf((await res.json()) as Record<string, unknown>), `${route.name}: in its own error shape`);
+  }
+  t.equal(upstream.requests.length, calls, 'nothing reached the upstream');
+});
+
 t.test('audit records every route, with the client body redacted', async (t) => {
   const email = 'someone@example.com';
   for (const route of ROUTES) t.equal((await send(route, keyOf('main'), 'gpt-4o-mini', `mail ${email} via ${route.name}`)).status, 200);

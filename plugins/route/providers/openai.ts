@@ -63,7 +63,8 @@ export default defineAdapter<OpenAIConfig>({
     if (config.azure) query.set('api-version', config.azure.api_version);
     const search = query.size ? `?${query.toString()}` : '';
     // `/v1/responses` requests go to the upstream's own `/responses` when it has one (not Azure's deployment paths).
-    const native = (op: Operation): boolean => config.responses_api === true && !config.azure && isNativeResponses(op);
+    const responsesApi = !config.azure && (config.responses_api ?? /^https:\/\/api\.openai\.com(\/|$)/.test(base));
+    const native = (op: Operation): boolean => responsesApi && isNativeResponses(op);
     const urlFor = (endpoint: ModelEndpoint, model: string): string =>
       config.azure
         ? `${base}/openai/deployments/${encodeURIComponent(config.azure.deployments[model] ?? model)}${PATHS[endpoint]}${search}`
@@ -71,7 +72,7 @@ export default defineAdapter<OpenAIConfig>({
 
     return {
       kind: 'http',
-      ...(config.responses_api === true && !config.azure ? { native: 'responses' as const } : {}),
+      ...(responsesApi ? { native: 'responses' as const } : {}),
       timeouts: env.timeouts,
       // Azure lists resources' deployments through its management API, not this one.
       ...(config.azure ? {} : { models: openaiModelLister(`${base}/models${search}`, fixedHeaders, env.provider) }),

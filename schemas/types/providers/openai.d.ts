@@ -49,9 +49,9 @@ export interface OpenAIConfig {
     };
   };
   /**
-   * The provider serves OpenAI's Responses API (`{base_url}/responses`; OpenAI itself does). Then a `/v1/responses` request whose conversation no plugin rewrote, continuing no stored response, is sent there as the client wrote it (target model, `store: false`) and its answer returned as the provider made it, under the gateway's response id; otherwise it is translated to chat completions. Not used with `azure`.
+   * The provider serves OpenAI's Responses API (`{base_url}/responses`). Default: true when `base_url` is OpenAI's own (`https://api.openai.com/...`, the default), false otherwise (most OpenAI-compatible servers lack it). Then a `/v1/responses` request whose conversation no plugin rewrote, continuing no stored response, is sent there as the client wrote it (target model, `store: false`) and its answer returned as the provider made it, under the gateway's response id; otherwise it is translated to chat completions. Not used with `azure`.
    */
-  responses_api: boolean;
+  responses_api?: boolean;
   /**
    * Ask the provider for a final usage chunk on every stream (`stream_options.include_usage`), so usage is always known; the chunk is only forwarded to clients that asked for it. Turn off for servers that reject `stream_options`.
    */
