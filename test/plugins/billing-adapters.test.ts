@@ -69,7 +69,8 @@ function cuttable(render: Render): { render: Render; cut: { after: string | unde
     const at = body.indexOf(cut.after);
     const sse = String(headers['content-type'] ?? '').startsWith('text/event-stream');
     const end = sse ? /\r?\n\r?\n/.exec(body.slice(at)) : /\n/.exec(body.slice(at));
-    res.writeHead(status, headers).write(body.slice(0, at + end!.index + end![0].length));
+    if (at < 0 || !end) throw new Error(`the rendered stream has no complete event holding ${cut.after}`);
+    res.writeHead(status, headers).write(body.slice(0, at + end.index + end[0].length));
   };
   return { render: wrapped, cut };
 }
@@ -181,7 +182,7 @@ async function runSubject(t: Test, make: () => Promise<Subject>): Promise<void> 
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${keyOf(org)}` };
   const post = (path: string, body: Record<string, unknown>, init: RequestInit = {}) => fetch(`${gw.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body), ...init });
   const prompt = [{ role: 'user', content: PARTS.join('') }];
-  const chat = (extra: Record<string, unknown> = {}) => post('/v1/chat/completions', { model: 'test-model', max_tokens: 50, messages: prompt, ...extra });
+  const chat = (extra: Record<string, unknown> = {}, init: RequestInit = {}) => post('/v1/chat/completions', { model: 'test-model', max_tokens: 50, messages: prompt, ...extra }, init);
 
   // What the provider reports: the scenario's usage for the wire mocks; the mock's own estimate (4 characters a token).
   const reported = subject.mock ? { prompt: USAGE.input, completion: USAGE.output } : { prompt: estimateTokens(PARTS.join('')), completion: estimateTokens(PARTS.join('')) };
@@ -253,6 +254,7 @@ async function runSubject(t: Test, make: () => Promise<Subject>): Promise<void> 
   t.ok(read.length >= READ_BEFORE_ABORT, `the client read ${read.length} content chunks`);
   const row = await rowOf(sql, requestId);
   const readTokens = countTokens(read.join(''));
+  t.equal(row.status, 499, 'recorded as the client leaving');
   t.equal(row.estimated, true, 'the aborted stream is billed as estimated');
   t.ok(row.completion_tokens >= readTokens, `completion tokens ${row.completion_tokens} ≥ ${readTokens}, the tokens the client read`);
   t.ok(row.cost_micros >= costOf(row.prompt_tokens, readTokens), 'cost at least the text read');
