@@ -2,9 +2,10 @@
  * Usage records under load, on real `switchyard start` processes (so the RSS measured is the
  * gateway's own) with PostgreSQL behind the fault proxy (test/helpers/fault-proxy.ts), 32 clients
  * at a time sending requests without pause:
- * - the database cut for 10 s: the queue (`max_queued: 500`) spills to `<data dir>/spill`, the
- *   process's resident memory stays within a bound far below what holding every row would take,
- *   and once the database is back every request that got a 2xx has exactly one usage row;
+ * - the database cut for 10 s: the queue (`max_queued: 500`) spills to `<data dir>/spill`, its
+ *   depth in memory (read every 250 ms) never passes the bound, the process's resident memory
+ *   stays within RSS_GROWTH_BOUND of its level before the outage, and once the database is back
+ *   every request that got a 2xx has exactly one usage row;
  * - `kill -TERM` in the middle of the load, with the database up and then with it down: every 2xx
  *   has exactly one row after the process exits (database down: after a restart on the same data
  *   directory replays the spill file).
@@ -28,6 +29,18 @@ const CONCURRENCY = 32;
 const MAX_QUEUED = 500;
 const OUTAGE_MS = 10_000;
 const MB = 1024 * 1024;
+/**
+ * How much the gateway's RSS may grow while the database is down. What the queue may hold by design:
+ * `max_queued` rows, a failed batch (`batch_rows`), rows on their way into the spill file (at most
+ * 10,000 while the disk lags: SPILL_BACKLOG in batch-queue.ts) and one 2,000-row chunk being encoded
+ * — about 12,750 rows at ~1 KB (a row is ~750 bytes of heap, plus its JSON line) ≈ 13 MB of heap,
+ * ×1.5 with `--heap-growing-percent=50` ≈ 20 MB; plus the ±10 MB seen between runs of the same load
+ * on a shared machine (docs/footprint.md). A queue without a bound grows with the outage instead
+ * — but at the ~1,000 requests/s a shared 2-vCPU machine manages, 10 s of rows (~8 MB) fit under
+ * this bound too: the RSS check catches growth beyond the queue's design (a leak per request or per
+ * failed write), and the bound of the queue itself is checked on its depth gauge.
+ */
+const RSS_GROWTH_BOUND = 32 * MB;
 
 let schema: ScratchSchema;
 let direct: SqlDriver;
@@ -72,8 +85,9 @@ pipeline:
   );
   const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_LOG_LEVEL: 'info' };
   for (const n of ['SWITCHYARD_CONFIG', 'SWITCHYARD_LISTEN']) delete env[n];
-  // `--max-semi-space-size=8` as in production (bin/switchyard.js, `npm start`, the Dockerfile).
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--import', 'tsx', 'bin/main.ts', 'start', '--config', file, '--listen', '127.0.0.1:0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The V8 flags of production (bin/switchyard.js, `npm start`, the Dockerfile), so that the RSS is
+  // what a deployed gateway's would be: tsx runs bin/main.ts, not the compiled bin/switchyard.js.
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--heap-growing-percent=50', '--import', 'tsx', 'bin/main.ts', 'start', '--config', file, '--listen', '127.0.0.1:0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const code = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   t.teardown(() => void child.kill('SIGKILL'));
@@ -243,8 +257,15 @@ t.test('PostgreSQL down for 10 s under load: resident memory stays bounded while
   await rss.enter('outage');
   const before = rss.peak('before');
   proxy.setMode('refuse');
-  await sleep(OUTAGE_MS); // the outage itself lasts this long; the load runs on meanwhile
-  const during = await scrape(gw.url);
+  // The outage lasts OUTAGE_MS while the load runs on; the queue's depth is read every 250 ms.
+  const cut = Date.now();
+  let deepest = 0;
+  let during = '';
+  while (Date.now() - cut < OUTAGE_MS) {
+    during = await scrape(gw.url);
+    deepest = Math.max(deepest, metric(during, 'switchyard_records_queued{queue="usage",where="memory"}'));
+    await sleep(250);
+  }
   await rss.enter('recovery');
   proxy.setMode('forward');
   const rowsInOutage = load.ok.length - servedBefore;
@@ -252,7 +273,7 @@ t.test('PostgreSQL down for 10 s under load: resident memory stays bounded while
 
   t.ok(metric(during, 'switchyard_usage_record_write_failures_total') > 0, 'writes failed during the outage');
   t.ok(metric(during, 'switchyard_records_spilled_total{queue="usage"}') >= rowsInOutage - 2 * MAX_QUEUED, 'the rows past the bound went to the spill file');
-  t.ok(metric(during, 'switchyard_records_queued{queue="usage",where="memory"}') <= MAX_QUEUED + 250, 'memory held at most max_queued plus a failed batch');
+  t.ok(deepest <= MAX_QUEUED + 250, `memory held at most max_queued plus a failed batch throughout (${deepest})`);
 
   await load.reached(load.ok.length + 200);
   await load.stop();
@@ -269,12 +290,12 @@ t.test('PostgreSQL down for 10 s under load: resident memory stays bounded while
   t.equal(metric(final, 'switchyard_records_dropped_total{queue="usage"}'), 0, 'nothing dropped');
 
   const growth = peak - before;
-  if (process.env['DEBUG_RSS']) t.comment(rss.samples.map((x) => `${x.phase[0]}${(x.bytes / MB).toFixed(0)}`).join(' '));
   t.comment(
     `RSS: ${(before / MB).toFixed(1)} MB before the outage, peak ${(peak / MB).toFixed(1)} MB during it (+${(growth / MB).toFixed(1)} MB), ` +
-      `${(after / MB).toFixed(1)} MB after the replay; ${rowsInOutage} requests (${Math.round(rowsInOutage / (OUTAGE_MS / 1000))}/s) during the 10 s outage`,
+      `${(after / MB).toFixed(1)} MB after the replay; ${rowsInOutage} requests (${Math.round(rowsInOutage / (OUTAGE_MS / 1000))}/s) during the 10 s outage, ` +
+      `whose rows a queue without a bound would all hold`,
   );
-  t.ok(growth < 40 * MB, `resident memory grew by ${(growth / MB).toFixed(1)} MB during the outage (bound 40 MB)`);
+  t.ok(growth < RSS_GROWTH_BOUND, `resident memory grew by ${(growth / MB).toFixed(1)} MB during the outage (bound ${RSS_GROWTH_BOUND / MB} MB)`);
   gw.child.kill('SIGTERM');
   t.equal(await gw.code, 0, 'a clean exit');
 });
@@ -288,10 +309,11 @@ t.test('kill -TERM under load, PostgreSQL up and then down: every 2xx has exactl
   const first = await startProcess('sigterm-up', proxy, dataDir);
   const up = startLoad(first.url, 'term-up', true);
   await up.reached(1000);
+  const upAtSignal = up.ok.length;
   first.child.kill('SIGTERM');
   t.equal(await first.code, 0, 'database up: a clean exit');
   await up.done;
-  t.equal(up.failed, CONCURRENCY, 'every client was still sending when the listener closed');
+  t.ok(up.ok.length > upAtSignal, `the signal came mid-load: ${up.ok.length - upAtSignal} requests answered during the drain delay`);
   checkOneRowEach(t, up.ok, await rowsPerRequest('term-up'));
   t.equal(await spillLines(), 0, 'nothing was spilled');
 
@@ -301,10 +323,11 @@ t.test('kill -TERM under load, PostgreSQL up and then down: every 2xx has exactl
   await down.reached(500);
   proxy.setMode('refuse');
   await down.reached(down.ok.length + 3 * MAX_QUEUED);
+  const downAtSignal = down.ok.length;
   second.child.kill('SIGTERM');
   t.equal(await second.code, 0, 'database down: a clean exit');
   await down.done;
-  t.equal(down.failed, CONCURRENCY, 'every client was still sending when the listener closed');
+  t.ok(down.ok.length > downAtSignal, `the signal came mid-load: ${down.ok.length - downAtSignal} requests answered during the drain delay`);
   t.match(second.output(), /write failed; retrying/, 'writes failed while the database was down');
   const inDatabase = (await rowsPerRequest('term-down')).size;
   const inFile = await spillLines();
