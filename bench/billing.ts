@@ -342,7 +342,8 @@ export function renderBillingMarkdown(r: BillingResults): string {
   for (const t of billed) {
     const ns = s.nsRps[t]!.median / s.nsRps.production!.median;
     const st = s.sRps[t]!.median / s.sRps.production!.median;
-    lines.push(`- ${BILLING_LABELS[t]}: non-streamed ${pct(ns)} ${ns >= 0.8 ? 'PASS' : 'FAIL'}, streamed ${pct(st)} ${st >= 0.8 ? 'PASS' : 'FAIL'}`);
+    const exact = (v: number) => `${(v * 100).toFixed(1)}%`;
+    lines.push(`- ${BILLING_LABELS[t]}: non-streamed ${exact(ns)} ${ns >= 0.8 ? 'PASS' : 'FAIL'}, streamed ${exact(st)} ${st >= 0.8 ? 'PASS' : 'FAIL'}`);
   }
   if (r.skipped) lines.push('', `Not measured: ${r.skipped}.`);
   lines.push('', 'The books at the end (each gateway\'s /metrics, after its usage queue drained): every request answered has its usage record written.', '');

@@ -235,16 +235,10 @@ export async function ledger(sql: SqlExecutor, org: string, limit: number, befor
   return rows;
 }
 
-const DAY_MS = 86_400_000;
-/** The last UTC day `periodsOf` computed (every request of the day asks for it). */
-let lastDay: { from: number; day: string; month: string } | undefined;
-
 /** `YYYY-MM-DD` of the UTC day of `ms`, and of the first day of its UTC month. */
 export function periodsOf(ms: number): { day: string; month: string } {
-  if (lastDay !== undefined && ms >= lastDay.from && ms < lastDay.from + DAY_MS) return { day: lastDay.day, month: lastDay.month };
   const day = new Date(ms).toISOString().slice(0, 10);
-  lastDay = { from: ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS), day, month: `${day.slice(0, 8)}01` };
-  return { day, month: lastDay.month };
+  return { day, month: `${day.slice(0, 8)}01` };
 }
 
 /** The idempotency key of an organization's plan grant for a month (`month`: `YYYY-MM-01`). */

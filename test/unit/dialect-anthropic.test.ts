@@ -54,7 +54,7 @@ t.test('a conversation with system blocks, images, tool use and results becomes 
     stream_options: { include_usage: true },
   });
   t.notOk('thinking' in chat, 'thinking is not sent to a chat target');
-  t.same(extra, { model: 'claude-sonnet-4-5', stopSequences: ['\n\nHuman:'], thinking: { type: 'enabled', budget_tokens: 2048 } });
+  t.same(extra, { model: 'claude-sonnet-4-5', stopSequences: ['\n\nHuman:'], thinking: { type: 'enabled', budget_tokens: 2048 }, nativeOnly: ['tools[1]'] }, 'the server tool is named for route to refuse on a non-Anthropic target');
 });
 
 t.test('tool results come first in order, images in them follow as user content, later text after', async (t) => {
