@@ -18,6 +18,7 @@ const quickstart = readme.slice(readme.indexOf('## Quickstart'), readme.indexOf(
 const curls = [...quickstart.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((block) => block.startsWith('curl '));
 const curl = curls.find((block) => block.includes('/v1/chat/completions'));
 const usageCurl = curls.find((block) => block.includes('/v1/usage'));
+const messagesCurl = curls.find((block) => block.includes('/v1/messages'));
 
 interface Started {
   url?: string;
@@ -99,6 +100,12 @@ t.test("the README's quickstart curl gets an answer from a gateway started on th
   }
   t.match(usage, { object: 'usage', org_id: 'dev', key_id: 'dev', currency: 'USD', organization: { today: { requests: 2 } }, key: { this_month: { requests: 2 } } });
   t.ok(usage!.organization.today.cost_micros >= cost, 'the usage sums the costs');
+
+  // The same gateway speaks Anthropic's Messages API: the README's curl, as Anthropic clients send it.
+  t.ok(messagesCurl, 'the quickstart has an Anthropic Messages curl command');
+  const message = JSON.parse((await promisify(execFile)('sh', ['-c', messagesCurl!.replaceAll('http://127.0.0.1:8080', gateway.url!)])).stdout) as { type: string; content: { type: string; text: string }[] };
+  t.equal(message.type, 'message');
+  t.equal(message.content[0]?.text, 'Hello from an Anthropic client', 'answered in Anthropic shape by the demo model');
 
   const without = await fetch(`${gateway.url}/v1/models`);
   t.equal(without.status, 401, 'and a request without the key is refused');
