@@ -4,10 +4,31 @@
  * is, the admin credential, one request, and one clear line on stderr for whatever goes wrong.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { argumentProblem } from '../commands.js';
 
 export interface AdminClientIo {
   err(text: string): void;
   env: NodeJS.ProcessEnv;
+}
+
+/** What a command that calls the admin API writes to (tests pass their own). */
+export interface CliIo extends AdminClientIo {
+  out(text: string): void;
+}
+
+export const processIo: CliIo = { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+/** A wrong command line: said as one line, exit code 2. */
+export class UsageError extends Error {}
+
+/** `parseArgs`, strict, positionals allowed; an unknown option or a missing value is a `UsageError`. */
+export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(argumentProblem(err));
+  }
 }
 
 export interface AdminClientOptions {

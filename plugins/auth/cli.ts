@@ -6,8 +6,7 @@
  * command waits for it a little (`--wait`, default 10s) and says so.
  */
 import { parseArgs } from 'node:util';
-import { AdminClient, type AdminCall } from '../../core/admin/client.js';
-import { argumentProblem } from '../../core/commands.js';
+import { AdminClient, parseCommandLine, processIo as defaultIo, UsageError, type AdminCall, type CliIo } from '../../core/admin/client.js';
 import { parseDuration } from '../../core/config/units.js';
 import type { CliCommands } from '../../core/plugin.js';
 
@@ -35,13 +34,7 @@ export const identityCommands: CliCommands = {
 /** How long a command waits by default for a gateway that refuses connections (one that is starting). */
 const DEFAULT_WAIT = '10s';
 
-export interface CliIo {
-  env: NodeJS.ProcessEnv;
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const defaultIo: CliIo = { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+export type { CliIo };
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' }, url: { type: 'string' }, 'admin-key': { type: 'string' }, wait: { type: 'string' }, table: { type: 'boolean' },
@@ -60,8 +53,6 @@ interface IdentityCall extends AdminCall {
   issuesKey?: boolean;
 }
 
-class UsageError extends Error {}
-
 /** Runs one identity command; resolves to the process exit code (0 ok, 1 failed, 2 usage). */
 export async function runIdentityCli(command: IdentityCommand, args: string[], io: CliIo = defaultIo): Promise<number> {
   let values: Values;
@@ -69,11 +60,7 @@ export async function runIdentityCli(command: IdentityCommand, args: string[], i
   let call: IdentityCall;
   let waitMs: number;
   try {
-    try {
-      ({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }));
-    } catch (err) {
-      throw new UsageError(argumentProblem(err));
-    }
+    ({ values, positionals } = parseCommandLine(args, OPTIONS));
     if (values.help) {
       io.out(`Usage:\n${IDENTITY_USAGE}\n`);
       return 0;

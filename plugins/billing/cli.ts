@@ -8,8 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { AdminClient, type AdminCall } from '../../core/admin/client.js';
-import { argumentProblem } from '../../core/commands.js';
+import { AdminClient, parseCommandLine, processIo as defaultIo, UsageError, type AdminCall, type CliIo } from '../../core/admin/client.js';
 import type { CliCommands } from '../../core/plugin.js';
 import { usageCsv } from './csv.js';
 
@@ -21,21 +20,13 @@ export const CREDITS_USAGE = `  switchyard credits balance ORG                  
     amounts are micro-units of the gateway currency (1 USD = 1000000); ORG is an organization id or slug
     common: --url URL (default $SWITCHYARD_URL or http://127.0.0.1:8080), --admin-key KEY (default $SWITCHYARD_ADMIN_KEY)`;
 
-export interface CliIo {
-  env: NodeJS.ProcessEnv;
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const defaultIo: CliIo = { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+export type { CliIo };
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' }, url: { type: 'string' }, 'admin-key': { type: 'string' },
   'amount-micros': { type: 'string' }, 'idempotency-key': { type: 'string' }, note: { type: 'string' },
   limit: { type: 'string' }, before: { type: 'string' }, 'daily-micros': { type: 'string' }, 'monthly-micros': { type: 'string' },
 } as const;
-
-class UsageError extends Error {}
 
 export const USAGE_USAGE = `  switchyard usage [--org ORG] [--key KEY_ID] [--since DATE] [--until DATE] [--by day|model|key] [--csv]
     usage and cost summed by UTC day (default), model or key; DATE: 2026-12-01 (midnight UTC) or an ISO date-time;
@@ -61,11 +52,7 @@ export async function runUsageCli(args: string[], io: CliIo = defaultIo): Promis
   let values: ReturnType<typeof parseArgs<{ options: typeof USAGE_OPTIONS; allowPositionals: true }>>['values'];
   try {
     let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({ args, options: USAGE_OPTIONS, allowPositionals: true, strict: true }));
-    } catch (err) {
-      throw new UsageError(argumentProblem(err));
-    }
+    ({ values, positionals } = parseCommandLine(args, USAGE_OPTIONS));
     if (values.help) {
       io.out(`Usage:\n${USAGE_USAGE}\n`);
       return 0;
@@ -104,11 +91,7 @@ export async function runCreditsCli(args: string[], io: CliIo = defaultIo): Prom
   let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
   try {
     let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }));
-    } catch (err) {
-      throw new UsageError(argumentProblem(err));
-    }
+    ({ values, positionals } = parseCommandLine(args, OPTIONS));
     if (values.help) {
       io.out(`Usage:\n${CREDITS_USAGE}\n`);
       return 0;
