@@ -241,6 +241,22 @@ export function periodsOf(ms: number): { day: string; month: string } {
   return { day, month: `${day.slice(0, 8)}01` };
 }
 
+/** `periodsOf` for the request path: the strings are made once per UTC day, not per request. */
+export class Periods {
+  private from = 0;
+  private to = -1;
+  private current = { day: '', month: '' };
+
+  of(ms: number): { day: string; month: string } {
+    if (ms < this.from || ms >= this.to) {
+      this.current = periodsOf(ms);
+      this.from = ms - (ms % 86_400_000);
+      this.to = this.from + 86_400_000;
+    }
+    return this.current;
+  }
+}
+
 /** The idempotency key of an organization's plan grant for a month (`month`: `YYYY-MM-01`). */
 export function planGrantKey(org: string, month: string): string {
   return `plan-grant:${org}:${month.slice(0, 7)}`;

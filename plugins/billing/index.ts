@@ -42,9 +42,10 @@ import { decodeUsageRow, encodeUsageRow, RECORDED_ROUTES, usageRow, type UsageRo
 import { retentionDays, UsageTable } from './retention.js';
 import usageAdmin from './admin.js';
 import { billingCommands } from './cli.js';
-import { BillingRefusal, grantPlanCredits, planGrantKey, periodsOf, reserve, settle, SettlementGroups, type BudgetUse } from './credits.js';
+import { BillingRefusal, grantPlanCredits, planGrantKey, Periods, reserve, settle, SettlementGroups, type BudgetUse, type SettleInput } from './credits.js';
 import { WorstCaseEstimator } from './worst-case.js';
 import { Reconciler } from './reconcile.js';
+import { LeaseBook, type Lease, type LeaseScope } from './leases.js';
 import { answerUsageQuery, keyRpmOf, USAGE_ENDPOINTS, type UsageQueryDeps } from './queries.js';
 
 export type { BillingConfig };
@@ -84,6 +85,10 @@ interface BillingProcess {
    * in a raw proxy route's pipeline, created after it, runs as that instance.
    */
   instances: WeakMap<object, PluginInstance>;
+  /** Credit leases (`credits.leases`): requests of a busy scope admitted in memory (leases.ts). */
+  leases: LeaseBook;
+  /** The UTC day and month of a request, made once a day. */
+  periods: Periods;
 }
 
 export interface BillingMetrics {
@@ -105,6 +110,10 @@ interface Hold {
   budgets: boolean;
   day: string;
   month: string;
+  /** The scope it counts in, when leases were considered for it (LeaseBook.done must follow). */
+  scope?: string;
+  /** The lease it was admitted on: settled in memory, charged with the lease's next statement. */
+  lease?: Lease;
 }
 
 
@@ -155,7 +164,8 @@ function openProcess(env: GatewayEnv): BillingProcess {
     ),
     unpriced: env.metrics.counter('switchyard_cost_unpriced_requests_total', 'Model requests served that no price covered (their cost is unknown and not in switchyard_cost_micros_total), by models: key.', ['model']),
   };
-  const state: BillingProcess = { queue, usage, costs: new WeakMap(), recording: 0, unsubscribe: () => {}, now: Date.now, reconciler: undefined, metrics, granted: new Set(), instances: new WeakMap() };
+  const leases = new LeaseBook(() => env.sql(), env.log, { failed: () => metrics.settleFailures.inc() });
+  const state: BillingProcess = { queue, usage, costs: new WeakMap(), recording: 0, unsubscribe: () => {}, now: Date.now, reconciler: undefined, metrics, granted: new Set(), instances: new WeakMap(), leases, periods: new Periods() };
   state.unsubscribe = env.records.subscribe((record: RequestRecord) => {
     const seen = state.costs.get(record.attempts);
     // A raw proxy route's request gets a row when billing priced it (the route is its "model").
@@ -185,6 +195,7 @@ export default definePlugin<BillingConfig, BillingProcess>({
     create: openProcess,
     async close(state) {
       state.unsubscribe();
+      await state.leases.close();
       await state.reconciler?.close();
       await state.queue.close();
       await state.usage.close();
@@ -221,7 +232,11 @@ export default definePlugin<BillingConfig, BillingProcess>({
       const ttl = config.credits.reservation_ttl === undefined ? undefined : parseDuration(config.credits.reservation_ttl);
       ttlMs = ttl ?? 2 * (parseDuration(env.config.upstream.total_timeout) ?? 600_000) + 60_000;
       state.reconciler ??= new Reconciler(env, state.metrics.expired);
+      if (config.credits.leases.enabled) {
+        state.leases.configure({ fraction: config.credits.leases.fraction, flushMs: parseDuration(config.credits.leases.flush_interval) ?? 1000, ttlMs });
+      }
     }
+    const leasing = enforcing && config.credits.leases.enabled;
     const settlements = new SettlementGroups(() => env.sql());
     const softPercent = BigInt(Math.round(config.budgets.soft_limit_percent * 100));
     if (records) {
@@ -257,20 +272,28 @@ export default definePlugin<BillingConfig, BillingProcess>({
       if (amount === 0n && !postPaid) return undefined;
       const keyId = ctx.auth?.keyId ?? ctx.report.keyId;
       const limits = (ctx.auth?.limits ?? {}) as { daily_budget_micros?: number; monthly_budget_micros?: number };
-      const { day, month } = periodsOf(state.now());
-      const h: Hold = { id: randomUUID(), org, keyId, amount, credit: credits && !postPaid, budgets, day, month };
+      const { day, month } = state.periods.of(state.now());
+      const h: Hold = { id: '', org, keyId, amount, credit: credits && !postPaid, budgets, day, month };
       if (h.credit && planGrants.size > 0) await grantMonthly(ctx, org, month);
+      const keyDaily = budgets && keyId !== undefined ? optionalBig(limits.daily_budget_micros) : undefined;
+      const keyMonthly = budgets && keyId !== undefined ? optionalBig(limits.monthly_budget_micros) : undefined;
+      if (leasing && !postPaid) {
+        const scope: LeaseScope = { org, keyId, credit: h.credit, budgets, day, month, keyDaily, keyMonthly };
+        h.scope = state.leases.enter(scope);
+        const lease = await state.leases.admit(h.scope, scope, amount).catch(() => undefined);
+        if (lease !== undefined) {
+          h.lease = lease;
+          state.metrics.reservations.inc({ result: 'reserved' });
+          return { hold: h, uses: lease.usesNow() };
+        }
+      }
+      h.id = randomUUID();
       try {
-        const uses = await reserve(await env.sql(), {
-          ...h,
-          requestId: ctx.id,
-          keyDaily: budgets && keyId !== undefined ? optionalBig(limits.daily_budget_micros) : undefined,
-          keyMonthly: budgets && keyId !== undefined ? optionalBig(limits.monthly_budget_micros) : undefined,
-          expiresAt: new Date(Date.now() + ttlMs),
-        });
+        const uses = await reserve(await env.sql(), { ...h, requestId: ctx.id, keyDaily, keyMonthly, expiresAt: new Date(Date.now() + ttlMs) });
         state.metrics.reservations.inc({ result: 'reserved' });
         return { hold: h, uses };
       } catch (err) {
+        if (h.scope !== undefined) await state.leases.done(h.scope);
         if (!(err instanceof BillingRefusal)) throw err;
         if (err.reason === 'budget') {
           state.metrics.reservations.inc({ result: 'budget_exceeded' });
@@ -315,7 +338,16 @@ export default definePlugin<BillingConfig, BillingProcess>({
         state.metrics.overruns.inc();
         ctx.log.warn({ reserved_micros: h.amount.toString(), cost_micros: charged.toString() }, 'billing: a request cost more than its reservation; charged in full');
       }
+      if (h.lease !== undefined) return state.leases.done(h.scope!, h.lease, h.amount, charged);
       const input = { id: h.id, cost: charged, charge: credits, org: h.org, keyId: h.keyId, requestId: ctx.id, budgets: h.budgets, day: h.day, month: h.month };
+      try {
+        await settleAlone(ctx, h, input, charged);
+      } finally {
+        if (h.scope !== undefined) await state.leases.done(h.scope);
+      }
+    }
+
+    async function settleAlone(ctx: Context, h: Hold, input: SettleInput, charged: bigint): Promise<void> {
       for (let attempt = 1; ; attempt++) {
         try {
           // First with whatever other settlements are waiting (one statement for them all), then alone.

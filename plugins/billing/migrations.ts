@@ -352,8 +352,129 @@ SELECT (at AT TIME ZONE 'UTC')::date, coalesce(org_id, ''), coalesce(key_id, '')
 FROM billing_usage GROUP BY 1, 2, 3, 4;
 `;
 
+/**
+ * Credit leases (leases.ts): a replica holds a share of an organization's (or key's) free credit and
+ * budgets as ONE reservation row (`request_id` 'lease'), admits requests against it in memory and
+ * charges what they cost here, in batches. Locks in the order billing_settle takes them: the
+ * reservation, the account, the budget rows (org day, org month, key day, key month).
+ */
+const LEASES = `
+-- What is free under one budget (limit - spent - reserved), the row locked; p_free when it has no limit.
+CREATE FUNCTION billing_budget_free(p_free bigint, p_scope text, p_subject text, p_period text, p_start date, p_limit bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE f bigint;
+BEGIN
+  IF p_limit IS NULL OR p_subject IS NULL THEN RETURN p_free; END IF;
+  INSERT INTO billing_spend (scope, subject, period, start_date) VALUES (p_scope, p_subject, p_period, p_start) ON CONFLICT DO NOTHING;
+  SELECT p_limit - s.spent_micros - s.reserved_micros INTO f FROM billing_spend s
+    WHERE s.scope = p_scope AND s.subject = p_subject AND s.period = p_period AND s.start_date = p_start FOR UPDATE;
+  RETURN CASE WHEN p_free IS NULL THEN f ELSE least(p_free, f) END;
+END $$;
+
+-- One statement on a lease: charges p_charge (the cost of p_requests requests settled against it:
+-- the balance when p_credit, with one 'usage' ledger entry; the budgets' spend) and shrinks the
+-- lease by as much; then, when p_close, releases the rest and deletes it; else grows it by
+-- least(p_want, free * p_fraction) — free: the balance less every reservation (when p_credit) and
+-- each budget's limit less its spent and reserved — when that reaches p_min (else by nothing),
+-- creating it when p_id is new, and moves its expiry to p_expires. A lease that had expired and was
+-- released is charged all the same (found = false). Returns the lease's hold after, the growth, and
+-- the use of every budget with a limit (a row with budget NULL when there is none).
+CREATE FUNCTION billing_lease(p_id uuid, p_org text, p_key text, p_charge bigint, p_requests integer, p_close boolean,
+  p_want bigint, p_min bigint, p_fraction double precision, p_credit boolean, p_budgets boolean, p_day date, p_month date,
+  p_key_daily bigint, p_key_monthly bigint, p_expires timestamptz)
+RETURNS TABLE (held bigint, granted bigint, found boolean, budget text, used bigint, limit_micros bigint) LANGUAGE plpgsql AS $$
+DECLARE r billing_reservations%ROWTYPE; had boolean; bal bigint; free bigint; g bigint := 0; rel bigint := 0; rel_credit bigint := 0;
+  org_daily bigint; org_monthly bigint; any_budget boolean := false;
+BEGIN
+  SELECT * INTO r FROM billing_reservations x WHERE x.reservation_id = p_id FOR UPDATE;
+  had := FOUND;
+  IF had THEN rel := least(p_charge, r.budget_micros); rel_credit := least(p_charge, r.credit_micros); END IF;
+  IF p_close AND had THEN rel := r.budget_micros; rel_credit := r.credit_micros; END IF;
+  IF p_charge <> 0 OR rel <> 0 OR rel_credit <> 0 THEN
+    IF p_credit OR rel_credit <> 0 THEN
+      INSERT INTO billing_accounts AS a (org_id, balance_micros) VALUES (p_org, -CASE WHEN p_credit THEN p_charge ELSE 0 END)
+        ON CONFLICT (org_id) DO UPDATE SET
+          balance_micros = a.balance_micros - CASE WHEN p_credit THEN p_charge ELSE 0 END,
+          reserved_micros = a.reserved_micros - rel_credit,
+          updated_at = now()
+        RETURNING a.balance_micros INTO bal;
+      IF p_credit AND p_charge <> 0 THEN
+        INSERT INTO billing_ledger (org_id, kind, amount_micros, balance_after_micros, key_id, note)
+          VALUES (p_org, 'usage', -p_charge, bal, p_key, 'usage of ' || p_requests || ' requests (lease)');
+      END IF;
+    END IF;
+    IF p_budgets THEN
+      PERFORM billing_budget_settle('org', p_org, 'day', p_day, rel, p_charge);
+      PERFORM billing_budget_settle('org', p_org, 'month', p_month, rel, p_charge);
+      PERFORM billing_budget_settle('key', p_key, 'day', p_day, rel, p_charge);
+      PERFORM billing_budget_settle('key', p_key, 'month', p_month, rel, p_charge);
+    END IF;
+  END IF;
+  IF p_close THEN
+    IF had THEN DELETE FROM billing_reservations x WHERE x.reservation_id = p_id; END IF;
+    held := 0; granted := 0; found := had;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF had THEN r.budget_micros := r.budget_micros - rel; r.credit_micros := r.credit_micros - rel_credit; END IF;
+  IF p_credit THEN
+    SELECT a.balance_micros - a.reserved_micros, a.daily_budget_micros, a.monthly_budget_micros INTO free, org_daily, org_monthly
+      FROM billing_accounts a WHERE a.org_id = p_org FOR UPDATE;
+    IF NOT FOUND THEN free := 0; END IF;
+  ELSIF p_budgets THEN
+    SELECT a.daily_budget_micros, a.monthly_budget_micros INTO org_daily, org_monthly FROM billing_accounts a WHERE a.org_id = p_org;
+  END IF;
+  IF p_want > 0 THEN
+    IF p_budgets THEN
+      free := billing_budget_free(free, 'org', p_org, 'day', p_day, org_daily);
+      free := billing_budget_free(free, 'org', p_org, 'month', p_month, org_monthly);
+      free := billing_budget_free(free, 'key', p_key, 'day', p_day, p_key_daily);
+      free := billing_budget_free(free, 'key', p_key, 'month', p_month, p_key_monthly);
+    END IF;
+    g := CASE WHEN free IS NULL THEN p_want ELSE least(p_want, floor(greatest(free, 0) * p_fraction)::bigint) END;
+    IF g < p_min THEN g := 0; END IF;
+  END IF;
+  IF g > 0 THEN
+    IF p_credit THEN UPDATE billing_accounts a SET reserved_micros = a.reserved_micros + g WHERE a.org_id = p_org; END IF;
+    IF p_budgets THEN
+      PERFORM billing_budget_reserve('org', p_org, 'day', p_day, g, org_daily);
+      PERFORM billing_budget_reserve('org', p_org, 'month', p_month, g, org_monthly);
+      PERFORM billing_budget_reserve('key', p_key, 'day', p_day, g, p_key_daily);
+      PERFORM billing_budget_reserve('key', p_key, 'month', p_month, g, p_key_monthly);
+    END IF;
+  END IF;
+  IF had THEN
+    UPDATE billing_reservations x SET budget_micros = r.budget_micros + g, credit_micros = r.credit_micros + CASE WHEN p_credit THEN g ELSE 0 END, expires_at = p_expires
+      WHERE x.reservation_id = p_id;
+    held := r.budget_micros + g;
+  ELSIF g > 0 THEN
+    INSERT INTO billing_reservations (reservation_id, org_id, key_id, request_id, credit_micros, budget_micros, budgets, day, month, expires_at)
+      VALUES (p_id, p_org, p_key, 'lease', CASE WHEN p_credit THEN g ELSE 0 END, g, p_budgets, p_day, p_month, p_expires);
+    held := g;
+  ELSE
+    held := 0;
+  END IF;
+  granted := g; found := had;
+  IF p_budgets THEN
+    FOR budget, used, limit_micros IN
+      SELECT b.name, s.spent_micros + s.reserved_micros, b.lim
+      FROM (VALUES ('org:day', 'org', p_org, 'day', p_day, org_daily), ('org:month', 'org', p_org, 'month', p_month, org_monthly),
+                   ('key:day', 'key', p_key, 'day', p_day, p_key_daily), ('key:month', 'key', p_key, 'month', p_month, p_key_monthly))
+        AS b(name, scope, subject, period, start_date, lim)
+      JOIN billing_spend s ON s.scope = b.scope AND s.subject = b.subject AND s.period = b.period AND s.start_date = b.start_date
+      WHERE b.lim IS NOT NULL
+    LOOP
+      any_budget := true;
+      RETURN NEXT;
+    END LOOP;
+  END IF;
+  IF NOT any_budget THEN budget := NULL; used := NULL; limit_micros := NULL; RETURN NEXT; END IF;
+END $$;
+`;
+
 export const BILLING_MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'usage records (billing_usage)', sql: USAGE },
   { id: 2, name: 'credits, reservations and budgets', sql: CREDITS },
   { id: 3, name: 'usage partitioned by day, daily aggregates', sql: USAGE_PARTITIONED },
+  { id: 4, name: 'credit leases', sql: LEASES },
 ];

@@ -23,7 +23,7 @@ const providers = {
 } as unknown as GatewayConfig['providers'];
 
 function pricer(config: Partial<BillingConfig> = {}): Pricer {
-  const full: BillingConfig = { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, cache_hit_rate: 0, routes: {}, plans: {}, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50_000 }, credits: { enabled: false, prompt_chars_per_token: 1 }, budgets: { enabled: false, soft_limit_percent: 80 }, ...config };
+  const full: BillingConfig = { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, cache_hit_rate: 0, routes: {}, plans: {}, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50_000 }, credits: { enabled: false, prompt_chars_per_token: 1, leases: { enabled: true, fraction: 0.0625, flush_interval: '1s' } }, budgets: { enabled: false, soft_limit_percent: 80 }, ...config };
   return new Pricer(full, catalog, providers);
 }
 

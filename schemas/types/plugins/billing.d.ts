@@ -107,6 +107,23 @@ export interface BillingConfig {
      * How long a reservation lives before it counts as abandoned (a gateway that crashed between reserve and settle); expired reservations are released at start and every minute after, and logged. Default: twice `upstream.total_timeout` plus one minute.
      */
     reservation_ttl?: string | number;
+    /**
+     * Credit leases, for throughput: while an organization (or key) has several requests in flight at once and plenty of credit and budget left, this replica reserves a share of it as ONE lease (a reservation row, taken atomically like any other) and admits requests against the lease in memory, charging what they cost to the balance and budgets in one statement every `flush_interval`. Never more than the lease is spent, and a lease is never more than `fraction` of what the organization has free, so replicas cannot overspend together; near the limit leases are refused and every request reserves on its own, exactly as without leases. A lease is returned as soon as its last request settles. A replica that crashes loses the charges of its last `flush_interval` (those requests are not charged) and its lease is released at its expiry, like any reservation.
+     */
+    leases: {
+      /**
+       * Use leases. Off: every request reserves and settles its own worst case in SQL (two statements per request; one ledger entry per request).
+       */
+      enabled: boolean;
+      /**
+       * The most of an organization's (or key's) free credit or budget one lease may take: 1/16 by default. A lease is taken only when this share covers at least 4 worst cases of the request that asks for it.
+       */
+      fraction: number;
+      /**
+       * How often the costs of requests settled against a lease are charged to the balance, the ledger (one `usage` entry per lease and flush) and the budgets.
+       */
+      flush_interval: string | number;
+    };
   };
   /**
    * Spending limits per organization (`/admin/credits/{org}/budgets`: daily and monthly) and per key (`limits.daily_budget_micros` / `limits.monthly_budget_micros` of the key, else of its plan), per calendar day and month in UTC. Counted atomically with the reservation, so concurrent requests cannot run past a limit; the hard limit refuses with 402 `budget_exceeded`, the soft limit adds `x-switchyard-budget-warning`.
