@@ -165,6 +165,9 @@ function openProcess(env: GatewayEnv): BillingProcess {
     unpriced: env.metrics.counter('switchyard_cost_unpriced_requests_total', 'Model requests served that no price covered (their cost is unknown and not in switchyard_cost_micros_total), by models: key.', ['model']),
   };
   const leases = new LeaseBook(() => env.sql(), env.log, { failed: () => metrics.settleFailures.inc() });
+  env.metrics.gauge('switchyard_billing_leases_open', 'Credit leases this process holds (credits.leases: a busy scope\'s share of credit, admitted against in memory).', [], function () {
+    this.set(leases.size);
+  });
   const state: BillingProcess = { queue, usage, costs: new WeakMap(), recording: 0, unsubscribe: () => {}, now: Date.now, reconciler: undefined, metrics, granted: new Set(), instances: new WeakMap(), leases, periods: new Periods() };
   state.unsubscribe = env.records.subscribe((record: RequestRecord) => {
     const seen = state.costs.get(record.attempts);
