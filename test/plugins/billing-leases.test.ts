@@ -13,9 +13,9 @@ import type { SqlExecutor } from '../../core/stores/sql.js';
 import { periodsOf, releaseExpired } from '../../plugins/billing/credits.js';
 import { LeaseBook, type LeaseScope } from '../../plugins/billing/leases.js';
 import { silentLog } from '../stores/sql-suite.js';
-import { ADMIN_KEY, admin, books, chat, COST, creditsConfig, eventually, pool, startUpstream, topUp, type Upstream } from './billing-credits-fixture.js';
+import { ADMIN_KEY, admin, books, chat, COST, creditsConfig, eventually, pool, PROMPT, startUpstream, topUp, type Upstream } from './billing-credits-fixture.js';
 
-const ORGS = ['rich', 'limited', 'budgeted', 'crashed', 'faulty', 'plain', 'held'];
+const ORGS = ['rich', 'limited', 'budgeted', 'crashed', 'faulty', 'plain', 'held', 'found'];
 const LEASE_NOTE = /^usage of \d+ requests \(lease\)$/;
 const options = { level: 'warn', env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY } };
 
@@ -161,6 +161,40 @@ t.test('a daily budget for 500 requests, 800 at 64 at a time: at most 500 succee
   t.ok((await usageEntries(sql, 'budgeted')).leased > 0, 'leases were used');
 });
 
+t.test("a key's daily budget for 300 requests, 500 at 50 at a time: at most 300 succeed, the key's spend exact", async (t) => {
+  t.equal((await admin(gw.url, 'POST', '/admin/organizations', { slug: 'keyed', name: 'Keyed' })).status, 201);
+  t.equal((await topUp(gw.url, 'keyed', 10_000_000)).status, 201);
+  const created = await admin(gw.url, 'POST', '/admin/organizations/keyed/keys', { limits: { daily_budget_micros: 300 * COST } });
+  t.equal(created.status, 201);
+  const secret = String(created.body['key']);
+  const org = String(created.body['org_id']);
+  const tasks = Array.from({ length: 500 }, () => async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ model: 'ok', max_tokens: 20, messages: [{ role: 'user', content: PROMPT }] }),
+    });
+    const body = (await res.json()) as { error?: { code: string; message: string } };
+    if (res.status === 402 && !(body.error?.code === 'budget_exceeded' && /key's daily budget/.test(body.error.message))) t.fail(`402 with ${JSON.stringify(body.error)}`);
+    return res.status;
+  });
+  const statuses = await pool(tasks, 50);
+  const ok = statuses.filter((s) => s === 200).length;
+  t.comment(`key daily budget for 300: ${ok} of 500 succeeded`);
+  t.ok(ok <= 300, `at most 300 succeed (${ok})`);
+  t.ok(ok >= 270, `and nearly all the budget is used (${ok})`);
+  t.equal(statuses.filter((s) => s === 402).length, 500 - ok, "the rest get 402 (the key's daily budget)");
+  const b = await settledBooks(t, gw.gateway, org);
+  t.equal(b.usageCost, BigInt(ok * COST));
+  const sql = await gw.gateway.stores.sql();
+  const { rows } = await sql.query<{ spent: string; reserved: string }>(
+    `SELECT spent_micros::text AS spent, reserved_micros::text AS reserved FROM billing_spend WHERE scope = 'key' AND subject = $1 AND period = 'day'`,
+    [String(created.body['id'])],
+  );
+  t.same(rows, [{ spent: String(ok * COST), reserved: '0' }], "the key's spend = successes × COST, nothing reserved");
+  t.ok((await usageEntries(sql, org)).leased > 0, 'leases were used');
+});
+
 t.test('leases off: one ledger entry per request, the same books', async (t) => {
   const yaml = creditsConfig(upstream.baseUrl, '{ pglite: memory }', ['plain'], { billing: '      budgets: { enabled: true }\n' });
   const off = await startGateway(yaml.replace('credits: { enabled: true }', 'credits: { enabled: true, leases: { enabled: false } }'), options);
@@ -223,6 +257,32 @@ t.test('flush: the costs settled on a lease held open reach the balance before i
 });
 
 const { day, month } = periodsOf(Date.now());
+
+t.test("billing_lease says whether it found the lease's row (its `found` column)", async (t) => {
+  const sql = await gw.gateway.stores.sql();
+  t.equal((await topUp(gw.url, 'found', 1_000_000)).status, 201);
+  const id = '00000000-0000-4000-8000-00000000f0f0';
+  // (A column named `found` is PL/pgSQL's FOUND inside the function: `existed` is the name it may take.)
+  const call = async (charge: number, close: boolean, want: number) => {
+    const { rows } = await sql.query<{ held: string; granted: string; found?: boolean | null; existed?: boolean | null }>(
+      'SELECT * FROM billing_lease($1, $2, NULL, $3, 1, $4, $5, 0, 0.0625, true, false, $6, $7, NULL, NULL, $8)',
+      [id, 'found', charge, close, want, day, month, new Date(Date.now() + 60_000).toISOString()],
+    );
+    const r = rows[0]!;
+    return { held: String(r.held), granted: String(r.granted), found: r.existed ?? r.found };
+  };
+  t.same(await call(0, false, 3200), { held: '3200', granted: '3200', found: false }, 'a new lease: not found, granted');
+  t.same(await call(50, false, 0), { held: '3150', granted: '0', found: true }, 'a flush on it: found');
+  t.same(await call(50, true, 0), { held: '0', granted: '0', found: true }, 'its return: found');
+  t.same(await call(0, true, 0), { held: '0', granted: '0', found: false }, 'returned already: not found');
+  const b = await books(sql, 'found');
+  t.same([b.balance, b.reserved, b.reservations], [1_000_000n - 100n, 0n, 0]);
+  // The same through the gateway: a busy organization's flushes must not warn that its lease had expired.
+  t.notOk(
+    gw.logs.some((l) => /had expired and been released/.test(String(l['msg']))),
+    'no "lease had expired" warning for leases that never expired',
+  );
+});
 const scopeOf = (org: string): LeaseScope => ({ org, keyId: undefined, credit: true, budgets: true, day, month, keyDaily: undefined, keyMonthly: undefined });
 
 t.test('a crash: the lease row stays until its expiry, then is released; only flushed costs are charged', async (t) => {

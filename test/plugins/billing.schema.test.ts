@@ -9,7 +9,7 @@ t.test('an empty config gets the documented defaults', async (t) => {
   const config = {};
   t.same(check(config), []);
   t.same(config, { currency: 'USD', rates: {}, models: {}, providers: {}, cost_header: true, cache_hit_rate: 0, routes: {}, plans: {}, records: { enabled: true, flush_interval: '1s', batch_rows: 500, max_queued: 50000 },
-    credits: { enabled: false, prompt_chars_per_token: 1 },
+    credits: { enabled: false, prompt_chars_per_token: 1, leases: { enabled: true, fraction: 0.0625, flush_interval: '1s' } },
     budgets: { enabled: false, soft_limit_percent: 80 },
   });
 });

@@ -181,7 +181,7 @@ t.test('on PostgreSQL: migration 3 moves existing rows into day partitions, and 
      FROM generate_series(0, 49) AS i`,
     [new Date(today).toISOString()],
   );
-  t.same(await migrateSchema(db, PLUGIN_MIGRATIONS, silentLog), [{ owner: 'billing', id: 3 }]);
+  t.same((await migrateSchema(db, PLUGIN_MIGRATIONS, silentLog)).filter((m) => m.id <= 3), [{ owner: 'billing', id: 3 }]);
   const partitions = async () => (await db.query<{ name: string }>(`SELECT relid::text AS name FROM pg_partition_tree('billing_usage') WHERE isleaf ORDER BY 1`)).rows.map((r) => r.name);
   const dayName = (ms: number) => `billing_usage_p${new Date(ms).toISOString().slice(0, 10).replaceAll('-', '')}`;
   t.same(await partitions(), [-4, -3, -2, -1, 0].map((d) => dayName(today + d * DAY_MS)), 'one partition per day that had rows');
