@@ -59,7 +59,7 @@ function oneRequest(i: number): void {
   const record = {
     id: `r${i}`, time: Date.now(), route: '/v1/chat/completions', method: 'POST', path: '/v1/chat/completions', status: 200, body: 'completed',
     org: undefined, keyId: undefined, modelRequested: 'gpt-4o-mini', modelKey: 'gpt-4o-mini', provider: 'up', modelServed: 'gpt-4o-mini',
-    attempts: [attempt], usage, cache: undefined, ms: 3, ttftMs: undefined, clientIp: '127.0.0.1', errorCode: undefined, bytesIn: 100, bytesOut: 400,
+    attempts: [attempt], usage, cache: undefined, ms: 3, ttftMs: undefined, clientIp: '127.0.0.1', errorCode: undefined, bytesIn: 100, bytesOut: 400, costMicros: undefined,
   } as RequestRecord;
   trace.end(record, ctx);
 }

@@ -339,4 +339,6 @@ export interface RequestReport {
   ttftMs?: number;
   /** Set when a stream ended with an error event (by the core). */
   streamError?: GatewayError;
+  /** What the request cost, in integer micro-units of the gateway currency (set by `billing` when priced). */
+  costMicros?: number;
 }

@@ -42,6 +42,8 @@ export interface RequestRecord {
   /** Request body bytes received and response bytes sent (headers included). */
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** What the request cost (micro-units of the gateway currency), when `billing` priced it. */
+  readonly costMicros: number | undefined;
 }
 
 export type RecordSubscriber = (record: RequestRecord) => void;
@@ -103,6 +105,7 @@ export function accessLog(log: Logger, enabled: () => boolean, probes: () => boo
         error: r.errorCode,
         bytes_in: r.bytesIn,
         bytes_out: r.bytesOut,
+        cost_micros: r.costMicros,
       },
       'request',
     );

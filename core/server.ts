@@ -268,6 +268,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
     errorCode: error?.code ?? adminErrorCode,
     bytesIn,
     bytesOut: socket.bytesWritten - writtenBefore,
+    costMicros: ctx?.report.costMicros,
   };
   host.records.emit(record);
   trace?.end(record, ctx);

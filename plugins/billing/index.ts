@@ -394,6 +394,7 @@ export default definePlugin<BillingConfig, BillingProcess>({
         // Nothing forwarded (refused after billing, or the upstream never answered) costs nothing.
         const cost = forwarded && outcome.error === undefined ? routeCost(price, outcome.bytesOut ?? 0) : 0n;
         state.costs.set(attempts, { cost, row: records, route: true });
+        ctx.report.costMicros = Number(cost);
         if (held) await settleHold(ctx, held.hold, cost);
       });
       await next();
@@ -413,6 +414,7 @@ export default definePlugin<BillingConfig, BillingProcess>({
           const served = outcome.attempt ?? (outcome.usage ? attempts[attempts.length - 1] : undefined);
           const cost = costOf(ctx, served, outcome.usage);
           state.costs.set(attempts, { cost, row: records });
+          if (cost !== null) ctx.report.costMicros = Number(cost);
           if (held) await settleHold(ctx, held.hold, cost);
         });
         await next();

@@ -131,6 +131,23 @@ t.test('a fallback to a cheaper target is priced at the target that served, in t
   t.equal(row.cost_micros, String(MINI_COST));
 });
 
+t.test("the access log line carries the request's cost (cost_micros), streamed or not", async (t) => {
+  const logged = await startGateway(config('{ pglite: memory }'), { level: 'info', env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY } });
+  t.teardown(() => logged.close());
+  await (await post(logged, { model: 'gpt-4o-mini' }, 'log-cost-1')).text();
+  await (await post(logged, { model: 'gpt-4o-mini', stream: true }, 'log-cost-2')).text();
+  await (await post(logged, { model: 'unpriced' }, 'log-cost-3')).text();
+  const line = async (id: string) => {
+    for (let i = 0; i < 100 && !logged.logs.some((l) => l['request_id'] === id && l['msg'] === 'request'); i++) await sleep(10);
+    return logged.logs.find((l) => l['request_id'] === id && l['msg'] === 'request');
+  };
+  t.equal((await line('log-cost-1'))?.['cost_micros'], MINI_COST, 'non-streamed');
+  t.equal((await line('log-cost-2'))?.['cost_micros'], MINI_COST, 'streamed: the cost of its final usage');
+  const unpriced = await line('log-cost-3');
+  t.ok(unpriced, 'an unpriced request is logged');
+  t.notOk('cost_micros' in unpriced!, 'with no cost field (unknown, not 0)');
+});
+
 t.test('a stream has no cost header; its record carries the cost of its final usage', async (t) => {
   const res = await post(gw, { model: 'gpt-4o-mini', stream: true }, 'stream-1');
   t.equal(res.status, 200);
