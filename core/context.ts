@@ -52,6 +52,8 @@ export interface Usage {
   cached_tokens?: number;
   /** Prompt tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`; a part of `prompt_tokens`). */
   cache_write_tokens?: number;
+  /** The part of `cache_write_tokens` written with the 1-hour TTL (Anthropic `cache_creation.ephemeral_1h_input_tokens`), priced apart. */
+  cache_write_1h_tokens?: number;
   reasoning_tokens?: number;
   /** True when some of these counts were not reported by the provider but counted by the gateway. */
   estimated?: boolean;

@@ -62,6 +62,8 @@ const UNREACHABLE_SQLSTATE = /^(08|28|3D|53|57P)/;
 const QUERY_CANCELED = '57014';
 /** pg's own messages for a connection that failed, timed out or closed. */
 const CONNECTION_FAILURE = /timeout|timed out|terminated|connect|not queryable|after calling end/i;
+/** pg-pool's error when no connection came within `connectionTimeoutMillis` (a new one, or a free one from a full pool). */
+const POOL_WAIT_TIMEOUT = /timeout exceeded when trying to connect/i;
 
 /** `pg` honours `query_timeout` per query; its type declarations do not list it. */
 interface TimedQuery extends pg.QueryConfig {
@@ -156,6 +158,11 @@ class PostgresStore implements SqlDriver {
     if (!this.pool.ended) await this.pool.end();
   }
 
+  /** Whether the pool had every connection it may open, none of them idle. */
+  private poolFull(): boolean {
+    return this.pool.totalCount >= (this.pool.options.max ?? 10) && this.pool.idleCount === 0;
+  }
+
   private async connect(): Promise<pg.PoolClient> {
     this.guard.assertUp();
     try {
@@ -189,7 +196,9 @@ class PostgresStore implements SqlDriver {
   /** The error to throw for `err`: the statement's own error, or `StoreUnavailableError` (marking the store down when it is unreachable). */
   private failure(err: unknown): unknown {
     if (err instanceof StoreUnavailableError) return err;
-    const kind = classify(err);
+    // Every connection busy and none freed within connect_timeout: the server answers, the pool is
+    // too small for the load. This request gets its 503; the store is not marked down for the rest.
+    const kind = this.poolFull() && POOL_WAIT_TIMEOUT.test((err as Error)?.message ?? '') ? 'slow' : classify(err);
     if (kind === 'statement') return err;
     const detail = `postgres: ${err instanceof Error ? err.message || err.name : String(err)}`;
     if (kind === 'unreachable') this.guard.trip(detail);

@@ -63,9 +63,15 @@ export class Lease {
   /** Worst cases of the requests admitted and not settled, and how many. */
   inFlight = 0n;
   requests = 0;
-  /** Costs settled and not yet charged in SQL, and of how many requests. */
-  unflushed = 0n;
-  unflushedRequests = 0;
+  /**
+   * What the requests settled on it cost since it opened, and how many; and how much of that SQL
+   * acknowledged charging. Statements send the total, so one repeated after a lost reply charges
+   * nothing twice (the row keeps what it charged).
+   */
+  settled = 0n;
+  settledRequests = 0;
+  acked = 0n;
+  ackedRequests = 0;
   /** Budget use as SQL reported it at the last statement (the whole hold counted as reserved). */
   uses: BudgetUse[] = [];
   /** When a statement last succeeded (ms); a lease never refreshed admits nothing. */
@@ -81,6 +87,11 @@ export class Lease {
   growing: Promise<void> | undefined;
 
   constructor(readonly key: string, readonly scope: LeaseScope) {}
+
+  /** Costs settled and not yet charged in SQL. */
+  get unflushed(): bigint {
+    return this.settled - this.acked;
+  }
 
   get room(): bigint {
     return this.held - this.inFlight - this.unflushed;
@@ -161,8 +172,8 @@ export class LeaseBook {
     if (lease !== undefined) {
       lease.inFlight -= amount;
       lease.requests--;
-      lease.unflushed += cost;
-      lease.unflushedRequests++;
+      lease.settled += cost;
+      lease.settledRequests++;
     }
     const current = this.leases.get(key);
     if (lease !== undefined && lease !== current && lease.requests === 0) await this.return(lease);
@@ -199,9 +210,10 @@ export class LeaseBook {
       if (lease.growing === undefined) {
         const growth = this.grow(lease, amount);
         lease.growing = growth;
-        void growth.finally(() => {
+        const settled = () => {
           if (lease.growing === growth) lease.growing = undefined;
-        });
+        };
+        growth.then(settled, settled);
       }
       try {
         await lease.growing;
@@ -229,6 +241,12 @@ export class LeaseBook {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     await Promise.all([...this.leases.values(), ...this.unreturned].map((lease) => this.return(lease)));
+    // A return that failed (the database away at shutdown) is tried twice more before giving up: the
+    // lease is then released at its expiry and the costs not charged are logged with it.
+    for (let attempt = 0; attempt < 2 && this.unreturned.size > 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+      await Promise.all([...this.unreturned].map((lease) => this.return(lease)));
+    }
   }
 
   private async grow(lease: Lease, amount: bigint): Promise<void> {
@@ -243,21 +261,21 @@ export class LeaseBook {
   private statement(lease: Lease, amount: bigint): Promise<void> {
     return lease.serial(async () => {
       if (lease.closed) return;
-      const charge = lease.unflushed;
-      const requests = lease.unflushedRequests;
+      const total = lease.settled;
+      const requests = lease.settledRequests;
       const grow = amount > 0n && !lease.exhausted;
       const want = grow ? max(amount * WANT_CASES, 2n * (lease.inFlight + amount)) : 0n;
       const min = grow ? (lease.held === 0n ? amount * MIN_CASES : amount) : 0n;
       try {
-        const result = await this.run(lease, charge, requests, false, want, min);
-        lease.unflushed -= charge;
-        lease.unflushedRequests -= requests;
+        const result = await this.run(lease, total, requests, false, want, min);
+        lease.acked = total;
+        lease.ackedRequests = requests;
         lease.held = result.held;
         lease.uses = result.uses;
         lease.refreshedAt = this.now();
         const wasOpened = lease.opened;
-        if (result.held > 0n || result.found) lease.opened = true;
-        if (!result.found && wasOpened) {
+        if (result.held > 0n || result.existed) lease.opened = true;
+        if (!result.existed && wasOpened) {
           this.log.warn({ org: lease.scope.org, lease_id: lease.id }, 'billing: a credit lease had expired and been released before this process could renew it; renewed');
         }
         if (grow && result.granted === 0n) {
@@ -280,12 +298,13 @@ export class LeaseBook {
     await lease.serial(async () => {
       // Nothing reserved and nothing owed: nothing to write.
       if (lease.requests > 0 || (!lease.opened && lease.unflushed === 0n)) return;
+      const total = lease.settled;
+      const requests = lease.settledRequests;
       const charge = lease.unflushed;
-      const requests = lease.unflushedRequests;
       try {
-        await this.run(lease, charge, requests, true, 0n, 0n);
-        lease.unflushed -= charge;
-        lease.unflushedRequests -= requests;
+        await this.run(lease, total, requests, true, 0n, 0n);
+        lease.acked = total;
+        lease.ackedRequests = requests;
         lease.held = 0n;
         lease.opened = false;
         this.unreturned.delete(lease);
@@ -297,18 +316,19 @@ export class LeaseBook {
     });
   }
 
-  private async run(lease: Lease, charge: bigint, requests: number, close: boolean, want: bigint, min: bigint): Promise<{ held: bigint; granted: bigint; found: boolean; uses: BudgetUse[] }> {
+  /** `total`: what the lease's settled requests cost since it opened (`requests` of them); SQL charges what it has not yet. */
+  private async run(lease: Lease, total: bigint, requests: number, close: boolean, want: bigint, min: bigint): Promise<{ held: bigint; granted: bigint; existed: boolean; uses: BudgetUse[] }> {
     const s = lease.scope;
-    const { rows } = await (await this.sql()).query<{ held: string; granted: string; found: boolean; budget: string | null; used: string | null; limit_micros: string | null }>(
-      'SELECT * FROM billing_lease($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)',
+    const { rows } = await (await this.sql()).query<{ held: string; granted: string; existed: boolean; budget: string | null; used: string | null; limit_micros: string | null }>(
+      'SELECT * FROM billing_lease($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
       [
-        lease.id, s.org, s.keyId ?? null, charge.toString(), requests, close, want.toString(), min.toString(), this.settings.fraction, s.credit, s.budgets, s.day, s.month,
+        lease.id, s.org, s.keyId ?? null, total.toString(), lease.acked.toString(), requests - lease.ackedRequests, close, want.toString(), min.toString(), this.settings.fraction, s.credit, s.budgets, s.day, s.month,
         s.keyDaily?.toString() ?? null, s.keyMonthly?.toString() ?? null, new Date(this.now() + this.settings.ttlMs).toISOString(),
       ],
     );
     const first = rows[0]!;
     const uses = rows.filter((r) => r.budget !== null).map((r) => ({ budget: r.budget!, used: BigInt(r.used!), limit: BigInt(r.limit_micros!) }));
-    return { held: BigInt(first.held), granted: BigInt(first.granted), found: first.found, uses };
+    return { held: BigInt(first.held), granted: BigInt(first.granted), existed: first.existed, uses };
   }
 }
 

@@ -371,23 +371,30 @@ BEGIN
   RETURN CASE WHEN p_free IS NULL THEN f ELSE least(p_free, f) END;
 END $$;
 
--- One statement on a lease: charges p_charge (the cost of p_requests requests settled against it:
--- the balance when p_credit, with one 'usage' ledger entry; the budgets' spend) and shrinks the
--- lease by as much; then, when p_close, releases the rest and deletes it; else grows it by
+ALTER TABLE billing_reservations ADD COLUMN charged_micros bigint NOT NULL DEFAULT 0;
+
+-- One statement on a lease: charges what the requests settled against it cost since the last
+-- charge — p_total (all they cost since the lease opened, as the process counts it) less what the
+-- row says was charged (less p_acked, what the process knows was charged, when the row is gone), so
+-- a statement repeated after a lost reply charges nothing twice — to the balance when p_credit (one
+-- 'usage' ledger entry for p_requests requests) and the budgets' spend, and shrinks the lease by as
+-- much; then, when p_close, releases the rest and deletes it; else grows it by
 -- least(p_want, free * p_fraction) — free: the balance less every reservation (when p_credit) and
 -- each budget's limit less its spent and reserved — when that reaches p_min (else by nothing),
 -- creating it when p_id is new, and moves its expiry to p_expires. A lease that had expired and was
--- released is charged all the same (found = false). Returns the lease's hold after, the growth, and
--- the use of every budget with a limit (a row with budget NULL when there is none).
-CREATE FUNCTION billing_lease(p_id uuid, p_org text, p_key text, p_charge bigint, p_requests integer, p_close boolean,
+-- released is charged all the same (existed = false). Returns the lease's hold after, the growth,
+-- whether the row existed, and the use of every budget with a limit (a row with budget NULL when
+-- there is none).
+CREATE FUNCTION billing_lease(p_id uuid, p_org text, p_key text, p_total bigint, p_acked bigint, p_requests integer, p_close boolean,
   p_want bigint, p_min bigint, p_fraction double precision, p_credit boolean, p_budgets boolean, p_day date, p_month date,
   p_key_daily bigint, p_key_monthly bigint, p_expires timestamptz)
-RETURNS TABLE (held bigint, granted bigint, found boolean, budget text, used bigint, limit_micros bigint) LANGUAGE plpgsql AS $$
+RETURNS TABLE (held bigint, granted bigint, existed boolean, budget text, used bigint, limit_micros bigint) LANGUAGE plpgsql AS $$
 DECLARE r billing_reservations%ROWTYPE; had boolean; bal bigint; free bigint; g bigint := 0; rel bigint := 0; rel_credit bigint := 0;
-  org_daily bigint; org_monthly bigint; any_budget boolean := false;
+  org_daily bigint; org_monthly bigint; any_budget boolean := false; p_charge bigint;
 BEGIN
   SELECT * INTO r FROM billing_reservations x WHERE x.reservation_id = p_id FOR UPDATE;
   had := FOUND;
+  p_charge := greatest(p_total - CASE WHEN had THEN r.charged_micros ELSE p_acked END, 0);
   IF had THEN rel := least(p_charge, r.budget_micros); rel_credit := least(p_charge, r.credit_micros); END IF;
   IF p_close AND had THEN rel := r.budget_micros; rel_credit := r.credit_micros; END IF;
   IF p_charge <> 0 OR rel <> 0 OR rel_credit <> 0 THEN
@@ -412,7 +419,7 @@ BEGIN
   END IF;
   IF p_close THEN
     IF had THEN DELETE FROM billing_reservations x WHERE x.reservation_id = p_id; END IF;
-    held := 0; granted := 0; found := had;
+    held := 0; granted := 0; existed := had;
     RETURN NEXT;
     RETURN;
   END IF;
@@ -444,17 +451,18 @@ BEGIN
     END IF;
   END IF;
   IF had THEN
-    UPDATE billing_reservations x SET budget_micros = r.budget_micros + g, credit_micros = r.credit_micros + CASE WHEN p_credit THEN g ELSE 0 END, expires_at = p_expires
+    UPDATE billing_reservations x SET budget_micros = r.budget_micros + g, credit_micros = r.credit_micros + CASE WHEN p_credit THEN g ELSE 0 END,
+      charged_micros = greatest(p_total, r.charged_micros), expires_at = p_expires
       WHERE x.reservation_id = p_id;
     held := r.budget_micros + g;
   ELSIF g > 0 THEN
-    INSERT INTO billing_reservations (reservation_id, org_id, key_id, request_id, credit_micros, budget_micros, budgets, day, month, expires_at)
-      VALUES (p_id, p_org, p_key, 'lease', CASE WHEN p_credit THEN g ELSE 0 END, g, p_budgets, p_day, p_month, p_expires);
+    INSERT INTO billing_reservations (reservation_id, org_id, key_id, request_id, credit_micros, budget_micros, budgets, day, month, expires_at, charged_micros)
+      VALUES (p_id, p_org, p_key, 'lease', CASE WHEN p_credit THEN g ELSE 0 END, g, p_budgets, p_day, p_month, p_expires, p_total);
     held := g;
   ELSE
     held := 0;
   END IF;
-  granted := g; found := had;
+  granted := g; existed := had;
   IF p_budgets THEN
     FOR budget, used, limit_micros IN
       SELECT b.name, s.spent_micros + s.reserved_micros, b.lim

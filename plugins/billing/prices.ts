@@ -28,6 +28,8 @@ export interface CompiledPrice {
   readonly cachedInput?: bigint;
   /** Prompt tokens written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`). */
   readonly cacheWrite?: bigint;
+  /** The 1-hour-TTL part of the cache writes (Anthropic `cache_creation.ephemeral_1h_input_tokens`). */
+  readonly cacheWrite1h?: bigint;
   readonly image?: bigint;
 }
 
@@ -123,7 +125,7 @@ export function millionths(share: number): bigint {
 }
 
 /** The catalog's price fields are a subset of an override's. */
-type PriceFields = Pick<Price, 'input_per_1m' | 'output_per_1m' | 'cached_input_per_1m' | 'cache_write_per_1m' | 'per_image' | 'post_paid'>;
+type PriceFields = Pick<Price, 'input_per_1m' | 'output_per_1m' | 'cached_input_per_1m' | 'cache_write_per_1m' | 'cache_write_1h_per_1m' | 'per_image' | 'post_paid'>;
 
 function compiled(price: PriceFields, rate: number): CompiledPrice {
   return {
@@ -133,6 +135,7 @@ function compiled(price: PriceFields, rate: number): CompiledPrice {
     output: perToken(price.output_per_1m, rate),
     cachedInput: perToken(price.cached_input_per_1m, rate),
     cacheWrite: perToken(price.cache_write_per_1m, rate),
+    cacheWrite1h: perToken(price.cache_write_1h_per_1m, rate),
     image: perUnit(price.per_image, rate),
   };
 }
@@ -146,7 +149,8 @@ function charge(tokens: number, price: bigint | undefined): bigint | undefined {
 /**
  * `usage` at `price`. Cached tokens (read from the provider's prompt cache) and cache-write tokens
  * are parts of the prompt tokens (the adapters report them so) and cost the cached and cache-write
- * rates (the input rate when there is none); reasoning tokens are a part of the completion tokens
+ * rates (the input rate when there is none); the 1-hour-TTL writes among them cost the 1-hour
+ * cache-write rate (else the cache-write rate, else the input rate); reasoning tokens are a part of the completion tokens
  * and cost the output rate. An image generation costs `per_image` × images when the price has one,
  * else its tokens.
  */
@@ -156,10 +160,12 @@ export function costAt(price: CompiledPrice, endpoint: Endpoint | undefined, usa
   if (usage === undefined) return null;
   const cached = Math.min(Math.max(usage.cached_tokens ?? 0, 0), usage.prompt_tokens);
   const writes = Math.min(Math.max(usage.cache_write_tokens ?? 0, 0), usage.prompt_tokens - cached);
+  const writes1h = Math.min(Math.max(usage.cache_write_1h_tokens ?? 0, 0), writes);
   const parts = [
     charge(usage.prompt_tokens - cached - writes, price.input),
     charge(cached, price.cachedInput ?? price.input),
-    charge(writes, price.cacheWrite ?? price.input),
+    charge(writes - writes1h, price.cacheWrite ?? price.input),
+    charge(writes1h, price.cacheWrite1h ?? price.cacheWrite ?? price.input),
     charge(usage.completion_tokens, price.output),
   ];
   let sum = 0n;

@@ -1,7 +1,8 @@
 /**
  * The most a request can cost, reserved before the upstream call: over every target the request may
- * be served by (a fallback may answer), the prompt bound × the input price plus the output bound ×
- * the output price, rounded up to whole micro-units.
+ * be served by (a fallback may answer), the prompt bound × the highest input-side price (input,
+ * cache read, cache write, 1-hour cache write) plus the output bound × the output price, rounded up
+ * to whole micro-units.
  *
  * - Prompt bound: characters of text in `messages` / `prompt` / `input` (and `tools`), divided by
  *   `prompt_chars_per_token` (1 by default: no tokenizer makes fewer than one token per character
@@ -63,7 +64,7 @@ export class WorstCaseEstimator {
       if (price.image !== undefined) return BigInt(n) * price.image;
       return `${name} has no per_image price`;
     }
-    const input = max(max(price.input, price.cachedInput), price.cacheWrite);
+    const input = max(max(max(price.input, price.cachedInput), price.cacheWrite), price.cacheWrite1h);
     if (input === undefined && promptTokens > 0) return `${name} has no input price`;
     let cost = BigInt(promptTokens) * (input ?? 0n);
     if (ctx.endpoint === 'embeddings') return cost;

@@ -22,6 +22,12 @@ export function openAIUsage(usage: Usage): CompletionUsage {
   if (usage.cached_tokens !== undefined) out.prompt_tokens_details = { cached_tokens: usage.cached_tokens };
   // Not in OpenAI's schema (OpenRouter's name): cache writes, which the Anthropic dialect reports back.
   if (usage.cache_write_tokens) out.prompt_tokens_details = { ...out.prompt_tokens_details, cache_write_tokens: usage.cache_write_tokens } as CompletionUsage.PromptTokensDetails;
+  // Only when some writes had the 1-hour TTL: the split under LiteLLM's name, with Anthropic's field names.
+  if (usage.cache_write_tokens && usage.cache_write_1h_tokens) {
+    const oneHour = Math.min(usage.cache_write_1h_tokens, usage.cache_write_tokens);
+    const split = { ephemeral_5m_input_tokens: usage.cache_write_tokens - oneHour, ephemeral_1h_input_tokens: oneHour };
+    out.prompt_tokens_details = { ...out.prompt_tokens_details, cache_creation_token_details: split } as CompletionUsage.PromptTokensDetails;
+  }
   if (usage.reasoning_tokens !== undefined) out.completion_tokens_details = { reasoning_tokens: usage.reasoning_tokens };
   return out;
 }

@@ -75,6 +75,10 @@ export interface CatalogFile {
          */
         cache_write_per_1m?: number;
         /**
+         * Per 1M input tokens written to the prompt cache with the 1-hour TTL (Anthropic's `ephemeral_1h_input_tokens`); default `cache_write_per_1m`, then the input price.
+         */
+        cache_write_1h_per_1m?: number;
+        /**
          * Per generated image (standard quality, smallest size).
          */
         per_image?: number;

@@ -37,6 +37,20 @@ t.test('tool_use blocks become tool_calls; cache writes and reads count as promp
   t.match(body.usage, { prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 40 } });
 });
 
+t.test('1-hour cache writes reach usage as cache_write_1h_tokens, and the client sees the split by TTL', async (t) => {
+  const { body, usage } = parse(fixture('message-cache-1h'));
+  t.same(usage, { prompt_tokens: 3550, completion_tokens: 120, total_tokens: 3670, cached_tokens: 2000, cache_write_tokens: 1500, cache_write_1h_tokens: 1000 });
+  t.same(body.usage, {
+    prompt_tokens: 3550,
+    completion_tokens: 120,
+    total_tokens: 3670,
+    prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 1500, cache_creation_token_details: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1000 } },
+  });
+  const fiveMinutes = parse(fixture('message-tool-use'));
+  t.notOk('cache_write_1h_tokens' in (fiveMinutes.usage as Json), 'only 5-minute writes: no 1-hour count');
+  t.notOk('cache_creation_token_details' in ((fiveMinutes.body.usage['prompt_tokens_details'] ?? {}) as Json), 'nor a split in what the client sees');
+});
+
 t.test('stop reasons map to OpenAI finish reasons', async (t) => {
   const cases: [string, string][] = [
     ['end_turn', 'stop'],
@@ -80,6 +94,18 @@ t.test('a text stream becomes chunks: role, content deltas, finish, usage chunk 
   t.same([last?.['choices'], last?.['usage']], [[], { prompt_tokens: 25, completion_tokens: 15, total_tokens: 40, prompt_tokens_details: { cached_tokens: 0 } }], 'final usage chunk');
   t.same(translator.usage(), { prompt_tokens: 25, completion_tokens: 15, total_tokens: 40, cached_tokens: 0 });
   t.equal(runStream(streamFixture('stream-text')).chunks.filter((c) => 'usage' in c).length, 0, 'no usage chunk unless asked');
+});
+
+t.test('a stream keeps the 1-hour cache writes of message_start through message_delta', async (t) => {
+  const { chunks, translator } = runStream(streamFixture('stream-cache-1h'), chatOp({}, { stream: true, clientWantsUsage: true }));
+  t.same(translator.usage(), { prompt_tokens: 3550, completion_tokens: 120, total_tokens: 3670, cached_tokens: 2000, cache_write_tokens: 1500, cache_write_1h_tokens: 1000 });
+  t.same(chunks.at(-1)?.['usage'], {
+    prompt_tokens: 3550,
+    completion_tokens: 120,
+    total_tokens: 3670,
+    prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 1500, cache_creation_token_details: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1000 } },
+  });
+  t.same(parse(fixture('message-cache-1h')).usage, translator.usage(), 'the same usage as the message unstreamed');
 });
 
 t.test('streamed tool input becomes tool_call argument deltas with one index per tool', async (t) => {

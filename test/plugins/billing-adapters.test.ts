@@ -15,9 +15,9 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import type { SqlExecutor } from '../../core/stores/sql.js';
 import type { ProviderMock, RecordedCall, Scenario, Usage } from '../adapters/conformance.js';
-import { startWireMock, type Render } from '../adapters/wire-mock.js';
+import { startServer, startWireMock, writeEvents, writeJson, type Render } from '../adapters/wire-mock.js';
 import { renderOpenAI } from '../adapters/openai-wire.js';
-import { renderAnthropic } from '../adapters/anthropic-wire.js';
+import { fixture as anthropicFixture, renderAnthropic, streamFixture as anthropicStream } from '../adapters/anthropic-wire.js';
 import { renderGemini } from '../adapters/gemini-wire.js';
 import { renderCohere } from '../adapters/cohere-wire.js';
 import { gigachatRender, startAuthServer } from '../adapters/gigachat-wire.js';
@@ -111,7 +111,8 @@ const subjects: Record<string, () => Promise<Subject>> = {
   mock: async () => ({ name: 'mock', provider: '{ adapter: mock, chunk_delay: 15ms }', model: 'mock-model', close: async () => undefined }),
 };
 
-function gatewayConfig(subject: Subject, org: string): string {
+/** With `catalogPrice`, the model costs its catalog price instead of the test's override. */
+function gatewayConfig(subject: Subject, org: string, catalogPrice = false): string {
   return `version: 1
 stores: { kv: memory, sql: { pglite: memory } }
 providers:
@@ -123,9 +124,9 @@ pipeline:
       keys: [static]
       static:
         - { name: key-${org}, key: "${keyOf(org)}", org: ${org}, scopes: [read, write] }
-  - billing:
+  - billing:${catalogPrice ? '' : `
       models:
-        p/${subject.model}: { input_per_1m: ${INPUT_PER_TOKEN}, output_per_1m: ${OUTPUT_PER_TOKEN} }
+        p/${subject.model}: { input_per_1m: ${INPUT_PER_TOKEN}, output_per_1m: ${OUTPUT_PER_TOKEN} }`}
       records: { flush_interval: 20ms }
       credits: { enabled: true }
   - route: { breaker: { enabled: false } }
@@ -269,3 +270,49 @@ async function runSubject(t: Test, make: () => Promise<Subject>): Promise<void> 
 for (const [name, make] of Object.entries(subjects)) {
   t.test(`${name}: streamed = non-streamed cost, aborted stream billed for what arrived`, (t) => runSubject(t, make));
 }
+
+t.test('anthropic: 1-hour cache writes cost 2 × input at the catalog price, streamed and not, chat and /v1/messages', async (t) => {
+  // Anthropic answers with the documented 1-hour-TTL fixtures: 50 input, 2000 cache reads, 500 5-minute and 1000 1-hour writes, 120 out.
+  const upstream = await startServer(async (req, res) => {
+    let raw = '';
+    for await (const c of req) raw += String(c);
+    const body = JSON.parse(raw) as { stream?: boolean };
+    if (body.stream) writeEvents(res, anthropicStream('stream-cache-1h'));
+    else writeJson(res, 200, anthropicFixture('message-cache-1h'));
+  });
+  const org = 'org-cache-1h';
+  const config = gatewayConfig({ name: 'cache-1h', provider: `{ adapter: anthropic, base_url: "${upstream.url}", api_key: sk-ant-provider }`, model: 'claude-sonnet-5-5', close: upstream.close }, org, true);
+  const gw = await startGateway(config, { level: 'warn', env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY } });
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  const sql = await gw.gateway.stores.sql();
+  t.equal((await topUp(gw.url, org, TOP_UP)).status, 201, 'topped up');
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${keyOf(org)}`, 'anthropic-version': '2023-06-01' };
+  const post = (path: string, body: Record<string, unknown>) => fetch(`${gw.url}${path}`, { method: 'POST', headers, body: JSON.stringify({ model: 'test-model', max_tokens: 200, messages: [{ role: 'user', content: 'Summarize the contract.' }], ...body }) });
+
+  // Catalog, micro-USD per token: $2 input, $0.10 cache read, $2.50 5-minute write, $4 1-hour write (2 × input), $10 output.
+  const expected = 50 * 2 + 2000 / 10 + 500 * 2.5 + 1000 * (2 * 2) + 120 * 10;
+  const plain = await post('/v1/chat/completions', {});
+  t.equal(plain.status, 200);
+  const body = (await plain.json()) as { usage: Record<string, unknown> };
+  t.match(body.usage, { prompt_tokens: 3550, prompt_tokens_details: { cache_write_tokens: 1500, cache_creation_token_details: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1000 } } });
+  const row = await rowOf(sql, plain.headers.get('x-request-id')!);
+  t.same(row, { prompt_tokens: 3550, completion_tokens: 120, cost_micros: expected, estimated: false, status: 200 }, '1000 1-hour writes at $4, not the 5-minute $2.50');
+  t.equal(plain.headers.get('x-switchyard-cost'), String(expected));
+
+  const streamed = await post('/v1/chat/completions', { stream: true, stream_options: { include_usage: true } });
+  await streamed.text();
+  t.same(await rowOf(sql, streamed.headers.get('x-request-id')!), row, 'streamed: the same cost');
+
+  const messages = await post('/v1/messages', {});
+  t.match(((await messages.json()) as { usage: unknown }).usage, { cache_creation_input_tokens: 1500, cache_creation: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1000 } }, '/v1/messages keeps the split');
+  t.same(await rowOf(sql, messages.headers.get('x-request-id')!), row, '/v1/messages: the same cost');
+  const messagesStreamed = await post('/v1/messages', { stream: true });
+  await messagesStreamed.text();
+  t.same(await rowOf(sql, messagesStreamed.headers.get('x-request-id')!), row, '/v1/messages streamed: the same cost');
+
+  const after = await settledBooks(sql, org);
+  t.equal(after.balance, BigInt(TOP_UP - 4 * expected), 'the balance went down by exactly four such costs');
+});

@@ -258,23 +258,25 @@ t.test('flush: the costs settled on a lease held open reach the balance before i
 
 const { day, month } = periodsOf(Date.now());
 
-t.test("billing_lease says whether it found the lease's row (its `found` column)", async (t) => {
+t.test("billing_lease says whether the lease's row existed, and charges a repeated statement once", async (t) => {
   const sql = await gw.gateway.stores.sql();
   t.equal((await topUp(gw.url, 'found', 1_000_000)).status, 201);
   const id = '00000000-0000-4000-8000-00000000f0f0';
-  // (A column named `found` is PL/pgSQL's FOUND inside the function: `existed` is the name it may take.)
-  const call = async (charge: number, close: boolean, want: number) => {
-    const { rows } = await sql.query<{ held: string; granted: string; found?: boolean | null; existed?: boolean | null }>(
-      'SELECT * FROM billing_lease($1, $2, NULL, $3, 1, $4, $5, 0, 0.0625, true, false, $6, $7, NULL, NULL, $8)',
-      [id, 'found', charge, close, want, day, month, new Date(Date.now() + 60_000).toISOString()],
+  // (A column named `found` would be PL/pgSQL's FOUND inside the function: it is called `existed`.)
+  // `total`: what the lease's requests cost since it opened; `acked`: what the caller knows was charged.
+  const call = async (total: number, acked: number, close: boolean, want: number) => {
+    const { rows } = await sql.query<{ held: string; granted: string; existed: boolean | null }>(
+      'SELECT * FROM billing_lease($1, $2, NULL, $3, $4, 1, $5, $6, 0, 0.0625, true, false, $7, $8, NULL, NULL, $9)',
+      [id, 'found', total, acked, close, want, day, month, new Date(Date.now() + 60_000).toISOString()],
     );
     const r = rows[0]!;
-    return { held: String(r.held), granted: String(r.granted), found: r.existed ?? r.found };
+    return { held: String(r.held), granted: String(r.granted), found: r.existed };
   };
-  t.same(await call(0, false, 3200), { held: '3200', granted: '3200', found: false }, 'a new lease: not found, granted');
-  t.same(await call(50, false, 0), { held: '3150', granted: '0', found: true }, 'a flush on it: found');
-  t.same(await call(50, true, 0), { held: '0', granted: '0', found: true }, 'its return: found');
-  t.same(await call(0, true, 0), { held: '0', granted: '0', found: false }, 'returned already: not found');
+  t.same(await call(0, 0, false, 3200), { held: '3200', granted: '3200', found: false }, 'a new lease: not found, granted');
+  t.same(await call(50, 0, false, 0), { held: '3150', granted: '0', found: true }, 'a flush on it: found, 50 charged');
+  t.same(await call(50, 0, false, 0), { held: '3150', granted: '0', found: true }, 'the same statement again (its reply lost): nothing charged twice');
+  t.same(await call(100, 50, true, 0), { held: '0', granted: '0', found: true }, 'its return: found, 50 more charged');
+  t.same(await call(100, 100, true, 0), { held: '0', granted: '0', found: false }, 'returned already: not found, nothing charged');
   const b = await books(sql, 'found');
   t.same([b.balance, b.reserved, b.reservations], [1_000_000n - 100n, 0n, 0]);
   // The same through the gateway: a busy organization's flushes must not warn that its lease had expired.

@@ -106,6 +106,36 @@ t.test('prompt-cache writes cost the cache-write rate (catalog or override), els
   t.equal(p.costOf('chat.completions', { provider: 'claude', model: 'claude-sonnet-5-5' }, withWrites(100, 0, 0, 500), 1), 250n, 'writes beyond the prompt are capped at it');
 });
 
+t.test('1-hour cache writes cost the 1-hour rate, 5-minute ones the cache-write rate', async (t) => {
+  // Anthropic splits `cache_creation_input_tokens` by TTL; the 1-hour part is `cache_write_1h_tokens`.
+  const writes = (prompt: number, completion: number, all: number, oneHour: number) => ({ ...usage(prompt, completion, 0), cache_write_tokens: all, cache_write_1h_tokens: oneHour });
+  const claude = { provider: 'claude', model: 'claude-sonnet-5-5' };
+  const p = pricer({
+    models: {
+      'up/write-only': { input_per_1m: 2, output_per_1m: 10, cache_write_per_1m: 2.5 },
+      'up/input-only': { input_per_1m: 2, output_per_1m: 10 },
+      'up/own-1h': { input_per_1m: 2, output_per_1m: 10, cache_write_per_1m: 2.5, cache_write_1h_per_1m: 3 },
+    },
+  });
+  // claude-sonnet-5-5 (catalog): $2 in, $2.50 per 1M 5-minute writes, $4 per 1M 1-hour writes (2 × input).
+  t.equal(p.costOf('chat.completions', claude, writes(1000, 0, 1000, 1000), 1), 4000n, '1000 1-hour writes cost 2 × input');
+  t.equal(p.costOf('chat.completions', claude, writes(1000, 0, 1000, 0), 1), 2500n, '1000 5-minute writes cost 1.25 × input');
+  t.equal(p.costOf('chat.completions', claude, writes(1000, 100, 600, 200), 1), 400n * 2n + (400n * 25n) / 10n + 200n * 4n + 100n * 10n, '400 input + 400 5-minute + 200 1-hour + 100 out');
+  t.equal(p.costOf('chat.completions', claude, writes(1000, 0, 300, 900), 1), 300n * 4n + 700n * 2n, '1-hour writes are capped at the writes');
+  t.equal(p.costOf('chat.completions', { provider: 'up', model: 'write-only' }, writes(1000, 0, 1000, 1000), 1), 2500n, 'no 1-hour price: the cache-write rate');
+  t.equal(p.costOf('chat.completions', { provider: 'up', model: 'input-only' }, writes(1000, 0, 1000, 1000), 1), 2000n, 'no cache-write prices: the input rate');
+  t.equal(p.costOf('chat.completions', { provider: 'up', model: 'own-1h' }, writes(1000, 0, 1000, 400), 1), 600n * 25n / 10n + 400n * 3n, 'an override prices 1-hour writes at its own rate');
+});
+
+t.test('every Anthropic catalog model prices 1-hour cache writes at 2 × input', async (t) => {
+  const ids = catalog.models('anthropic');
+  t.ok(ids.length > 0);
+  for (const id of ids) {
+    const pricing = catalog.get('anthropic', id)?.pricing;
+    t.equal(pricing?.cache_write_1h_per_1m, (pricing?.input_per_1m ?? NaN) * 2, id);
+  }
+});
+
 t.test('a cache hit costs its cached usage at the first target, times the hit rate', async (t) => {
   const p = pricer({ models: { 'up/m': { input_per_1m: 1, output_per_1m: 2 } } });
   const target = { provider: 'up', model: 'm' };

@@ -245,6 +245,17 @@ t.test('a query slower than query_timeout is cancelled by the server with a 503 
   await t.resolves(store.ping());
 });
 
+t.test('a full pool: a request that waits past connect_timeout gets a 503; the store is not marked down', async (t) => {
+  const store = await openSqlStore({ postgres: { url: schema.url, pool: 1, connect_timeout: '150ms', query_timeout: '5s' } }, process.cwd(), silentLog, PLUGIN_MIGRATIONS);
+  t.teardown(() => store.close());
+  const busy = store.query('SELECT pg_sleep(0.6)');
+  await t.rejects(store.query('SELECT 1'), { name: 'StoreUnavailableError', code: 'store_unavailable', status: 503, detail: /timeout exceeded when trying to connect/ }, 'no connection came free in time');
+  await busy;
+  const started = performance.now();
+  await t.resolves(store.ping(), 'the server answered all along: the next query runs');
+  t.ok(performance.now() - started < 500, 'at once, not after a probe');
+});
+
 t.test('start-up and a reload with PostgreSQL refused both succeed; keys work once it is back', async (t) => {
   const proxy = await proxyFor(t, DATABASE_URL);
   proxy.setMode('refuse');

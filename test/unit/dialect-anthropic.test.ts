@@ -161,6 +161,17 @@ t.test('reasoning, text and tool calls become thinking, text and tool_use blocks
   t.same(answer['usage'], { input_tokens: 472, output_tokens: 91, cache_creation_input_tokens: 100, cache_read_input_tokens: 2000 });
 });
 
+t.test('cache writes split by TTL come back as cache_creation, streamed and not; without the split there is none', async (t) => {
+  const split = { prompt_tokens: 3550, completion_tokens: 120, total_tokens: 3670, prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 1500, cache_creation_token_details: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1000 } } };
+  const expected = { input_tokens: 50, output_tokens: 120, cache_creation_input_tokens: 1500, cache_read_input_tokens: 2000, cache_creation: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1000 } };
+  const answer = anthropicDialect.fromChat(completion({ content: 'x' }, 'stop', split), inbound(simple), 'r') as Json;
+  t.same(answer['usage'], expected);
+  const events = stream([chunk({ content: 'x' }), chunk({}, 'stop'), usageChunk(split)]);
+  t.same(events.find(([e]) => e === 'message_delta')![1]['usage'], expected, 'the final message_delta');
+  const unsplit = { ...split, prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 1500 } };
+  t.notOk('cache_creation' in ((anthropicDialect.fromChat(completion({ content: 'x' }, 'stop', unsplit), inbound(simple), 'r') as Json)['usage'] as Json), 'no split reported: none made up');
+});
+
 t.test('finish reasons map to stop reasons; a named stop sequence is reported', async (t) => {
   const reason = (finish: string, extra: Json = {}, body: Json = simple) => {
     const m = anthropicDialect.fromChat(completion({ content: 'x' }, finish, undefined, extra), inbound(body), 'r') as Json;

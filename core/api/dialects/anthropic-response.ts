@@ -12,11 +12,19 @@ export type { AnthropicExtra };
 
 type Json = Record<string, unknown>;
 
-/** An OpenAI usage object as the chat pipeline produces it (`cache_write_tokens`: Anthropic cache writes, when the target reported them). */
+/**
+ * An OpenAI usage object as the chat pipeline produces it (`cache_write_tokens`: Anthropic cache
+ * writes, when the target reported them; `cache_creation_token_details`: their split by TTL, when
+ * some were written with the 1-hour TTL).
+ */
 export interface ChatUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number } | null;
+  prompt_tokens_details?: {
+    cached_tokens?: number;
+    cache_write_tokens?: number;
+    cache_creation_token_details?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
+  } | null;
 }
 
 /** Anthropic's usage: `input_tokens` excludes the tokens read from or written to the cache. */
@@ -25,6 +33,8 @@ export interface AnthropicUsage {
   output_tokens: number;
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
+  /** The writes split by TTL (https://platform.claude.com/docs/en/build-with-claude/prompt-caching); only when the split is known. */
+  cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
 }
 
 const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
@@ -32,12 +42,18 @@ const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(
 export function anthropicUsage(usage: ChatUsage | undefined): AnthropicUsage {
   const read = count(usage?.prompt_tokens_details?.cached_tokens);
   const write = count(usage?.prompt_tokens_details?.cache_write_tokens);
-  return {
+  const out: AnthropicUsage = {
     input_tokens: Math.max(0, count(usage?.prompt_tokens) - read - write),
     output_tokens: count(usage?.completion_tokens),
     cache_creation_input_tokens: write,
     cache_read_input_tokens: read,
   };
+  const split = usage?.prompt_tokens_details?.cache_creation_token_details;
+  if (write > 0 && split) {
+    const oneHour = Math.min(count(split.ephemeral_1h_input_tokens), write);
+    out.cache_creation = { ephemeral_5m_input_tokens: write - oneHour, ephemeral_1h_input_tokens: oneHour };
+  }
+  return out;
 }
 
 /** An Anthropic-looking message id: the target's own when it is one (`msg_…`), else derived from it. */

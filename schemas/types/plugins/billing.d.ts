@@ -140,7 +140,7 @@ export interface BillingConfig {
   };
 }
 /**
- * A price that replaces the catalog's as a whole (fields are not merged with it). A field the usage needs but the price lacks makes the cost unknown (recorded as null), except `cached_input_per_1m`, which falls back to `input_per_1m`.
+ * A price that replaces the catalog's as a whole (fields are not merged with it). A field the usage needs but the price lacks makes the cost unknown (recorded as null), except the prompt-cache rates (`cached_input_per_1m`, `cache_write_per_1m`, `cache_write_1h_per_1m`), which fall back as each says.
  *
  * This interface was referenced by `BillingConfig`'s JSON-Schema
  * via the `definition` "price".
@@ -170,6 +170,10 @@ export interface Price {
    * Per 1M input tokens written to the provider's prompt cache (Anthropic's `cache_creation_input_tokens`; a part of the prompt tokens). Default `input_per_1m`.
    */
   cache_write_per_1m?: number;
+  /**
+   * Per 1M input tokens written to the provider's prompt cache with the 1-hour TTL (Anthropic's `cache_creation.ephemeral_1h_input_tokens`; a part of the cache writes). Default `cache_write_per_1m`, then `input_per_1m`.
+   */
+  cache_write_1h_per_1m?: number;
   /**
    * Per generated image (`/v1/images/generations`: the request's `n`, default 1).
    */

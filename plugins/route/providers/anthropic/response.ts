@@ -30,6 +30,8 @@ export interface AnthropicUsage {
   input: number;
   output: number;
   cacheCreation: number;
+  /** The part of `cacheCreation` written with the 1-hour TTL (`cache_creation.ephemeral_1h_input_tokens`). */
+  cacheCreation1h: number | undefined;
   cacheRead: number | undefined;
   thinking: number | undefined;
 }
@@ -39,16 +41,21 @@ export function mergeUsage(previous: AnthropicUsage | undefined, raw: unknown): 
   const u = raw as Record<string, unknown>;
   const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
   const details = u['output_tokens_details'] as Record<string, unknown> | null | undefined;
+  const creation = u['cache_creation'] as Record<string, unknown> | null | undefined;
   return {
     input: num(u['input_tokens']) ?? previous?.input ?? 0,
     output: num(u['output_tokens']) ?? previous?.output ?? 0,
     cacheCreation: num(u['cache_creation_input_tokens']) ?? previous?.cacheCreation ?? 0,
+    cacheCreation1h: num(creation?.['ephemeral_1h_input_tokens']) ?? previous?.cacheCreation1h,
     cacheRead: num(u['cache_read_input_tokens']) ?? previous?.cacheRead,
     thinking: num(details?.['thinking_tokens']) ?? previous?.thinking,
   };
 }
 
-/** Prompt tokens include cache writes and reads (Anthropic counts them apart from `input_tokens`); writes are also `cache_write_tokens`. */
+/**
+ * Prompt tokens include cache writes and reads (Anthropic counts them apart from `input_tokens`);
+ * writes are also `cache_write_tokens`, and the 1-hour ones among them `cache_write_1h_tokens`.
+ */
 export function toUsage(u: AnthropicUsage | undefined): Usage | undefined {
   if (!u) return undefined;
   const extra: { cached?: number; reasoning?: number } = {};
@@ -56,6 +63,8 @@ export function toUsage(u: AnthropicUsage | undefined): Usage | undefined {
   if (u.thinking !== undefined) extra.reasoning = u.thinking;
   const usage = makeUsage(u.input + u.cacheCreation + (u.cacheRead ?? 0), u.output, extra);
   if (u.cacheCreation > 0) usage.cache_write_tokens = u.cacheCreation;
+  const writes1h = Math.min(u.cacheCreation1h ?? 0, u.cacheCreation);
+  if (writes1h > 0) usage.cache_write_1h_tokens = writes1h;
   return usage;
 }
 
