@@ -7,7 +7,7 @@
  * settles the reservation to exactly that cost. Each provider is played by its loopback wire mock
  * (test/adapters/*-wire.ts, which cite the provider's API reference); `mock` is the offline adapter.
  * `/v1/messages` (Anthropic Messages inbound) costs what chat does, for the `openai` and `anthropic`
- * adapters.
+ * adapters. Anthropic's 1-hour cache writes cost the catalog's 1-hour rate, 2 × input.
  */
 import t, { type Test } from 'tap';
 import type { IncomingMessage, ServerResponse } from 'node:http';
