@@ -19,7 +19,8 @@
  * - a lease whose expiry could not be moved for half its life admits nothing more (its row may be
  *   released by the reconciler once it expires, and the requests it admitted end before then).
  *
- * A lease is returned (the rest released, the last costs charged) when its last request settles.
+ * A lease is returned (the rest released, the last costs charged) 50 ms after its scope's last
+ * request settled, at once when SQL refused to grow it.
  * A process that crashes loses the costs not yet charged (at most one flush interval's requests go
  * uncharged), and its lease is released at its expiry like any reservation.
  */
@@ -47,6 +48,8 @@ export interface LeaseSettings {
   flushMs: number;
   /** A lease row's life past its last statement (the reservation TTL). */
   ttlMs: number;
+  /** How long a scope must have no request in flight before its lease is returned (default LEASE_IDLE_MS; 0: at once). */
+  idleMs?: number;
 }
 
 /** A lease worth opening covers this many worst cases of the request that asks for it. */
@@ -55,6 +58,12 @@ const MIN_CASES = 4n;
 const WANT_CASES = 64n;
 /** After a scope's lease was refused, its requests reserve one by one for this long before a lease is tried again. */
 const REFUSED_MS = 1000;
+/**
+ * A lease is returned once its scope has had no request in flight for this long. Not at once: under
+ * load a process settles a burst of responses in one turn of the event loop, and the scope's count
+ * touches 0 between that burst and the next requests many times a second.
+ */
+export const LEASE_IDLE_MS = 50;
 
 export class Lease {
   readonly id = randomUUID();
@@ -85,6 +94,8 @@ export class Lease {
   private chain: Promise<unknown> = Promise.resolve();
   /** A growth under way, for the requests that wait on it. */
   growing: Promise<void> | undefined;
+  /** An idle check is scheduled (LEASE_IDLE_MS). */
+  idleCheck = false;
 
   constructor(readonly key: string, readonly scope: LeaseScope) {}
 
@@ -162,8 +173,8 @@ export class LeaseBook {
 
   /**
    * A request of scope `key` is done: when it was admitted on `lease`, its worst case `amount` is
-   * freed and its `cost` owed. The scope's lease is returned once no request of the scope is left
-   * (or none is left on it and SQL refused to grow it).
+   * freed and its `cost` owed. The scope's lease is returned once the scope has had no request in
+   * flight for `idleMs` (at once when none is left on it and SQL refused to grow it).
    */
   async done(key: string, lease?: Lease, amount = 0n, cost = 0n): Promise<void> {
     const n = (this.active.get(key) ?? 1) - 1;
@@ -177,7 +188,18 @@ export class LeaseBook {
     }
     const current = this.leases.get(key);
     if (lease !== undefined && lease !== current && lease.requests === 0) await this.return(lease);
-    if (current !== undefined && current.requests === 0 && current.growing === undefined && (n <= 0 || current.exhausted)) await this.return(current);
+    if (current === undefined || current.requests > 0 || current.growing !== undefined) return;
+    // Refused more: give the rest back now, so the scope's requests reserving one by one can use it.
+    if (current.exhausted) return this.return(current);
+    if (n > 0) return;
+    if (this.settings.idleMs === 0) return this.return(current);
+    if (!current.idleCheck) {
+      current.idleCheck = true;
+      setTimeout(() => {
+        current.idleCheck = false;
+        if (this.leases.get(key) === current && current.requests === 0 && current.growing === undefined && !this.active.has(key)) void this.return(current);
+      }, this.settings.idleMs ?? LEASE_IDLE_MS).unref();
+    }
   }
 
   /** Admits the request on its scope's lease (opening or growing it as needed), or resolves undefined. */
@@ -234,6 +256,13 @@ export class LeaseBook {
     }
     for (const lease of this.unreturned) work.push(this.return(lease));
     await Promise.all(work);
+  }
+
+  /** Resolves once no lease is held (each returned after its scope went idle), or after `timeoutMs`; says which. */
+  async drained(timeoutMs = 5000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while ((this.leases.size > 0 || this.unreturned.size > 0) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    return this.leases.size === 0 && this.unreturned.size === 0;
   }
 
   /** Returns every lease (shutdown): their costs charged, the rest released. */

@@ -35,6 +35,8 @@ interface BillingState {
   now: () => number;
   queue: { flush(): Promise<void> };
   reconciler?: { run(): Promise<void> };
+  /** Credit leases: each returned 50 ms after its organization's last request. */
+  leases: { drained(): Promise<boolean> };
 }
 /** Resolves once every request the gateway is running has ended, post-response work (settlements) included. */
 async function idle(gateway: Gateway): Promise<boolean> {
@@ -57,6 +59,7 @@ t.test('no overspend: credit for exactly 50 requests, 500 concurrent requests â†
   );
   t.equal(statuses.filter((s) => s === 200).length, 50, 'every credit used, none overspent');
   t.equal(statuses.filter((s) => s === 402).length, 450, 'the rest refused with 402');
+  t.ok(await billingState(gw.gateway).leases.drained(), 'no lease held');
   await billingState(gw.gateway).queue.flush();
   const b = await books(await gw.gateway.stores.sql(), 'acme');
   t.equal(b.balance, 0n, 'balance exactly zero, never below');
@@ -108,6 +111,7 @@ t.test('no leak: 1,000 mixed requests leave nothing reserved and the books balan
   t.ok(seen.get('cache')!.filter(Boolean).length >= 90, 'cache hits');
 
   const state = billingState(gw.gateway);
+  t.ok(await state.leases.drained(), 'every lease returned once the organization is idle');
   await state.queue.flush();
   const sql = await gw.gateway.stores.sql();
   const b = await books(sql, 'rich');

@@ -142,7 +142,12 @@ t.teardown(async () => {
   await new Promise((resolve) => backend.close(resolve));
 });
 
-const flush = (gateway: Gateway) => ((gateway as unknown as { services: { stateNamed(n: string): unknown } }).services.stateNamed('billing') as { queue: { flush(): Promise<void> } }).queue.flush();
+/** Waits for the credit leases' return (50 ms after an organization's last request), then writes the queued usage rows. */
+const flush = async (gateway: Gateway) => {
+  const state = (gateway as unknown as { services: { stateNamed(n: string): unknown } }).services.stateNamed('billing') as { queue: { flush(): Promise<void> }; leases: { drained(): Promise<boolean> } };
+  await state.leases.drained();
+  await state.queue.flush();
+};
 const sql = (): Promise<SqlExecutor> => gw.gateway.stores.sql();
 
 /** Sends every task at once; resolves to the statuses, bodies read (402s checked for their shape). */

@@ -36,7 +36,12 @@ t.teardown(async () => {
   await schema.drop();
 });
 
-const flush = (gateway: Gateway) => ((gateway as unknown as { services: { stateNamed(n: string): unknown } }).services.stateNamed('billing') as { queue: { flush(): Promise<void> } }).queue.flush();
+/** Waits for the credit leases' return (50 ms after an organization's last request), then writes the queued usage rows. */
+const flush = async (gateway: Gateway) => {
+  const state = (gateway as unknown as { services: { stateNamed(n: string): unknown } }).services.stateNamed('billing') as { queue: { flush(): Promise<void> }; leases: { drained(): Promise<boolean> } };
+  await state.leases.drained();
+  await state.queue.flush();
+};
 
 t.test('500 concurrent requests through two gateways on credit for 50: at most 50 succeed, never below zero', async (t) => {
   t.equal((await topUp(one.url, 'acme', 50 * COST)).status, 201);

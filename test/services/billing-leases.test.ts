@@ -41,7 +41,7 @@ t.teardown(async () => {
 
 interface BillingState {
   queue: { flush(): Promise<void> };
-  leases: { size: number };
+  leases: { size: number; drained(): Promise<boolean> };
 }
 const billingState = (gateway: Gateway) => (gateway as unknown as { services: { stateNamed(n: string): unknown } }).services.stateNamed('billing') as BillingState;
 /** Resolves once every request the gateway is running has ended, post-response work (settlements, lease returns) included. */
@@ -99,6 +99,7 @@ t.test('3,000 requests through two gateways on credit for 2,000: at most 2,000 s
 
   for (const gw of [one, two]) {
     t.ok(await idle(gw.gateway), 'idle');
+    t.ok(await billingState(gw.gateway).leases.drained(), 'every lease returned once the organization is idle');
     await billingState(gw.gateway).queue.flush();
     t.equal(billingState(gw.gateway).leases.size, 0, 'every lease returned');
   }
