@@ -139,6 +139,10 @@ async function measure(runtime: 'node' | 'deno', scenario: string, config: strin
   try {
     const first = await chat(gw.url, 'hello');
     if (first !== 200) throw new Error(`${scenario}: the first request answered ${first}`);
+    // A gateway whose SQL store is unreachable still answers (static keys), but queues every usage
+    // row in memory: the figures would measure that queue, not the gateway.
+    const ready = await fetch(`${gw.url}/ready`);
+    if (!ready.ok) throw new Error(`${scenario}: /ready answered ${ready.status}: ${await ready.text()}`);
     const startPeak = (await status(gw.proc.pid!)).hwm;
     await sleep(2000);
     const idle = (await status(gw.proc.pid!)).rss;
@@ -206,7 +210,8 @@ export async function benchFootprint(options: FootprintLoad & { log: (line: stri
       rows.push(await measure(runtime, 'quickstart, restart (existing database)', embedded, { SWITCHYARD_DATA_DIR: data }, load));
       options.log(`footprint: ${runtime}, quickstart with static keys only (no database opened)…`);
       rows.push(await measure(runtime, 'static keys only (no database)', await quickstartConfig(dir, 'none'), {}, load));
-      const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://127.0.0.1:5432/test';
+      // With a user name: without one, pg takes $USER, which a container may not set.
+      const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
       if (await postgresAnswers(databaseUrl)) {
         options.log(`footprint: ${runtime}, quickstart on PostgreSQL…`);
         rows.push(await measure(runtime, 'quickstart, SQL on PostgreSQL', await quickstartConfig(dir, 'postgres'), { DATABASE_URL: databaseUrl }, load));

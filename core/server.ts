@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { newId } from './ids.js';
 import { GatewayError, errors } from './errors.js';
 import { readBody, parseJsonBody, tooLarge } from './http/body.js';
 import { sseData, sseEvents } from './http/sse.js';
@@ -85,7 +85,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout', 'request_timeout', 'The request was not received in time.']
         : [400, 'Bad Request', 'malformed_http', 'The request is not valid HTTP/1.1.'];
-  const id = randomUUID();
+  const id = newId();
   const body = JSON.stringify(new GatewayError(status, status === 408 ? 'timeout_error' : 'invalid_request_error', code, message).toEnvelope(id));
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
@@ -100,7 +100,7 @@ async function handleRequest(host: ServerHost, req: IncomingMessage, res: Server
   const socket = req.socket;
   const writtenBefore = socket.bytesWritten;
   const sent = req.headers['x-request-id'];
-  const id = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+  const id = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : newId();
   // Every response of this request carries these; passed to `writeHead` with the rest (see headerList).
   const base = host.draining ? ['x-request-id', id, 'connection', 'close'] : ['x-request-id', id];
 

@@ -8,7 +8,8 @@
  * does not hold that secret fails its own check; anyone holding it could rebuild the chain, which is
  * why each event also goes to the log, a second copy kept elsewhere.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { newId } from '../../core/ids.js';
 import type { SqlExecutor, SqlStore } from '../../core/stores/sql.js';
 import { GENESIS_HASH } from './migrations.js';
 
@@ -39,7 +40,7 @@ export interface AuditHeader {
 
 /** Makes an entry: a new id and time, and the canonical text of header + detail. */
 export function auditEntry(header: AuditHeader, detail: Record<string, unknown>, at = Date.now()): AuditEntry {
-  const id = randomUUID();
+  const id = newId();
   const event = canonicalJson({ ...detail, v: 1, id, at: new Date(at).toISOString(), ...header });
   return { id, at, kind: header.kind, action: header.action, actor: header.actor, requestId: header.request_id, status: header.status, event };
 }

@@ -24,7 +24,7 @@
  * `cache_hit_rate` × what their usage would have cost. Plans in `plans` grant monthly credit on an
  * organization's first priced request of the month (once, by the ledger's idempotency key).
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../../core/ids.js';
 import { definePlugin } from '../../core/plugin.js';
 import { errors } from '../../core/errors.js';
 import { ConfigError, readSchema } from '../../core/config/schema.js';
@@ -290,7 +290,7 @@ export default definePlugin<BillingConfig, BillingProcess>({
           return { hold: h, uses: lease.usesNow() };
         }
       }
-      h.id = randomUUID();
+      h.id = newId();
       try {
         const uses = await reserve(await env.sql(), { ...h, requestId: ctx.id, keyDaily, keyMonthly, expiresAt: new Date(Date.now() + ttlMs) });
         state.metrics.reservations.inc({ result: 'reserved' });

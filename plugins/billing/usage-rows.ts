@@ -3,7 +3,7 @@
  * time with one `INSERT … SELECT FROM unnest(…)` (20 array parameters whatever the batch size), and
  * summed for the usage queries.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../../core/ids.js';
 import type { RequestRecord } from '../../core/record.js';
 import type { SqlExecutor } from '../../core/stores/sql.js';
 
@@ -42,7 +42,7 @@ const int = (n: number | undefined, max = INT_MAX): number => Math.min(Math.max(
 export function usageRow(record: RequestRecord, costMicros: bigint | null): UsageRow {
   const usage = record.usage;
   return {
-    rowId: randomUUID(),
+    rowId: newId(),
     at: record.time,
     requestId: record.id,
     org: record.org ?? null,

@@ -193,7 +193,7 @@ export interface GatewayConfig {
            */
           pglite: string;
           /**
-           * PostgreSQL settings for the embedded database, over small-footprint defaults (shared_buffers 16MB, wal_buffers 1MB, temp_buffers 2MB, work_mem 2MB, maintenance_work_mem 16MB), e.g. `{ shared_buffers: 64MB }` for a large usage table.
+           * PostgreSQL settings for the embedded database, over small-footprint defaults (shared_buffers 8MB, wal_buffers 1MB, temp_buffers 2MB, work_mem 2MB, maintenance_work_mem 16MB), e.g. `{ shared_buffers: 64MB }` for a large usage table.
            */
           settings?: {
             [k: string]: string | number;
