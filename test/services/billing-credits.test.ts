@@ -7,33 +7,17 @@
  */
 import t from 'tap';
 import pg from 'pg';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import type { TestGateway } from '../helpers/gateway.js';
 import type { Gateway } from '../../core/gateway.js';
-import { createScratchSchema, type ScratchSchema } from './scratch-schema.js';
-import { ADMIN_KEY, books, chat, COST, creditsConfig, startUpstream, topUp, type Upstream } from '../plugins/billing-credits-fixture.js';
+import { startCreditReplicas } from './credit-replicas.js';
+import { books, chat, COST, topUp } from '../plugins/billing-credits-fixture.js';
 
-let schema: ScratchSchema;
-let upstream: Upstream;
 let one: TestGateway;
 let two: TestGateway;
 let client: pg.Client;
 
 t.before(async () => {
-  schema = await createScratchSchema('credits');
-  upstream = await startUpstream();
-  const yaml = creditsConfig(upstream.baseUrl, `{ postgres: "${schema.url}" }`, ['acme', 'twin']);
-  const options = { level: 'silent', env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY } };
-  one = await startGateway(yaml, options);
-  two = await startGateway(yaml, options);
-  client = new pg.Client({ connectionString: schema.url });
-  await client.connect();
-});
-t.teardown(async () => {
-  await client.end();
-  await one.close();
-  await two.close();
-  await upstream.close();
-  await schema.drop();
+  ({ one, two, client } = await startCreditReplicas(t, 'credits', ['acme', 'twin']));
 });
 
 /** Waits for the credit leases' return (50 ms after an organization's last request), then writes the queued usage rows. */

@@ -7,36 +7,20 @@
  */
 import t from 'tap';
 import pg from 'pg';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import type { TestGateway } from '../helpers/gateway.js';
 import type { Gateway } from '../../core/gateway.js';
 import type { SqlExecutor } from '../../core/stores/sql.js';
-import { createScratchSchema, type ScratchSchema } from './scratch-schema.js';
-import { ADMIN_KEY, books, chat, COST, creditsConfig, pool, startUpstream, topUp, type Upstream } from '../plugins/billing-credits-fixture.js';
+import { startCreditReplicas } from './credit-replicas.js';
+import { books, chat, COST, pool, topUp } from '../plugins/billing-credits-fixture.js';
 
-let schema: ScratchSchema;
-let upstream: Upstream;
 let one: TestGateway;
 let two: TestGateway;
 let client: pg.Client;
 
 t.before(async () => {
-  schema = await createScratchSchema('leases');
-  upstream = await startUpstream();
   // 100 requests at once on a 2-core machine under load: a longer wait for a free connection than the
   // default 5 s, so that a slow moment does not mark the store down (503s, with or without leases).
-  const yaml = creditsConfig(upstream.baseUrl, `{ postgres: { url: "${schema.url}", connect_timeout: 30s, query_timeout: 30s } }`, ['acme']);
-  const options = { level: 'warn', env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY } };
-  one = await startGateway(yaml, options);
-  two = await startGateway(yaml, options);
-  client = new pg.Client({ connectionString: schema.url });
-  await client.connect();
-});
-t.teardown(async () => {
-  await client.end();
-  await one.close();
-  await two.close();
-  await upstream.close();
-  await schema.drop();
+  ({ one, two, client } = await startCreditReplicas(t, 'leases', ['acme'], { postgres: 'connect_timeout: 30s, query_timeout: 30s', level: 'warn' }));
 });
 
 interface BillingState {

@@ -7,36 +7,20 @@
  */
 import t from 'tap';
 import pg from 'pg';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { createScratchSchema, type ScratchSchema } from './scratch-schema.js';
-import { ADMIN_KEY, admin, COST, creditsConfig, eventually, PROMPT, startUpstream, type Upstream } from '../plugins/billing-credits-fixture.js';
+import type { TestGateway } from '../helpers/gateway.js';
+import { startCreditReplicas } from './credit-replicas.js';
+import { admin, COST, eventually, PROMPT } from '../plugins/billing-credits-fixture.js';
 import { periodsOf } from '../../plugins/billing/credits.js';
 
 const GRANT = 20 * COST;
 
-let schema: ScratchSchema;
-let upstream: Upstream;
 let one: TestGateway;
 let two: TestGateway;
 let client: pg.Client;
 
 t.before(async () => {
-  schema = await createScratchSchema('plans');
-  upstream = await startUpstream();
-  const yaml = creditsConfig(upstream.baseUrl, `{ postgres: "${schema.url}" }`, ['static-org'], { billing: `      plans: { pro: { monthly_credits_micros: ${GRANT} } }\n` });
-  const options = { level: 'silent', env: { ...process.env, SWITCHYARD_ADMIN_KEY: ADMIN_KEY } };
-  one = await startGateway(yaml, options);
-  two = await startGateway(yaml, options);
-  client = new pg.Client({ connectionString: schema.url });
-  await client.connect();
+  ({ one, two, client } = await startCreditReplicas(t, 'plans', ['static-org'], { billing: `      plans: { pro: { monthly_credits_micros: ${GRANT} } }\n` }));
   t.equal((await admin(one.url, 'POST', '/admin/plans', { name: 'pro' })).status, 201);
-});
-t.teardown(async () => {
-  await client.end();
-  await one.close();
-  await two.close();
-  await upstream.close();
-  await schema.drop();
 });
 
 function chat(url: string, key: string): Promise<number> {
