@@ -12,11 +12,12 @@
  * spilled to `<data dir>/spill/usage.jsonl` when full; the table is partitioned by UTC day, with
  * daily sums and retention (retention.ts).
  *
- * Credits and budgets (`credits.enabled`, `budgets.enabled`): before `next()` the request's worst
- * case (worst-case.ts) is reserved in ONE SQL statement (credits.ts: the balance and every budget
- * with a limit, or a 402); post-response work settles it to the actual cost — success, upstream
- * error, client abort and timeout alike, since post-response work runs for every request that got
- * this far. Reservations expire; expired ones are released at start and every minute.
+ * Credits and budgets (`credits.enabled`, `budgets.enabled`; holds.ts): before `next()` the
+ * request's worst case (worst-case.ts) is held — on its organization's lease when it is busy
+ * (leases.ts), else reserved in ONE SQL statement (credits.ts: the balance and every budget with a
+ * limit, or a 402); post-response work settles it to the actual cost — success, upstream error,
+ * client abort and timeout alike, since post-response work runs for every request that got this
+ * far. Reservations expire; expired ones are released at start and every minute.
  *
  * Raw proxy routes (`routes:`) are priced in `routes` (proxy-routes.ts) and billed by a `billing`
  * entry in the route's own pipeline, which runs with this entry's settings: flat + per byte of
@@ -24,9 +25,7 @@
  * `cache_hit_rate` × what their usage would have cost. Plans in `plans` grant monthly credit on an
  * organization's first priced request of the month (once, by the ledger's idempotency key).
  */
-import { newId } from '../../core/ids.js';
 import { definePlugin } from '../../core/plugin.js';
-import { errors } from '../../core/errors.js';
 import { ConfigError, readSchema } from '../../core/config/schema.js';
 import { parseDuration } from '../../core/config/units.js';
 import type { Attempt, Context, Endpoint, ModelTarget, Usage } from '../../core/context.js';
@@ -42,10 +41,9 @@ import { decodeUsageRow, encodeUsageRow, RECORDED_ROUTES, usageRow, type UsageRo
 import { retentionDays, UsageTable } from './retention.js';
 import usageAdmin from './admin.js';
 import { billingCommands } from './cli.js';
-import { BillingRefusal, grantPlanCredits, planGrantKey, Periods, reserve, settle, SettlementGroups, type BudgetUse, type SettleInput } from './credits.js';
-import { WorstCaseEstimator } from './worst-case.js';
-import { Reconciler } from './reconcile.js';
-import { LeaseBook, type Lease, type LeaseScope } from './leases.js';
+import { Periods } from './credits.js';
+import { LeaseBook } from './leases.js';
+import { budgetWarning, Holds, type Held, type HoldsProcess } from './holds.js';
 import { answerUsageQuery, keyRpmOf, USAGE_ENDPOINTS, type UsageQueryDeps } from './queries.js';
 
 export type { BillingConfig };
@@ -60,7 +58,7 @@ export const BUDGET_WARNING_HEADER = 'x-switchyard-budget-warning';
 const PRICED_ENDPOINTS: ReadonlySet<Endpoint | undefined> = new Set<Endpoint>(['chat.completions', 'completions', 'embeddings', 'images.generations']);
 
 /** What outlives config versions: the record subscription, the queue, and the costs waiting for their records. */
-interface BillingProcess {
+interface BillingProcess extends HoldsProcess {
   queue: BatchQueue<UsageRow>;
   /** Writes batches into the day-partitioned table; partitions ahead and retention (retention.ts). */
   usage: UsageTable;
@@ -73,22 +71,12 @@ interface BillingProcess {
   costs: WeakMap<readonly Attempt[], { cost: bigint | null; row: boolean; route?: boolean }>;
   /** Live instances that record (a config without `billing`, or with `records.enabled: false`, records nothing). */
   recording: number;
-  /** The clock budget periods (UTC day and month) are read from; tests set it. */
-  now: () => number;
-  /** Releases expired reservations (at start, then every minute) once a version enforces credits or budgets. */
-  reconciler: Reconciler | undefined;
   metrics: BillingMetrics;
-  /** Plan grants known made (`plan-grant:<org>:<YYYY-MM>`), so a month's later requests skip the SQL call. */
-  granted: Set<string>;
   /**
    * The model pipeline's instance of each config version (by its config object): a `billing` entry
    * in a raw proxy route's pipeline, created after it, runs as that instance.
    */
   instances: WeakMap<object, PluginInstance>;
-  /** Credit leases (`credits.leases`): requests of a busy scope admitted in memory (leases.ts). */
-  leases: LeaseBook;
-  /** The UTC day and month of a request, made once a day. */
-  periods: Periods;
 }
 
 export interface BillingMetrics {
@@ -100,21 +88,6 @@ export interface BillingMetrics {
   unpriced: ReturnType<GatewayEnv['metrics']['counter']>;
 }
 
-/** The reservation a request holds until its post-response work settles it. */
-interface Hold {
-  id: string;
-  org: string;
-  keyId: string | undefined;
-  amount: bigint;
-  credit: boolean;
-  budgets: boolean;
-  day: string;
-  month: string;
-  /** The scope it counts in, when leases were considered for it (LeaseBook.done must follow). */
-  scope?: string;
-  /** The lease it was admitted on: settled in memory, charged with the lease's next statement. */
-  lease?: Lease;
-}
 
 
 function queueSettings(config: BillingConfig): BatchQueueSettings {
@@ -221,151 +194,14 @@ export default definePlugin<BillingConfig, BillingProcess>({
         throw ConfigError.at(['cache_hit_rate'], 'cache hits are charged only when `billing` comes before `cache` in the pipeline (a hit answered before billing never reaches it): move `billing` up');
       }
     }
-    const planGrants = new Map(Object.entries(config.plans).map(([plan, grant]) => [plan, BigInt(grant.monthly_credits_micros)]));
-    if (planGrants.size > 0 && !credits) throw ConfigError.at(['plans'], 'plan credit grants need `credits.enabled: true`');
-    let estimator: WorstCaseEstimator | undefined;
-    let ceiling: bigint | undefined;
-    let ttlMs = 0;
-    if (enforcing) {
-      if (!env.config.pipeline.some((entry) => entry === 'auth' || (typeof entry === 'object' && entry !== null && ('auth' in entry || 'use' in entry)))) {
-        throw ConfigError.at(credits ? ['credits', 'enabled'] : ['budgets', 'enabled'], 'credits and budgets are per organization and key: put `auth` (or a plugin that identifies the caller) before `billing`');
-      }
-      estimator = new WorstCaseEstimator(pricer, env.catalog, env.config.providers, config.credits.prompt_chars_per_token);
-      ceiling = config.credits.max_reserve_micros === undefined ? undefined : BigInt(config.credits.max_reserve_micros);
-      const ttl = config.credits.reservation_ttl === undefined ? undefined : parseDuration(config.credits.reservation_ttl);
-      ttlMs = ttl ?? 2 * (parseDuration(env.config.upstream.total_timeout) ?? 600_000) + 60_000;
-      state.reconciler ??= new Reconciler(env, state.metrics.expired);
-      if (config.credits.leases.enabled) {
-        state.leases.configure({ fraction: config.credits.leases.fraction, flushMs: parseDuration(config.credits.leases.flush_interval) ?? 1000, ttlMs });
-      }
-    }
-    const leasing = enforcing && config.credits.leases.enabled;
-    const settlements = new SettlementGroups(() => env.sql());
+    if (Object.keys(config.plans).length > 0 && !credits) throw ConfigError.at(['plans'], 'plan credit grants need `credits.enabled: true`');
+    // Credits and budgets: holds before `next()`, settled after the final usage (holds.ts).
+    const holds = enforcing ? new Holds(config, env, state, pricer) : undefined;
     const softPercent = BigInt(Math.round(config.budgets.soft_limit_percent * 100));
     if (records) {
       state.queue.configure(queueSettings(config));
       state.usage.configure({ rawDays: retentionDays(config.records.retention), aggregateDays: retentionDays(config.records.aggregate_retention) });
       state.recording++;
-    }
-
-    function orgOf(ctx: Context): string {
-      const org = ctx.auth?.orgId ?? ctx.report.org;
-      if (org === undefined) throw errors.paymentRequired('This request names no organization whose credit or budget it could use.');
-      return org;
-    }
-
-    /** Reserves a model request's worst case, or throws the 402 / 400; undefined when there is nothing to hold. */
-    async function hold(ctx: Context): Promise<{ hold: Hold; uses: BudgetUse[] } | undefined> {
-      const model = ctx.model;
-      if (model === undefined) return undefined;
-      const org = orgOf(ctx);
-      const worst = estimator!.estimate(ctx, model.targets);
-      if (worst.kind === 'unbounded') {
-        state.metrics.reservations.inc({ result: 'unbounded' });
-        throw errors.badRequest('cost_unbounded', `The cost of this request cannot be bounded in advance, so no credit can be reserved for it: ${worst.reason}.`);
-      }
-      let amount = worst.micros;
-      if (ceiling !== undefined && amount > ceiling) amount = ceiling;
-      return holdAmount(ctx, org, amount, worst.postPaid);
-    }
-
-    /** Reserves `amount` for the request (any route), after the month's plan grant; undefined when free. */
-    async function holdAmount(ctx: Context, org: string, amount: bigint, postPaid: boolean): Promise<{ hold: Hold; uses: BudgetUse[] } | undefined> {
-      // Free: nothing to hold or count.
-      if (amount === 0n && !postPaid) return undefined;
-      const keyId = ctx.auth?.keyId ?? ctx.report.keyId;
-      const limits = (ctx.auth?.limits ?? {}) as { daily_budget_micros?: number; monthly_budget_micros?: number };
-      const { day, month } = state.periods.of(state.now());
-      const h: Hold = { id: '', org, keyId, amount, credit: credits && !postPaid, budgets, day, month };
-      if (h.credit && planGrants.size > 0) await grantMonthly(ctx, org, month);
-      const keyDaily = budgets && keyId !== undefined ? optionalBig(limits.daily_budget_micros) : undefined;
-      const keyMonthly = budgets && keyId !== undefined ? optionalBig(limits.monthly_budget_micros) : undefined;
-      if (leasing && !postPaid) {
-        const scope: LeaseScope = { org, keyId, credit: h.credit, budgets, day, month, keyDaily, keyMonthly };
-        h.scope = state.leases.enter(scope);
-        const lease = await state.leases.admit(h.scope, scope, amount).catch(() => undefined);
-        if (lease !== undefined) {
-          h.lease = lease;
-          state.metrics.reservations.inc({ result: 'reserved' });
-          return { hold: h, uses: lease.usesNow() };
-        }
-      }
-      h.id = newId();
-      try {
-        const uses = await reserve(await env.sql(), { ...h, requestId: ctx.id, keyDaily, keyMonthly, expiresAt: new Date(Date.now() + ttlMs) });
-        state.metrics.reservations.inc({ result: 'reserved' });
-        return { hold: h, uses };
-      } catch (err) {
-        if (h.scope !== undefined) await state.leases.done(h.scope);
-        if (!(err instanceof BillingRefusal)) throw err;
-        if (err.reason === 'budget') {
-          state.metrics.reservations.inc({ result: 'budget_exceeded' });
-          const [scope, period, , limit] = err.details;
-          throw errors.paymentRequired(
-            `The ${scope === 'org' ? "organization's" : "key's"} ${period === 'day' ? 'daily' : 'monthly'} budget of ${limit} micro-units of ${config.currency} is reached (calendar ${period === 'day' ? 'day' : 'month'}, UTC).`,
-            'budget_exceeded',
-          );
-        }
-        state.metrics.reservations.inc({ result: 'insufficient_quota' });
-        throw errors.paymentRequired(`Insufficient credit: this request may cost up to ${amount} micro-units of ${config.currency} and the organization's available balance is less. Top up the balance.`);
-      }
-    }
-
-    /** The monthly credit of the caller's plan, granted on the organization's first priced request of the month. */
-    async function grantMonthly(ctx: Context, org: string, month: string): Promise<void> {
-      const plan = ctx.auth?.plan;
-      if (plan === undefined) return;
-      const named = planGrants.has(plan.name) ? plan.name : plan.id;
-      const amount = planGrants.get(named);
-      if (amount === undefined) return;
-      const key = planGrantKey(org, month);
-      if (state.granted.has(key)) return;
-      try {
-        if (await grantPlanCredits(await env.sql(), org, named, amount, month)) {
-          ctx.log.info({ org, plan: named, amount_micros: amount.toString(), month: month.slice(0, 7) }, 'billing: granted a plan\'s monthly credit');
-        }
-        // Bounded: a new month's keys replace the last month's.
-        if (state.granted.size >= 100_000) state.granted.clear();
-        state.granted.add(key);
-      } catch (err) {
-        // Tried again on the organization's next request; this one is reserved against the balance as it is.
-        ctx.log.error({ err: (err as Error).message, org, plan: named }, 'billing: granting a plan\'s monthly credit failed');
-      }
-    }
-
-    async function settleHold(ctx: Context, h: Hold, cost: bigint | null): Promise<void> {
-      // A served request nothing prices (it was bounded by a price, so this is a price reload): charge the hold.
-      const charged = cost ?? (h.credit ? h.amount : 0n);
-      if (cost === null) ctx.log.warn({ reserved_micros: h.amount.toString() }, 'billing: a request has no price at settlement; charged its reservation');
-      if (h.credit && charged > h.amount) {
-        state.metrics.overruns.inc();
-        ctx.log.warn({ reserved_micros: h.amount.toString(), cost_micros: charged.toString() }, 'billing: a request cost more than its reservation; charged in full');
-      }
-      if (h.lease !== undefined) return state.leases.done(h.scope!, h.lease, h.amount, charged);
-      const input = { id: h.id, cost: charged, charge: credits, org: h.org, keyId: h.keyId, requestId: ctx.id, budgets: h.budgets, day: h.day, month: h.month };
-      try {
-        await settleAlone(ctx, h, input, charged);
-      } finally {
-        if (h.scope !== undefined) await state.leases.done(h.scope);
-      }
-    }
-
-    async function settleAlone(ctx: Context, h: Hold, input: SettleInput, charged: bigint): Promise<void> {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          // First with whatever other settlements are waiting (one statement for them all), then alone.
-          if (attempt === 1) await settlements.settle(input);
-          else await settle(await env.sql(), input);
-          return;
-        } catch (err) {
-          if (attempt >= 3) {
-            state.metrics.settleFailures.inc();
-            ctx.log.error({ err: (err as Error).message, reservation_id: h.id, cost_micros: charged.toString() }, 'billing: settling a reservation failed; it is released at its expiry and this cost is NOT charged');
-            return;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-        }
-      }
     }
 
     /** A model request's cost: a cache hit (or coalesced request) at `cache_hit_rate`, else its usage at the served target's price. */
@@ -382,12 +218,11 @@ export default definePlugin<BillingConfig, BillingProcess>({
       const price: RoutePrice | undefined = routePrices.of(ctx.path);
       if (price === undefined) return next();
       const attempts = ctx.attempts;
-      let held: { hold: Hold; uses: BudgetUse[] } | undefined;
-      if (enforcing && !price.free) {
-        const org = orgOf(ctx);
+      let held: Held | undefined;
+      if (holds && !price.free) {
         const worst = routeWorstCase(price);
         // Refused at load with credits; budgets alone count what it cost after the fact.
-        held = await holdAmount(ctx, org, worst ?? 0n, worst === undefined);
+        held = await holds.holdAmount(ctx, holds.orgOf(ctx), worst ?? 0n, worst === undefined);
       }
       let forwarded = false;
       ctx.afterResponse(async (outcome) => {
@@ -395,7 +230,7 @@ export default definePlugin<BillingConfig, BillingProcess>({
         const cost = forwarded && outcome.error === undefined ? routeCost(price, outcome.bytesOut ?? 0) : 0n;
         state.costs.set(attempts, { cost, row: records, route: true });
         ctx.report.costMicros = Number(cost);
-        if (held) await settleHold(ctx, held.hold, cost);
+        if (held) await holds!.settle(ctx, held.hold, cost);
       });
       await next();
       forwarded = ctx.response !== undefined;
@@ -408,14 +243,14 @@ export default definePlugin<BillingConfig, BillingProcess>({
         // billing's client endpoints (queries.ts): answered here, after `auth` named the caller.
         if (ctx.endpoint === 'plugin') return ctx.pluginRoute?.plugin === 'billing' ? answerUsageQuery(ctx, queries) : next();
         const attempts = ctx.attempts;
-        const held = enforcing && PRICED_ENDPOINTS.has(ctx.endpoint) ? await hold(ctx) : undefined;
+        const held = holds && PRICED_ENDPOINTS.has(ctx.endpoint) ? await holds.hold(ctx) : undefined;
         // Always: the cost metrics count every request billing saw, with or without usage rows.
         ctx.afterResponse(async (outcome) => {
           const served = outcome.attempt ?? (outcome.usage ? attempts[attempts.length - 1] : undefined);
           const cost = costOf(ctx, served, outcome.usage);
           state.costs.set(attempts, { cost, row: records });
           if (cost !== null) ctx.report.costMicros = Number(cost);
-          if (held) await settleHold(ctx, held.hold, cost);
+          if (held) await holds!.settle(ctx, held.hold, cost);
         });
         await next();
         const response = ctx.response;
@@ -447,15 +282,4 @@ function countCost(metrics: BillingMetrics, record: RequestRecord, cost: bigint 
   const model = record.modelKey ?? 'none';
   if (cost === null) metrics.unpriced.inc({ model });
   else metrics.cost.inc({ model, provider: record.provider }, Number(cost));
-}
-
-function optionalBig(n: number | undefined): bigint | undefined {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? BigInt(n) : undefined;
-}
-
-/** `key:month 85% (850000 of 1000000)`, for every budget at or past the soft limit (percent × 100). */
-function budgetWarning(uses: readonly BudgetUse[], softPercentX100: bigint): string | undefined {
-  const over = uses.filter((u) => u.limit > 0n && u.used * 10_000n >= u.limit * softPercentX100);
-  if (over.length === 0) return undefined;
-  return over.map((u) => `${u.budget} ${(u.used * 100n) / u.limit}% (${u.used} of ${u.limit})`).join(', ');
 }
