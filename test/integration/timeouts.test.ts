@@ -171,7 +171,10 @@ function onTime(t: Test, ended: number, configured: number, earliest: number, la
   const atLeast = ended - earliest;
   const atMost = ended - (latest ?? earliest);
   t.ok(atLeast >= configured, `not early: ${atLeast.toFixed(1)} ms ≥ ${configured} ms`);
-  t.ok(atMost <= configured + TOLERANCE_MS, `on time: ${atMost.toFixed(1)} ms ≤ ${configured + TOLERANCE_MS} ms (event loop held up ${(loopDelay.max / 1e6).toFixed(0)} ms at worst so far)`);
+  // A timer cannot fire while the event loop is held up (this process runs the gateway, the test and
+  // the upstream): what it was held up by since the test began is allowed on top of the tolerance.
+  const held = loopDelay.max / 1e6;
+  t.ok(atMost <= configured + TOLERANCE_MS + held, `on time: ${atMost.toFixed(1)} ms ≤ ${(configured + TOLERANCE_MS + held).toFixed(0)} ms (${TOLERANCE_MS} ms, and the event loop held up ${held.toFixed(0)} ms at worst so far)`);
 }
 
 /** The error event that ends a stream. */
